@@ -5,18 +5,38 @@
  * when the server has not registered anything yet. Cross-thread calls (loopbreak, the
  * loop_thread_call event) work because evthread_use_pthreads() installs libevent's locks and
  * its wake-up pipe.
+ *
+ * The watchdog: a persistent heartbeat timer on the loop stamps the time every few
+ * milliseconds; a watchdog thread checks the stamp. A stamp that stops moving means some
+ * callback has not returned.
  */
 #include "loop_thread.h"
 
+#include "transcript.h"
+
+#include <check.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
+
+#define HEARTBEAT_MS 20      /* how often the loop stamps the time */
+#define WATCHDOG_CHECK_MS 50 /* how often the watchdog looks at the stamp */
 
 struct loop_thread {
     struct event_base *base;
+    struct event *heartbeat;     /* owned; freed before the base */
     pthread_t thread;
+    pthread_t watchdog;
+    pthread_mutex_t lock;        /* guards stopping, with stop_cond */
+    pthread_cond_t stop_cond;
+    int stopping;
     int running;
+    atomic_llong last_beat_ms;   /* monotonic ms of the latest heartbeat */
+    long long blocked_limit_ms;
 };
 
 struct call_ctx {
@@ -27,6 +47,21 @@ struct call_ctx {
     int done;
 };
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct loop_thread *lt = arg;
+    (void)fd;
+    (void)what;
+    atomic_store(&lt->last_beat_ms, now_ms());
+}
+
 struct loop_thread *loop_thread_new(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -36,11 +71,25 @@ struct loop_thread *loop_thread_new(void)
     if (lt == NULL)
         return NULL;
     lt->base = event_base_new();
-    if (lt->base == NULL) {
-        free(lt);
-        return NULL;
-    }
+    if (lt->base == NULL)
+        goto err;
+    lt->heartbeat = event_new(lt->base, -1, EV_PERSIST, heartbeat_cb, lt);
+    if (lt->heartbeat == NULL)
+        goto err;
+    pthread_mutex_init(&lt->lock, NULL);
+    pthread_cond_init(&lt->stop_cond, NULL);
+
+    double mult = 1.0;
+    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+    if (m != NULL && atof(m) >= 1.0)
+        mult = atof(m);
+    lt->blocked_limit_ms = (long long)(LOOP_THREAD_BLOCKED_MS * mult);
     return lt;
+err:
+    if (lt->base != NULL)
+        event_base_free(lt->base);
+    free(lt);
+    return NULL;
 }
 
 struct event_base *loop_thread_base(struct loop_thread *lt)
@@ -55,12 +104,51 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
+static void *watchdog_main(void *arg)
+{
+    struct loop_thread *lt = arg;
+
+    pthread_mutex_lock(&lt->lock);
+    while (!lt->stopping) {
+        struct timespec wake;
+        clock_gettime(CLOCK_REALTIME, &wake);
+        wake.tv_nsec += WATCHDOG_CHECK_MS * 1000000L;
+        if (wake.tv_nsec >= 1000000000L) {
+            wake.tv_sec++;
+            wake.tv_nsec -= 1000000000L;
+        }
+        if (pthread_cond_timedwait(&lt->stop_cond, &lt->lock, &wake) != ETIMEDOUT)
+            continue;
+        long long stalled = now_ms() - atomic_load(&lt->last_beat_ms);
+        if (stalled > lt->blocked_limit_ms) {
+            transcript_note("the event loop has not turned for %lld ms", stalled);
+            /* Fails the test from this thread: Check reports the message and ends the process. */
+            ck_abort_msg(LOOP_THREAD_BLOCKED_MESSAGE " for %lld ms: a callback did not return "
+                         "(a blocking read()/write()/sleep() or an endless loop in a callback?)",
+                         stalled);
+        }
+    }
+    pthread_mutex_unlock(&lt->lock);
+    return NULL;
+}
+
 int loop_thread_start(struct loop_thread *lt)
 {
+    struct timeval beat = {0, HEARTBEAT_MS * 1000};
+
     if (lt->running)
         return 0;
+    atomic_store(&lt->last_beat_ms, now_ms());
+    if (event_add(lt->heartbeat, &beat) != 0)
+        return -1;
+    lt->stopping = 0;
     if (pthread_create(&lt->thread, NULL, loop_main, lt) != 0)
         return -1;
+    if (pthread_create(&lt->watchdog, NULL, watchdog_main, lt) != 0) {
+        event_base_loopbreak(lt->base);
+        pthread_join(lt->thread, NULL);
+        return -1;
+    }
     lt->running = 1;
     return 0;
 }
@@ -100,8 +188,14 @@ void loop_thread_stop(struct loop_thread *lt)
 {
     if (!lt->running)
         return;
+    pthread_mutex_lock(&lt->lock);
+    lt->stopping = 1;
+    pthread_cond_signal(&lt->stop_cond);
+    pthread_mutex_unlock(&lt->lock);
+    pthread_join(lt->watchdog, NULL);
     event_base_loopbreak(lt->base);
     pthread_join(lt->thread, NULL);
+    event_del(lt->heartbeat);
     lt->running = 0;
 }
 
@@ -110,6 +204,9 @@ void loop_thread_free(struct loop_thread *lt)
     if (lt == NULL)
         return;
     loop_thread_stop(lt);
+    event_free(lt->heartbeat);
+    pthread_cond_destroy(&lt->stop_cond);
+    pthread_mutex_destroy(&lt->lock);
     event_base_free(lt->base);
     free(lt);
 }

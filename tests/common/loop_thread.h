@@ -13,9 +13,17 @@
  *     loop_thread_stop(lt);                 // the loop is stopped and joined
  *     echo_server_free(srv);                // so this is safe on the test's thread
  *     loop_thread_free(lt);
+ *
+ * A watchdog watches the loop while it runs. If the loop stops turning for
+ * LOOP_THREAD_BLOCKED_MS (a callback that never returns: a blocking read(), a sleep(), an endless
+ * loop), the test fails at once with a message that says so, instead of waiting for a timeout
+ * that would not tell the student why.
  */
 #ifndef LOOP_THREAD_H
 #define LOOP_THREAD_H
+
+#define LOOP_THREAD_BLOCKED_MS 2000 /* scaled by CK_TIMEOUT_MULTIPLIER, like Check's timeouts */
+#define LOOP_THREAD_BLOCKED_MESSAGE "the server's event loop was blocked"
 
 struct event_base;
 struct loop_thread;
