@@ -1,0 +1,223 @@
+/*
+ * main.c - the grader's command line. ./grader/grade (a shell launcher that installs what is
+ * missing and builds this program) runs it from the repository root.
+ *
+ *   ./grader/grade                    grade every exercise in exercises/ (your code)
+ *   ./grader/grade ex01               one exercise ("1", "ex01", "echo" all work)
+ *   ./grader/grade ex01 TEST...       some tests of one exercise
+ *   ./grader/grade --solutions        grade solutions/ instead
+ *   ./grader/grade --list             name every exercise and test
+ *   ./grader/grade --verify           check the whole course (what CI runs)
+ *
+ * Exit status: 0 every selected test passed, 1 some did not, 2 usage or set-up error.
+ */
+#include "course.h"
+#include "grade.h"
+#include "proc.h"
+#include "report.h"
+#include "runner.h"
+#include "util.h"
+#include "verify.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_BUILD_DIR "build"
+
+static void usage(FILE *out, const char *argv0)
+{
+    fprintf(out,
+            "usage: %s [options] [EXERCISE [TEST...]]\n"
+            "\n"
+            "Grades your exercises (exercises/): builds each one, runs its tests, and explains\n"
+            "the first failure. EXERCISE is ex01, ex02, ex03 (or 1, 2, 3, or echo, chat, http).\n"
+            "\n"
+            "options:\n"
+            "  --solutions       grade the reference solutions (solutions/) instead\n"
+            "  --list            list the exercises and their tests, then exit\n"
+            "  --verbose         show full transcripts, compiler output and test output\n"
+            "  --json FILE       also write every verdict, message and duration to FILE\n"
+            "  --verify          check the whole course: solutions pass, starters fail, demos\n"
+            "                    run, sanitizers are clean, the grader's own tests pass\n"
+            "  --tree NAME       grade another tree of the build (e.g. a grader fixture)\n"
+            "  --build-dir DIR   the meson build directory (default: build)\n"
+            "  -h, --help        show this help\n"
+            "\n"
+            "exit status: 0 all selected tests pass, 1 some fail, 2 usage or set-up error\n",
+            argv0);
+}
+
+static void list_course(const struct course *c)
+{
+    for (size_t i = 0; i < c->nexercises; i++) {
+        const struct course_exercise *ex = &c->exercises[i];
+        printf("%s  %s  (exercises/%s)\n", ex->id, ex->title, ex->dir);
+        for (size_t k = 0; k < ex->ntests; k++)
+            printf("  %s\n", ex->tests[k].name);
+    }
+}
+
+/* Points the student at the first thing to do, after a run that had failures. */
+static void print_next_step(const struct exercise_result *results, size_t n, const char *tree)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct exercise_result *er = &results[i];
+        if (er->passed == er->ntests)
+            continue;
+        const char *todo = NULL;
+        for (size_t k = 0; k < er->ntests && todo == NULL; k++) {
+            const struct course_test *t = course_find_test(er->ex, er->tests[k].name);
+            if (er->tests[k].verdict != VERDICT_PASS && t != NULL)
+                todo = t->todo;
+        }
+        printf("\nNext: %s/%s", tree, er->ex->dir);
+        if (er->build_log != NULL)
+            printf(" does not compile: fix the errors above first.\n");
+        else if (er->passed == 0 && strcmp(tree, "exercises") == 0)
+            printf("/README.md explains the task; then start at %s in %s.\n",
+                   todo != NULL ? todo : "TODO(1)", er->ex->file);
+        else
+            printf(": %zu of %zu tests still fail; %s%s%s is where the first one points.\n",
+                   er->ntests - er->passed, er->ntests, todo != NULL ? todo : "the hint above",
+                   todo != NULL ? " in " : "", todo != NULL ? er->ex->file : "");
+        return;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *tree = "exercises";
+    const char *build_dir = DEFAULT_BUILD_DIR;
+    const char *json_path = NULL;
+    int verbose = 0, list = 0, verify = 0;
+    char err[512];
+    int argi = 1;
+
+    for (; argi < argc && argv[argi][0] == '-'; argi++) {
+        const char *a = argv[argi];
+        if (strcmp(a, "--solutions") == 0) {
+            tree = "solutions";
+        } else if (strcmp(a, "--list") == 0) {
+            list = 1;
+        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            verbose = 1;
+        } else if (strcmp(a, "--verify") == 0) {
+            verify = 1;
+        } else if ((strcmp(a, "--json") == 0 || strcmp(a, "--tree") == 0 ||
+                    strcmp(a, "--build-dir") == 0) && argi + 1 < argc) {
+            const char *v = argv[++argi];
+            if (strcmp(a, "--json") == 0)
+                json_path = v;
+            else if (strcmp(a, "--tree") == 0)
+                tree = v;
+            else
+                build_dir = v;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout, "./grader/grade");
+            return 0;
+        } else {
+            fprintf(stderr, "grade: unknown option or missing value: %s\n\n", a);
+            usage(stderr, "./grader/grade");
+            return 2;
+        }
+    }
+
+    struct course course;
+    if (!util_is_file("grader/course.json")) {
+        fprintf(stderr, "grade: run me from the repository root (no grader/course.json here)\n");
+        return 2;
+    }
+    if (course_load(&course, "grader/course.json", err, sizeof err) != 0) {
+        fprintf(stderr, "grade: %s\n", err);
+        return 2;
+    }
+    int status = 2;
+    if (list) {
+        list_course(&course);
+        status = 0;
+        goto out;
+    }
+    if (verify) {
+        if (argi < argc) {
+            fprintf(stderr, "grade: --verify checks the whole course and takes no exercise\n");
+            goto out;
+        }
+        status = verify_course(&course, verbose);
+        goto out;
+    }
+
+    /* Which exercises: all, or the one named (then the rest of argv are test names). */
+    const struct course_exercise *only_ex = NULL;
+    if (argi < argc) {
+        only_ex = course_find(&course, argv[argi]);
+        if (only_ex == NULL) {
+            fprintf(stderr, "grade: no exercise called %s (try ex01, ex02, ex03, or --list)\n",
+                    argv[argi]);
+            goto out;
+        }
+        argi++;
+    }
+    char *const *only_tests = argi < argc ? argv + argi : NULL;
+
+    char tmp_template[] = "/tmp/grade-XXXXXX";
+    char *tmp_dir = mkdtemp(tmp_template);
+    char cwd[4096];
+    if (tmp_dir == NULL || getcwd(cwd, sizeof cwd) == NULL) {
+        perror("grade: cannot make a scratch directory");
+        goto out;
+    }
+    struct runner r = {.root = cwd, .build_dir = build_dir, .tmp_dir = tmp_dir};
+    struct report_style st = report_style_for(stdout, verbose);
+    struct exercise_result *results = calloc(course.nexercises + 1, sizeof *results);
+    size_t nres = 0, passed = 0, failed = 0;
+
+    printf("Grading %s/ %s\n", tree,
+           strcmp(tree, "exercises") == 0 ? "(your code)"
+           : strcmp(tree, "solutions") == 0 ? "(the reference solutions)" : "");
+    status = 0;
+    for (size_t i = 0; results != NULL && i < course.nexercises; i++) {
+        const struct course_exercise *ex = &course.exercises[i];
+        if (only_ex != NULL && ex != only_ex)
+            continue;
+        if (ex->ntests == 0)
+            continue; /* an exercise still being written has no tests to grade */
+        fflush(stdout);
+        if (grade_exercise(&r, ex, tree, only_tests, stdout, &st, &results[nres]) != 0) {
+            status = 2;
+            break;
+        }
+        passed += results[nres].passed;
+        failed += results[nres].ntests - results[nres].passed;
+        nres++;
+    }
+    if (status != 2) {
+        printf("\nSummary (%s/)\n", tree);
+        for (size_t i = 0; i < nres; i++)
+            printf("  %-5s %-32s %3zu/%zu passed%s\n", results[i].ex->id, results[i].ex->title,
+                   results[i].passed, results[i].ntests,
+                   results[i].build_log != NULL ? "  (build error)" : "");
+        if (failed > 0)
+            print_next_step(results, nres, tree);
+        if (json_path != NULL && grade_write_json(json_path, tree, results, nres) != 0) {
+            fprintf(stderr, "grade: cannot write %s\n", json_path);
+            status = 2;
+        }
+        printf("%zu passed, %zu failed\n", passed, failed);
+        if (status == 0)
+            status = failed == 0 ? 0 : 1;
+    }
+    for (size_t i = 0; i < nres; i++)
+        grade_result_free(&results[i]);
+    free(results);
+
+    /* Scratch files are only useful while the run lasts. */
+    char *rm[] = {"rm", "-rf", tmp_dir, NULL};
+    struct proc_result ignored;
+    if (proc_run(rm, NULL, NULL, 30, &ignored) == 0)
+        proc_result_free(&ignored);
+out:
+    course_free(&course);
+    return status;
+}

@@ -1,0 +1,156 @@
+/*
+ * report.c - see report.h. Plain text first: the output must read well in a log file and in
+ * CI, so colour only adds emphasis and never carries meaning on its own.
+ */
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MESSAGE_COLUMNS 70       /* message shown on a test's line before it is cut */
+#define BUILD_LOG_LINES 40       /* compiler lines shown without --verbose */
+#define TRANSCRIPT_LINES 24      /* transcript lines shown without --verbose */
+#define OUTPUT_LINES 30          /* sanitizer/suite output lines shown without --verbose */
+
+struct report_style report_style_for(FILE *out, int verbose)
+{
+    struct report_style st = {.verbose = verbose};
+    const char *no_color = getenv("NO_COLOR");
+    const char *term = getenv("TERM");
+    st.color = isatty(fileno(out)) && (no_color == NULL || *no_color == '\0') &&
+               !(term != NULL && strcmp(term, "dumb") == 0);
+    return st;
+}
+
+const char *report_color(const struct report_style *st, enum verdict v)
+{
+    if (!st->color)
+        return "";
+    return v == VERDICT_PASS ? "\033[32m" : "\033[31m";
+}
+
+const char *report_reset(const struct report_style *st)
+{
+    return st->color ? "\033[0m" : "";
+}
+
+const char *report_bold(const struct report_style *st)
+{
+    return st->color ? "\033[1m" : "";
+}
+
+/* Prints at most max_lines lines of text, each indented; says how many were left out. */
+static void print_indented(FILE *out, const char *text, const char *indent, int max_lines)
+{
+    int shown = 0, total = 0;
+    for (const char *line = text; *line != '\0';) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
+        if (max_lines <= 0 || shown < max_lines) {
+            fprintf(out, "%s%.*s\n", indent, (int)len, line);
+            shown++;
+        }
+        total++;
+        line += len + (nl != NULL);
+    }
+    if (total > shown)
+        fprintf(out, "%s... (%d more lines; --verbose shows everything)\n", indent, total - shown);
+}
+
+void report_exercise_heading(FILE *out, const struct report_style *st,
+                             const struct course_exercise *ex, const char *tree)
+{
+    fprintf(out, "\n%s%s  %s%s  (%s/%s)\n", report_bold(st), ex->id, ex->title, report_reset(st),
+            tree, ex->dir);
+}
+
+void report_test_line(FILE *out, const struct report_style *st, const struct test_result *res)
+{
+    char msg[MESSAGE_COLUMNS + 4];
+    const char *m = res->verdict == VERDICT_PASS ? "" : res->message;
+    size_t n = strcspn(m, "\n");
+
+    if (n > MESSAGE_COLUMNS) {
+        memcpy(msg, m, MESSAGE_COLUMNS - 3);
+        strcpy(msg + MESSAGE_COLUMNS - 3, "...");
+    } else {
+        memcpy(msg, m, n);
+        msg[n] = '\0';
+    }
+    fprintf(out, "  %s%-11s%s %-44s %6.2fs  %s\n", report_color(st, res->verdict),
+            verdict_name(res->verdict), report_reset(st), res->name, res->seconds, msg);
+}
+
+void report_build_error(FILE *out, const struct report_style *st, const char *log)
+{
+    fprintf(out, "  %sbuild error%s: this exercise does not compile, so its tests cannot run.\n",
+            report_color(st, VERDICT_BUILD_ERROR), report_reset(st));
+    fprintf(out, "  The compiler said:\n");
+    print_indented(out, log, "    ", st->verbose ? 0 : BUILD_LOG_LINES);
+    fprintf(out, "  Fix the first error first: later ones are often caused by it.\n");
+}
+
+static const char *verdict_advice(enum verdict v)
+{
+    switch (v) {
+    case VERDICT_CRASH:
+        return "the test process died on a signal: usually a NULL or freed pointer. Run the test "
+               "in a debugger with the command below (CK_FORK=no keeps it in one process).";
+    case VERDICT_TIMEOUT:
+        return "the test ran out of time. The usual cause is a blocked event loop: a callback that "
+               "calls a blocking read()/write()/sleep() or loops forever. Every callback must "
+               "return quickly; wait for the next event instead.";
+    case VERDICT_EARLY_EXIT:
+        return "the process exited in the middle of the test. Look for exit() (or a return from "
+               "main-like code) in your server: a server must never exit because of one client.";
+    case VERDICT_SANITIZER:
+        return "AddressSanitizer or UBSan found a memory or undefined-behaviour error; its report "
+               "is below. The first stack frame in your own file is where to look.";
+    case VERDICT_ERROR:
+        return "the test suite could not run at all; its output is below.";
+    default:
+        return NULL;
+    }
+}
+
+void report_failure(FILE *out, const struct report_style *st, const struct course_exercise *ex,
+                    const char *tree, const char *build_dir, const struct test_result *res)
+{
+    const struct course_test *t = course_find_test(ex, res->name);
+    const char *advice = verdict_advice(res->verdict);
+    char suite[256], program[256];
+
+    runner_suite_path(tree, ex, suite, sizeof suite);
+    runner_program_path(tree, ex, program, sizeof program);
+    fprintf(out, "\n  %sFirst failure: %s (%s)%s\n", report_bold(st), res->name,
+            verdict_name(res->verdict), report_reset(st));
+    print_indented(out, res->message, "    ", 0);
+    if (advice != NULL)
+        fprintf(out, "    %s\n", advice);
+
+    if (res->transcript != NULL && *res->transcript != '\0') {
+        fprintf(out, "  What the test sent (>) and received (<):\n");
+        print_indented(out, res->transcript, "    ", st->verbose ? 0 : TRANSCRIPT_LINES);
+    }
+    if ((res->verdict == VERDICT_SANITIZER || res->verdict == VERDICT_ERROR || st->verbose) &&
+        res->output != NULL && *res->output != '\0') {
+        fprintf(out, "  Output:\n");
+        print_indented(out, res->output, "    ", st->verbose ? 0 : OUTPUT_LINES);
+    }
+    if (t != NULL && t->repro != NULL) {
+        fprintf(out, "  Try it by hand:\n");
+        fprintf(out, "    ./%s/%s          # in one terminal\n", build_dir, program);
+        fprintf(out, "    %s      # in another\n", t->repro);
+    }
+    fprintf(out, "  Run just this test:\n    ./grader/grade %s %s\n", ex->id, res->name);
+    if (res->verdict == VERDICT_CRASH || res->verdict == VERDICT_TIMEOUT)
+        fprintf(out, "    CK_FORK=no gdb --args ./%s/%s %s\n", build_dir, suite, res->name);
+    if (t != NULL && t->hint != NULL)
+        fprintf(out, "  Hint: %s\n", t->hint);
+    if (t != NULL && t->todo != NULL)
+        fprintf(out, "  Look at: %s in %s/%s/%s\n", t->todo, tree, ex->dir,
+                ex->file != NULL ? ex->file : "");
+    if (t != NULL && t->lecture != NULL)
+        fprintf(out, "  Read: %s\n", t->lecture);
+}

@@ -1,0 +1,250 @@
+/*
+ * runner.c - see runner.h.
+ *
+ * A test's verdict comes from Check's TAP log (CK_TAP_LOG_FILE_NAME), one line per test:
+ *     ok 1 - file.c:test_name:test_name: Passed
+ *     not ok 1 - file.c:test_name:test_name: Received signal 11 (Segmentation fault)
+ * Check words crashes, timeouts and early exits in fixed phrases; those phrases decide the
+ * verdict. The suite binary runs under a generous outer time limit as well, in case something
+ * goes wrong outside Check's own timers.
+ */
+#include "runner.h"
+
+#include "proc.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SUITE_LIMIT_S 120      /* outer limit for one test's process (Check's are shorter) */
+#define BUILD_LIMIT_S 900      /* outer limit for one build step */
+#define SANITIZER_EXIT 23      /* ASAN_OPTIONS/UBSAN_OPTIONS exitcode in the asan test setup */
+#define BLOCKED_LOOP_PHRASE "the server's event loop was blocked" /* tests/common/loop_thread.h */
+
+const char *verdict_name(enum verdict v)
+{
+    switch (v) {
+    case VERDICT_PASS: return "pass";
+    case VERDICT_FAIL: return "fail";
+    case VERDICT_CRASH: return "crash";
+    case VERDICT_TIMEOUT: return "timeout";
+    case VERDICT_EARLY_EXIT: return "early-exit";
+    case VERDICT_SANITIZER: return "sanitizer";
+    case VERDICT_BUILD_ERROR: return "build-error";
+    case VERDICT_ERROR: return "error";
+    }
+    return "?";
+}
+
+static int is_fixture(const char *tree)
+{
+    return strncmp(tree, "fixture-", 8) == 0;
+}
+
+void runner_suite_path(const char *tree, const struct course_exercise *ex, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "tests/%s-%s", ex->dir, tree);
+}
+
+void runner_program_path(const char *tree, const struct course_exercise *ex, char *out,
+                         size_t outsz)
+{
+    if (is_fixture(tree))
+        snprintf(out, outsz, "grader/%s-%s", ex->program, tree);
+    else
+        snprintf(out, outsz, "%s/%s/%s", tree, ex->dir, ex->program);
+}
+
+/* Keeps the compiler's words and drops ninja's progress lines; paths become relative to the
+ * repository root ("../exercises/x.c" -> "exercises/x.c"), the way a student sees them. */
+static char *clean_build_log(const char *raw)
+{
+    size_t cap = strlen(raw) + 1;
+    char *out = malloc(cap);
+    size_t o = 0;
+
+    if (out == NULL)
+        return xstrdup(raw);
+    for (const char *line = raw; *line != '\0';) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl != NULL ? (size_t)(nl - line) + 1 : strlen(line);
+        int keep = !(line[0] == '[' && strchr(line, ']') != NULL && strchr(line, ']') < line + len &&
+                     strncmp(strchr(line, ']'), "] ", 2) == 0) &&
+                   strncmp(line, "ninja: ", 7) != 0;
+        if (keep) {
+            for (size_t i = 0; i < len;) {
+                if (strncmp(line + i, "../", 3) == 0 && (i == 0 || line[i - 1] == ' ' ||
+                                                         line[i - 1] == '\'')) {
+                    i += 3;
+                    continue;
+                }
+                out[o++] = line[i++];
+            }
+        }
+        line += len;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+int runner_build(const struct runner *r, const char *tree, const struct course_exercise *ex,
+                 char **log)
+{
+    char suite[256], program[256];
+    struct proc_result res;
+
+    runner_suite_path(tree, ex, suite, sizeof suite);
+    runner_program_path(tree, ex, program, sizeof program);
+    char *argv[] = {"ninja", "-C", (char *)r->build_dir, suite, program, NULL};
+    if (proc_run(argv, r->root, NULL, BUILD_LIMIT_S, &res) != 0) {
+        *log = xstrdup("out of memory");
+        return -1;
+    }
+    int ok = proc_ok(&res);
+    *log = ok ? NULL : clean_build_log(res.output);
+    proc_result_free(&res);
+    return ok ? 0 : -1;
+}
+
+static void abs_suite(const struct runner *r, const char *tree, const struct course_exercise *ex,
+                      char *out, size_t outsz)
+{
+    char suite[256];
+    runner_suite_path(tree, ex, suite, sizeof suite);
+    if (r->build_dir[0] == '/')
+        snprintf(out, outsz, "%s/%s", r->build_dir, suite);
+    else
+        snprintf(out, outsz, "%s/%s/%s", r->root, r->build_dir, suite);
+}
+
+char **runner_list(const struct runner *r, const char *tree, const struct course_exercise *ex)
+{
+    char path[1024];
+    struct proc_result res;
+
+    abs_suite(r, tree, ex, path, sizeof path);
+    char *argv[] = {path, "--list", NULL};
+    if (proc_run(argv, NULL, NULL, 30, &res) != 0)
+        return NULL;
+    if (!proc_ok(&res)) {
+        proc_result_free(&res);
+        return NULL;
+    }
+    size_t n = 0;
+    for (const char *p = res.output; *p != '\0'; p++)
+        n += *p == '\n';
+    char **names = calloc(n + 1, sizeof *names);
+    size_t k = 0;
+    for (char *line = strtok(res.output, "\n"); names != NULL && line != NULL;
+         line = strtok(NULL, "\n"))
+        names[k++] = xstrdup(line);
+    proc_result_free(&res);
+    return names;
+}
+
+void runner_free_names(char **names)
+{
+    for (size_t i = 0; names != NULL && names[i] != NULL; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Reads the verdict from one TAP record: "ok N - ..." or "not ok N - file:case:test: message". */
+static void classify(const struct runner *r, const char *tap, const struct proc_result *proc,
+                     struct test_result *res)
+{
+    const char *rec = tap != NULL ? strstr(tap, "ok ") : NULL;
+    char how[128];
+
+    if (rec == NULL) {
+        res->verdict = proc->timed_out ? VERDICT_TIMEOUT : VERDICT_ERROR;
+        char msg[256];
+        snprintf(msg, sizeof msg, "the test suite reported nothing (%s)",
+                 proc_describe(proc, how, sizeof how));
+        res->message = xstrdup(msg);
+        return;
+    }
+    if (rec == tap) { /* "ok ..." at the very start: passed */
+        res->verdict = VERDICT_PASS;
+        res->message = xstrdup("passed");
+        return;
+    }
+    /* "not ok N - file:case:test: message" */
+    const char *p = strstr(rec, " - ");
+    p = p != NULL ? p + 3 : rec;
+    for (int colons = 0; colons < 3 && *p != '\0'; p++)
+        colons += *p == ':';
+    while (*p == ' ')
+        p++;
+    /* The message runs to the TAP plan line ("1..N") or the end. */
+    const char *end = strstr(p, "\n1..");
+    size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+    while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == ' '))
+        len--;
+    res->message = strndup(p, len);
+    if (res->message == NULL)
+        res->message = xstrdup("");
+
+    int code;
+    if (strncmp(p, "Received signal", 15) == 0)
+        res->verdict = VERDICT_CRASH;
+    else if (strncmp(p, "Test timeout expired", 20) == 0)
+        res->verdict = VERDICT_TIMEOUT;
+    else if (strstr(res->message, BLOCKED_LOOP_PHRASE) != NULL)
+        res->verdict = VERDICT_TIMEOUT;
+    else if (sscanf(p, "Early exit with return value %d", &code) == 1)
+        res->verdict = r->sanitized && code == SANITIZER_EXIT ? VERDICT_SANITIZER
+                                                              : VERDICT_EARLY_EXIT;
+    else
+        res->verdict = VERDICT_FAIL;
+}
+
+void runner_run_test(const struct runner *r, const char *tree, const struct course_exercise *ex,
+                     const char *test, struct test_result *res)
+{
+    char path[1024], tap[1024], transcript[1024];
+    char env_case[512], env_tap[1100], env_transcript[1100];
+    struct proc_result proc;
+
+    memset(res, 0, sizeof *res);
+    res->name = test;
+    abs_suite(r, tree, ex, path, sizeof path);
+    snprintf(tap, sizeof tap, "%s/%s.%s.tap", r->tmp_dir, ex->id, test);
+    snprintf(transcript, sizeof transcript, "%s/%s.%s.transcript", r->tmp_dir, ex->id, test);
+    unlink(tap);
+    unlink(transcript);
+    snprintf(env_case, sizeof env_case, "CK_RUN_CASE=%s", test);
+    snprintf(env_tap, sizeof env_tap, "CK_TAP_LOG_FILE_NAME=%s", tap);
+    snprintf(env_transcript, sizeof env_transcript, "HARNESS_TRANSCRIPT=%s", transcript);
+    char *env[] = {env_case, env_tap, env_transcript, "CK_FORK=yes", "CK_VERBOSITY=silent",
+                   /* the same settings as meson's "asan" test setup */
+                   r->sanitized ? "ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:exitcode=23" : NULL,
+                   "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=23",
+                   "CK_TIMEOUT_MULTIPLIER=3", NULL};
+    char *argv[] = {path, NULL};
+
+    if (proc_run(argv, NULL, env, SUITE_LIMIT_S * (r->sanitized ? 3 : 1), &proc) != 0) {
+        res->verdict = VERDICT_ERROR;
+        res->message = xstrdup("out of memory");
+        return;
+    }
+    char *taptext = util_read_file(tap);
+    classify(r, taptext, &proc, res);
+    free(taptext);
+    res->seconds = proc.seconds;
+    res->transcript = util_read_file(transcript);
+    res->output = proc.output; /* keep: sanitizer reports and prints live there */
+    proc.output = NULL;
+    proc_result_free(&proc);
+}
+
+void runner_result_free(struct test_result *res)
+{
+    free(res->message);
+    free(res->transcript);
+    free(res->output);
+    memset(res, 0, sizeof *res);
+}

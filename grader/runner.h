@@ -1,0 +1,68 @@
+/*
+ * runner.h - build one exercise of one tree, and run its tests one at a time.
+ *
+ * A "tree" is a folder holding a version of every exercise: "exercises" (the student's),
+ * "solutions" (the reference), or "fixture-NAME" (a broken submission the grader tests itself
+ * on). The build makes build/tests/EXERCISE-TREE, the exercise's Check suite linked against
+ * that tree. Each test runs alone in that binary (CK_RUN_CASE), so its verdict, time and
+ * transcript are its own.
+ */
+#ifndef RUNNER_H
+#define RUNNER_H
+
+#include "course.h"
+
+enum verdict {
+    VERDICT_PASS,
+    VERDICT_FAIL,        /* an assertion failed */
+    VERDICT_CRASH,       /* killed by a signal */
+    VERDICT_TIMEOUT,     /* ran out of time, or the event loop was blocked */
+    VERDICT_EARLY_EXIT,  /* the process exited before the test finished (exit() in the code?) */
+    VERDICT_SANITIZER,   /* AddressSanitizer/UBSan reported an error */
+    VERDICT_BUILD_ERROR, /* the exercise did not compile */
+    VERDICT_ERROR,       /* the suite itself could not run */
+};
+
+/* Short name ("pass", "fail", "crash", ...), as shown and as written to JSON reports. */
+const char *verdict_name(enum verdict v);
+
+struct runner {
+    const char *root;      /* repository root */
+    const char *build_dir; /* meson build directory, relative to root or absolute */
+    const char *tmp_dir;   /* scratch directory for logs and transcripts */
+    int sanitized;         /* the build uses -fsanitize: scale timeouts, read sanitizer exits */
+};
+
+struct test_result {
+    const char *name;
+    enum verdict verdict;
+    char *message;    /* what went wrong (or "passed"); owned */
+    char *transcript; /* what the test sent and received; owned, may be NULL */
+    char *output;     /* everything the suite printed for this test; owned, may be NULL */
+    double seconds;
+};
+
+/* Builds the suite and the command-line program of exercise `ex` from `tree`. Returns 0, or
+ * -1 with the build's output (compiler errors) in *log (owned by the caller). */
+int runner_build(const struct runner *r, const char *tree, const struct course_exercise *ex,
+                 char **log);
+
+/* The test names the suite binary reports (--list), as a NULL-terminated array the caller
+ * frees with runner_free_names(). NULL if the suite cannot run. */
+char **runner_list(const struct runner *r, const char *tree, const struct course_exercise *ex);
+void runner_free_names(char **names);
+
+/* Runs one test; fills res (free it with runner_result_free). */
+void runner_run_test(const struct runner *r, const char *tree, const struct course_exercise *ex,
+                     const char *test, struct test_result *res);
+
+void runner_result_free(struct test_result *res);
+
+/* The suite's path inside the build directory, e.g. "tests/ex01-echo-server-exercises". */
+void runner_suite_path(const char *tree, const struct course_exercise *ex, char *out, size_t outsz);
+
+/* The command-line program's path inside the build directory. */
+void runner_program_path(const char *tree, const struct course_exercise *ex, char *out,
+                         size_t outsz);
+
+#endif
