@@ -181,8 +181,11 @@ int main(int argc, char **argv)
         const struct course_exercise *ex = &course.exercises[i];
         if (only_ex != NULL && ex != only_ex)
             continue;
-        if (ex->ntests == 0)
-            continue; /* an exercise still being written has no tests to grade */
+        if (ex->ntests == 0) {
+            /* An exercise still being written has no tests in course.json yet. */
+            printf("\n%s  %s: no tests yet\n", ex->id, ex->title);
+            continue;
+        }
         fflush(stdout);
         if (grade_exercise(&r, ex, tree, only_tests, stdout, &st, &results[nres]) != 0) {
             status = 2;

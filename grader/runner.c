@@ -58,12 +58,26 @@ void runner_program_path(const char *tree, const struct course_exercise *ex, cha
         snprintf(out, outsz, "%s/%s/%s", tree, ex->dir, ex->program);
 }
 
-/* Keeps the compiler's words and drops ninja's progress lines; paths become relative to the
- * repository root ("../exercises/x.c" -> "exercises/x.c"), the way a student sees them. */
+/* True for a line of ninja's or the compiler driver's own, not the compiler's diagnostics. */
+static int is_build_noise(const char *line, size_t len)
+{
+    const char *close_bracket = memchr(line, ']', len);
+    if (line[0] == '[' && close_bracket != NULL && close_bracket[1] == ' ')
+        return 1; /* "[3/10] Compiling C object ..." */
+    if (strncmp(line, "ninja: ", 7) == 0 || strncmp(line, "FAILED: ", 8) == 0)
+        return 1;
+    /* The full compiler command line: long, and says nothing a student needs. */
+    for (const char *p = line; p + 4 < line + len; p++)
+        if (strncmp(p, " -MD ", 5) == 0 || strncmp(p, " -Wl,", 5) == 0)
+            return 1;
+    return 0;
+}
+
+/* Keeps the compiler's words, without colour codes; paths become relative to the repository
+ * root ("../exercises/x.c" -> "exercises/x.c"), the way a student sees them. */
 static char *clean_build_log(const char *raw)
 {
-    size_t cap = strlen(raw) + 1;
-    char *out = malloc(cap);
+    char *out = malloc(strlen(raw) + 1);
     size_t o = 0;
 
     if (out == NULL)
@@ -71,13 +85,18 @@ static char *clean_build_log(const char *raw)
     for (const char *line = raw; *line != '\0';) {
         const char *nl = strchr(line, '\n');
         size_t len = nl != NULL ? (size_t)(nl - line) + 1 : strlen(line);
-        int keep = !(line[0] == '[' && strchr(line, ']') != NULL && strchr(line, ']') < line + len &&
-                     strncmp(strchr(line, ']'), "] ", 2) == 0) &&
-                   strncmp(line, "ninja: ", 7) != 0;
-        if (keep) {
+        if (!is_build_noise(line, len)) {
             for (size_t i = 0; i < len;) {
-                if (strncmp(line + i, "../", 3) == 0 && (i == 0 || line[i - 1] == ' ' ||
-                                                         line[i - 1] == '\'')) {
+                if (line[i] == '\033' && i + 1 < len && line[i + 1] == '[') {
+                    i += 2; /* an ANSI colour sequence: ESC [ ... letter */
+                    while (i < len && !((line[i] >= 'A' && line[i] <= 'Z') ||
+                                        (line[i] >= 'a' && line[i] <= 'z')))
+                        i++;
+                    i++;
+                    continue;
+                }
+                if (strncmp(line + i, "../", 3) == 0 &&
+                    (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\'')) {
                     i += 3;
                     continue;
                 }
