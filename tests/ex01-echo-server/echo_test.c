@@ -1,0 +1,287 @@
+/*
+ * echo_test.c - see echo_test.h.
+ */
+#include "echo_test.h"
+
+#include "transcript.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define ECHO_TEST_CHUNK (64 * 1024) /* default send chunk, and the receive size */
+#define ECHO_TEST_LIBEVENT_NOTES 20 /* libevent messages copied to the transcript */
+
+/* libevent's own warnings (for example about a failing accept() with no error callback set)
+ * go to the transcript instead of flooding the terminal. Called on any thread. */
+static void libevent_log_cb(int severity, const char *msg)
+{
+    static _Atomic int seen;
+    (void)severity;
+
+    if (seen++ < ECHO_TEST_LIBEVENT_NOTES)
+        transcript_note("libevent says: %s", msg);
+}
+
+const char *echo_test_log_tail(struct echo_fixture *f)
+{
+    static char tail[1024];
+
+    if (f->log == NULL)
+        return "";
+    log_capture_tail(f->log, tail, sizeof tail);
+    for (char *p = tail; *p != '\0'; p++)
+        if (*p == '\n')
+            *p = '|'; /* one-line failure messages */
+    return tail;
+}
+
+static void noop_cb(void *arg)
+{
+    (void)arg;
+}
+
+void echo_test_start(struct echo_fixture *f, int idle_timeout_ms, int max_connections)
+{
+    echo_test_create(f, idle_timeout_ms, max_connections);
+    ck_assert_msg(loop_thread_start(f->lt) == 0, "test setup failed: cannot start the loop thread");
+    /* Returns once the loop is running, so that a later loop_thread_stop() cannot miss it. */
+    loop_thread_call(f->lt, noop_cb, NULL);
+}
+
+void echo_test_create(struct echo_fixture *f, int idle_timeout_ms, int max_connections)
+{
+    memset(f, 0, sizeof *f);
+    event_set_log_callback(libevent_log_cb);
+    f->lt = loop_thread_new();
+    f->log = log_capture_new();
+    ck_assert_msg(f->lt != NULL && f->log != NULL, "test setup failed: no event base or log pipe");
+
+    struct echo_server_config cfg = {
+        .host = "127.0.0.1",
+        .port = 0,
+        .idle_timeout_ms = idle_timeout_ms,
+        .max_connections = max_connections,
+        .log = log_capture_stream(f->log),
+    };
+    transcript_note("server: echo_server_new(port 0, idle_timeout_ms %d, max_connections %d)",
+                    idle_timeout_ms, max_connections);
+    f->server = echo_server_new(loop_thread_base(f->lt), &cfg);
+    ck_assert_msg(f->server != NULL,
+                  "echo_server_new() on 127.0.0.1 port 0 returned NULL; expected a listening server; "
+                  "its log says: \"%s\"; start with TODO(1): bind the listener",
+                  echo_test_log_tail(f));
+    f->port = echo_server_port(f->server);
+    ck_assert_msg(f->port != 0,
+                  "echo_server_port() returned 0 for a server started on port 0; expected the port "
+                  "the kernel picked; read it with getsockname() on the listener's socket (TODO(1))");
+}
+
+void echo_test_stop(struct echo_fixture *f)
+{
+    loop_thread_stop(f->lt);
+    echo_server_free(f->server);
+    f->server = NULL;
+    loop_thread_free(f->lt);
+    f->lt = NULL;
+    log_capture_free(f->log);
+    f->log = NULL;
+}
+
+void echo_test_connect(struct echo_fixture *f, struct client *c)
+{
+    ck_assert_msg(client_connect(c, f->port) == 0,
+                  "could not connect to the server on 127.0.0.1:%u: %s; expected the listener to "
+                  "accept connections (TODO(1), TODO(2))",
+                  f->port, strerror(errno));
+}
+
+uint16_t echo_test_local_port(const struct client *c)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+
+    if (c->fd < 0 || getsockname(c->fd, (struct sockaddr *)&sa, &len) != 0)
+        return 0;
+    return ntohs(sa.sin_port);
+}
+
+void echo_test_roundtrip(struct client *c, const char *text)
+{
+    size_t len = strlen(text);
+    char got[256];
+    char esc_sent[128], esc_got[128];
+    size_t n = 0;
+
+    ck_assert_msg(len < sizeof got, "test bug: roundtrip text too long");
+    ck_assert_msg(client_send(c, text, len, ECHO_TEST_WAIT_MS) == 0,
+                  "c%d could not send \"%s\": %s; the server is not reading from this client",
+                  c->id, transcript_escape(text, len, 40, esc_sent, sizeof esc_sent), strerror(errno));
+    enum client_status st = client_recv_exact(c, got, len, &n, ECHO_TEST_WAIT_MS);
+    ck_assert_msg(st == CLIENT_OK && memcmp(got, text, len) == 0,
+                  "c%d sent \"%s\"; expected the same %zu bytes back; received \"%s\" (%s); "
+                  "look at how conn_read_cb reads and writes back (TODO(3))",
+                  c->id, transcript_escape(text, len, 40, esc_sent, sizeof esc_sent), len,
+                  transcript_escape(got, n, 40, esc_got, sizeof esc_got), client_status_str(st));
+}
+
+void echo_test_expect_log(struct echo_fixture *f, const char *verb, uint16_t port,
+                          const char *expected, const char *hint)
+{
+    char needle[64], line[256];
+
+    snprintf(needle, sizeof needle, "%s 127.0.0.1:%u", verb, port);
+    /* Lines are searched oldest first, and "connect ..." is also inside "disconnect ...":
+     * the connect line, logged earlier, is found first. The exact comparison catches the rest. */
+    int found = log_capture_wait(f->log, ECHO_TEST_WAIT_MS, line, sizeof line, needle, NULL);
+    ck_assert_msg(found && strcmp(line, expected) == 0,
+                  "expected the log line \"%s\"; %s%s%s; log so far: \"%s\"; %s", expected,
+                  found ? "found \"" : "found no line starting \"", found ? line : needle, "\"",
+                  echo_test_log_tail(f), hint);
+}
+
+int echo_test_wait_log_count(struct echo_fixture *f, const char *needle, int n, int timeout_ms)
+{
+    int64_t deadline = client_now_ms() + timeout_ms;
+    int count;
+
+    while ((count = log_capture_count(f->log, needle)) < n && client_now_ms() < deadline)
+        poll(NULL, 0, 5); /* a short poll interval, not a synchronisation sleep */
+    return count;
+}
+
+size_t echo_test_exchange(struct client *c, const unsigned char *data, size_t len,
+                          unsigned char *back, size_t (*next_chunk)(uint64_t *rng), uint64_t *rng,
+                          bool half_close, int timeout_ms)
+{
+    int64_t deadline = client_now_ms() + timeout_ms;
+    size_t sent = 0, got = 0;
+    bool shut = false;
+
+    transcript_note("c%d: sending %zu bytes while reading the echo%s", c->id, len,
+                    half_close ? ", then half-closing" : "");
+    while (got < len) {
+        if (sent == len && half_close && !shut) {
+            client_shutdown_write(c);
+            shut = true;
+        }
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN | (sent < len ? POLLOUT : 0)};
+        int64_t left = deadline - client_now_ms();
+        if (left <= 0) {
+            transcript_note("c%d: timed out with %zu of %zu bytes sent, %zu received", c->id,
+                            sent, len, got);
+            break;
+        }
+        if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+            break;
+        if ((pfd.revents & POLLOUT) && sent < len) {
+            size_t chunk = next_chunk != NULL ? next_chunk(rng) : ECHO_TEST_CHUNK;
+            if (chunk > len - sent)
+                chunk = len - sent;
+            ssize_t n = send(c->fd, data + sent, chunk, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n > 0) {
+                transcript_bytes('>', c->id, data + sent, (size_t)n);
+                sent += (size_t)n;
+            } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                transcript_note("c%d: send failed: %s", c->id, strerror(errno));
+                break;
+            }
+        }
+        if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+            size_t want = len - got < ECHO_TEST_CHUNK ? len - got : ECHO_TEST_CHUNK;
+            ssize_t n = recv(c->fd, back + got, want, MSG_DONTWAIT);
+            if (n > 0) {
+                transcript_bytes('<', c->id, back + got, (size_t)n);
+                got += (size_t)n;
+            } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                transcript_note("c%d: connection ended after %zu bytes received: %s", c->id, got,
+                                n == 0 ? "closed by the server" : strerror(errno));
+                break;
+            }
+        }
+    }
+    if (half_close && !shut && sent == len)
+        client_shutdown_write(c);
+    return got;
+}
+
+unsigned char echo_test_pattern(size_t i)
+{
+    return (unsigned char)((i * 7 + i / 251) % 251);
+}
+
+size_t echo_test_send_until_stalled(struct client *c, size_t limit)
+{
+    unsigned char chunk[ECHO_TEST_CHUNK];
+    size_t sent = 0;
+
+    transcript_note("c%d: sending without reading until the server stops taking bytes", c->id);
+    while (sent < limit) {
+        struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+        int r = poll(&pfd, 1, ECHO_TEST_STALL_MS);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0)
+            break; /* nothing taken for ECHO_TEST_STALL_MS: stalled */
+        size_t n = limit - sent < sizeof chunk ? limit - sent : sizeof chunk;
+        for (size_t i = 0; i < n; i++)
+            chunk[i] = echo_test_pattern(sent + i);
+        ssize_t w = send(c->fd, chunk, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                continue;
+            transcript_note("c%d: send failed after %zu bytes: %s", c->id, sent, strerror(errno));
+            break;
+        }
+        sent += (size_t)w;
+    }
+    transcript_note("c%d: the server took %zu bytes, then %s", c->id, sent,
+                    sent < limit ? "stopped taking more" : "the test stopped sending");
+    return sent;
+}
+
+size_t echo_test_recv_pattern(struct client *c, size_t len, int timeout_ms)
+{
+    unsigned char buf[ECHO_TEST_CHUNK];
+    int64_t deadline = client_now_ms() + timeout_ms;
+    size_t good = 0;
+
+    while (good < len) {
+        int64_t left = deadline - client_now_ms();
+        size_t want = len - good < sizeof buf ? len - good : sizeof buf;
+        size_t n = 0;
+        if (left <= 0)
+            break;
+        client_recv_exact(c, buf, want, &n, (int)left);
+        for (size_t i = 0; i < n; i++)
+            if (buf[i] != echo_test_pattern(good + i))
+                return good + i;
+        good += n;
+        if (n < want)
+            break;
+    }
+    return good;
+}
+
+uint64_t echo_test_random(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 2685821657736338717ull;
+}
+
+size_t echo_test_first_difference(const unsigned char *a, const unsigned char *b, size_t len)
+{
+    size_t i = 0;
+    while (i < len && a[i] == b[i])
+        i++;
+    return i;
+}

@@ -1,0 +1,105 @@
+/*
+ * echo_test.h - what the echo server's tests share: a server on its own loop thread, log
+ * lines to wait for, and clients that send and receive at the same time.
+ *
+ * Every test drives the real server over loopback sockets. The server runs on a loop thread
+ * (loop_thread.h) and logs into a pipe the test can wait on (log_capture.h); clients are plain
+ * blocking sockets with a timeout on every wait (client.h).
+ */
+#ifndef ECHO_TEST_H
+#define ECHO_TEST_H
+
+#include "client.h"
+#include "harness.h"
+#include "log_capture.h"
+#include "loop_thread.h"
+
+#include "echo_server.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ECHO_TEST_WAIT_MS 5000          /* how long to wait for something that should happen */
+#define ECHO_TEST_FLOOD_LIMIT (64u << 20) /* bytes a non-reading client tries to push */
+#define ECHO_TEST_STALL_MS 500          /* no progress this long means the send has stalled */
+#define ECHO_TEST_MAX_TESTS 64          /* room in the suite's table */
+
+/* A server under test, running on its own loop thread. */
+struct echo_fixture {
+    struct loop_thread *lt;
+    struct log_capture *log;
+    struct echo_server *server;
+    uint16_t port;
+};
+
+/* Starts a server on 127.0.0.1, port 0, with the given idle timeout (0 = none) and connection
+ * limit (0 = default). Fails the test, showing the server's log, if echo_server_new() fails. */
+void echo_test_start(struct echo_fixture *f, int idle_timeout_ms, int max_connections);
+
+/* Like echo_test_start(), but leaves the loop thread unstarted (for tests that run the loop
+ * themselves). */
+void echo_test_create(struct echo_fixture *f, int idle_timeout_ms, int max_connections);
+
+/* Stops the loop, frees the server, then the log. */
+void echo_test_stop(struct echo_fixture *f);
+
+/* Connects a client to the fixture's server; fails the test if that is impossible. */
+void echo_test_connect(struct echo_fixture *f, struct client *c);
+
+/* The client's own port: the server logs the peer as "127.0.0.1:<this port>". */
+uint16_t echo_test_local_port(const struct client *c);
+
+/* Sends `text` and expects exactly the same bytes back; fails the test otherwise. */
+void echo_test_roundtrip(struct client *c, const char *text);
+
+/*
+ * Waits for the log line that starts "<verb> 127.0.0.1:<port>" ("connect" or "disconnect";
+ * port is the client's own, see echo_test_local_port) and checks that the whole line equals
+ * `expected`. Fails the test with both lines and `hint` otherwise.
+ */
+void echo_test_expect_log(struct echo_fixture *f, const char *verb, uint16_t port,
+                          const char *expected, const char *hint);
+
+/* Polls the log until at least `n` lines contain `needle`, for up to timeout_ms. Returns the
+ * count seen last. */
+int echo_test_wait_log_count(struct echo_fixture *f, const char *needle, int n, int timeout_ms);
+
+/* The last lines of the log, for failure messages (a static buffer: one call per message). */
+const char *echo_test_log_tail(struct echo_fixture *f);
+
+/*
+ * Sends len bytes of `data` while receiving the echo at the same time, as a real client
+ * would. Chunk sizes come from `next_chunk` (NULL: 64 KiB), called with `rng`. With
+ * `half_close`, the write side is shut down after the last byte. Stops when len bytes have
+ * come back, the connection ends, or timeout_ms passes. Returns the bytes received into back.
+ */
+size_t echo_test_exchange(struct client *c, const unsigned char *data, size_t len,
+                          unsigned char *back, size_t (*next_chunk)(uint64_t *rng), uint64_t *rng,
+                          bool half_close, int timeout_ms);
+
+/* Sends pattern bytes (see echo_test_pattern) without reading until the kernel takes nothing
+ * for ECHO_TEST_STALL_MS, the connection fails, or `limit` bytes are sent. Returns bytes sent. */
+size_t echo_test_send_until_stalled(struct client *c, size_t limit);
+
+/* Byte i of the stream echo_test_send_until_stalled() sends. */
+unsigned char echo_test_pattern(size_t i);
+
+/* Receives `len` bytes and checks them against echo_test_pattern. Returns the number of
+ * correct bytes received before a mismatch, a close or the timeout. */
+size_t echo_test_recv_pattern(struct client *c, size_t len, int timeout_ms);
+
+/* A small deterministic random generator (xorshift64*), so every run sends the same bytes. */
+uint64_t echo_test_random(uint64_t *state);
+
+/* Index of the first differing byte of a and b, or len if they are equal. */
+size_t echo_test_first_difference(const unsigned char *a, const unsigned char *b, size_t len);
+
+/* The test tables of each file, in the order the suite runs them. Each fills `out` and
+ * returns how many it added. */
+size_t echo_data_tests(struct harness_test *out);
+size_t echo_disconnect_tests(struct harness_test *out);
+size_t echo_limit_tests(struct harness_test *out);
+size_t echo_shutdown_tests(struct harness_test *out);
+
+#endif

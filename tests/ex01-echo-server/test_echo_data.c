@@ -1,0 +1,172 @@
+/*
+ * test_echo_data.c - every byte comes back, to every client, in any order, at any size.
+ *
+ * These tests need TODO(1) to TODO(4): the listener, one read event per connection, the
+ * immediate echo, and buffering what the kernel refuses.
+ */
+#include "echo_test.h"
+
+#include "transcript.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIFTY_CLIENTS 50
+#define BINARY_BYTES (256 * 1024)    /* random bytes, many of them NUL */
+#define BINARY_MAX_CHUNK 3000        /* send chunks of 1 to this many bytes */
+#define LARGE_BYTES (8u << 20)       /* several MiB: far more than any socket buffer */
+#define LARGE_WAIT_MS 60000          /* generous: sanitizers slow big copies down */
+
+START_TEST(test_one_client_gets_its_bytes_back)
+{
+    struct echo_fixture f;
+    struct client c;
+
+    echo_test_start(&f, 0, 0);
+    echo_test_connect(&f, &c);
+    echo_test_roundtrip(&c, "hello, echo\n");
+    client_close(&c);
+    echo_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+/* A server that serves one client at a time (a blocking read() on the first) never answers the
+ * second client while the first stays silent. */
+START_TEST(test_clients_are_served_in_any_order)
+{
+    struct echo_fixture f;
+    struct client a, b;
+    char got[16];
+    size_t n = 0;
+
+    echo_test_start(&f, 0, 0);
+    echo_test_connect(&f, &a);
+    echo_test_connect(&f, &b);
+    transcript_note("c%d stays silent while c%d talks", a.id, b.id);
+    ck_assert_msg(client_send_str(&b, "from b\n", ECHO_TEST_WAIT_MS) == 0, "c%d could not send", b.id);
+    enum client_status st = client_recv_exact(&b, got, 7, &n, ECHO_TEST_WAIT_MS);
+    ck_assert_msg(st == CLIENT_OK && memcmp(got, "from b\n", 7) == 0,
+                  "c%d connected first and stayed silent; c%d then sent \"from b\\n\" and expected it "
+                  "back, but received %zu bytes (%s); the server must not wait on one client: give "
+                  "every connection its own read event (TODO(2), TODO(3))",
+                  a.id, b.id, n, client_status_str(st));
+    echo_test_roundtrip(&a, "from a\n");
+    echo_test_roundtrip(&b, "b again\n");
+    client_close(&a);
+    client_close(&b);
+    echo_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_fifty_clients_interleaved)
+{
+    struct echo_fixture f;
+    static struct client c[FIFTY_CLIENTS];
+    char line[64], got[64];
+
+    echo_test_start(&f, 0, 0);
+    for (int i = 0; i < FIFTY_CLIENTS; i++)
+        echo_test_connect(&f, &c[i]);
+
+    /* Every client sends the first half of its line, last client first; then every client
+     * sends the second half; only then does anyone read. A server must have kept each
+     * connection's bytes apart and answered all of them. */
+    for (int i = FIFTY_CLIENTS - 1; i >= 0; i--) {
+        snprintf(line, sizeof line, "client %02d says", i);
+        ck_assert_msg(client_send_str(&c[i], line, ECHO_TEST_WAIT_MS) == 0, "c%d could not send", c[i].id);
+    }
+    for (int i = 0; i < FIFTY_CLIENTS; i++)
+        ck_assert_msg(client_send_str(&c[i], " hello\n", ECHO_TEST_WAIT_MS) == 0, "c%d could not send", c[i].id);
+    for (int i = 0; i < FIFTY_CLIENTS; i++) {
+        snprintf(line, sizeof line, "client %02d says hello", i);
+        enum client_status st = client_recv_line(&c[i], got, sizeof got, ECHO_TEST_WAIT_MS);
+        ck_assert_msg(st == CLIENT_OK && strcmp(got, line) == 0,
+                      "50 clients each sent a line in two parts, interleaved; client %d (c%d) expected "
+                      "\"%s\\n\" back, received \"%s\" (%s); each connection needs its own event and "
+                      "its own state (TODO(2), TODO(3))",
+                      i, c[i].id, line, got, client_status_str(st));
+    }
+    for (int i = 0; i < FIFTY_CLIENTS; i++)
+        client_close(&c[i]);
+    echo_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+static size_t random_chunk(uint64_t *rng)
+{
+    return 1 + (size_t)(echo_test_random(rng) % BINARY_MAX_CHUNK);
+}
+
+START_TEST(test_binary_data_with_random_chunking)
+{
+    struct echo_fixture f;
+    struct client c;
+    unsigned char *data = malloc(BINARY_BYTES), *back = calloc(1, BINARY_BYTES);
+    uint64_t rng = 0x5eed0001;
+
+    ck_assert_msg(data != NULL && back != NULL, "test setup failed: out of memory");
+    for (size_t i = 0; i < BINARY_BYTES; i++)
+        data[i] = i % 5 == 0 ? 0 : (unsigned char)echo_test_random(&rng); /* NULs everywhere */
+
+    echo_test_start(&f, 0, 0);
+    echo_test_connect(&f, &c);
+    size_t got = echo_test_exchange(&c, data, BINARY_BYTES, back, random_chunk, &rng, false,
+                                    ECHO_TEST_WAIT_MS * 2);
+    size_t diff = echo_test_first_difference(data, back, got);
+    ck_assert_msg(got == BINARY_BYTES && diff == got,
+                  "sent %d random bytes (every fifth one NUL) in chunks of 1 to %d bytes; expected "
+                  "them back unchanged; received %zu bytes, the first wrong one at offset %zu; "
+                  "echo exactly the bytes read() returned, with their count, never as C strings "
+                  "(TODO(3), TODO(4))",
+                  BINARY_BYTES, BINARY_MAX_CHUNK, got, diff);
+    client_close(&c);
+    echo_test_stop(&f);
+    free(data);
+    free(back);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_large_payload_echoed_while_reading)
+{
+    struct echo_fixture f;
+    struct client c;
+    unsigned char *data = malloc(LARGE_BYTES), *back = calloc(1, LARGE_BYTES);
+
+    ck_assert_msg(data != NULL && back != NULL, "test setup failed: out of memory");
+    for (size_t i = 0; i < LARGE_BYTES; i++)
+        data[i] = echo_test_pattern(i);
+
+    echo_test_start(&f, 0, 0);
+    echo_test_connect(&f, &c);
+    size_t got = echo_test_exchange(&c, data, LARGE_BYTES, back, NULL, NULL, false, LARGE_WAIT_MS);
+    size_t diff = echo_test_first_difference(data, back, got);
+    ck_assert_msg(got == LARGE_BYTES && diff == got,
+                  "sent %u bytes in 64 KiB chunks while reading the echo; expected all of them back "
+                  "in order; received %zu, the first wrong one at offset %zu; when write() takes "
+                  "only part, keep the rest in order and flush it on EV_WRITE (TODO(4))",
+                  LARGE_BYTES, got, diff);
+    client_close(&c);
+    echo_test_stop(&f);
+    free(data);
+    free(back);
+    harness_pass();
+}
+END_TEST
+
+size_t echo_data_tests(struct harness_test *out)
+{
+    const struct harness_test tests[] = {
+        {"test_one_client_gets_its_bytes_back", test_one_client_gets_its_bytes_back, 10},
+        {"test_clients_are_served_in_any_order", test_clients_are_served_in_any_order, 15},
+        {"test_fifty_clients_interleaved", test_fifty_clients_interleaved, 15},
+        {"test_binary_data_with_random_chunking", test_binary_data_with_random_chunking, 15},
+        {"test_large_payload_echoed_while_reading", test_large_payload_echoed_while_reading, 60},
+    };
+    memcpy(out, tests, sizeof tests);
+    return sizeof tests / sizeof tests[0];
+}

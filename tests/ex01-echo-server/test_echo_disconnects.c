@@ -1,0 +1,229 @@
+/*
+ * test_echo_disconnects.c - how connections end, and the log lines that say so.
+ *
+ * A client can close (EOF), reset, half-close, or go quiet; each ends with exactly one
+ * "disconnect PEER bytes=N reason=R" line. These tests need TODO(6) and TODO(7).
+ */
+#include "echo_test.h"
+
+#include "transcript.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HALF_CLOSE_BYTES (2u << 20)  /* enough that the echo is still pending at the EOF */
+#define IDLE_MS 200                  /* the idle timeout the timing tests configure */
+#define IDLE_EARLIEST_MS 150         /* closing sooner than this ignores the timeout */
+#define ACTIVE_IDLE_MS 500           /* idle timeout while a client keeps talking */
+#define ACTIVE_ROUNDS 10             /* ... every ACTIVE_PAUSE_MS, for ten rounds */
+#define ACTIVE_PAUSE_MS 100
+#define STALLED_IDLE_MS 300          /* idle timeout for the client that never reads */
+
+static void expected_disconnect(char *out, size_t outsz, uint16_t port, unsigned long long bytes,
+                                const char *reason)
+{
+    snprintf(out, outsz, "disconnect 127.0.0.1:%u bytes=%llu reason=%s", port, bytes, reason);
+}
+
+START_TEST(test_connect_and_eof_are_logged)
+{
+    struct echo_fixture f;
+    struct client c;
+    char expected[128];
+
+    echo_test_start(&f, 0, 0);
+    echo_test_connect(&f, &c);
+    uint16_t port = echo_test_local_port(&c);
+    snprintf(expected, sizeof expected, "connect 127.0.0.1:%u", port);
+    echo_test_expect_log(&f, "connect", port, expected,
+                         "log \"connect PEER\" with echo_log() when a client is accepted (TODO(2))");
+    echo_test_roundtrip(&c, "twelve bytes");
+    expected_disconnect(expected, sizeof expected, port, 12, "eof");
+    client_close(&c);
+    echo_test_expect_log(&f, "disconnect", port, expected,
+                         "when read() returns 0 the client has closed: log the bytes echoed and "
+                         "reason=eof, then close and free the connection (TODO(6))");
+    echo_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_reset_is_logged_as_reset)
+{
+    struct echo_fixture f;
+    struct client c;
+    char expected[128];
+
+    echo_test_start(&f, 0, 0);
+    echo_test_connect(&f, &c);
+    uint16_t port = echo_test_local_port(&c);
+    echo_test_roundtrip(&c, "abc");
+    expected_disconnect(expected, sizeof expected, port, 3, "reset");
+    client_reset(&c);
+    echo_test_expect_log(&f, "disconnect", port, expected,
+                         "a reset makes read() fail with ECONNRESET: log reason=reset, not "
+                         "eof or error (TODO(6))");
+    echo_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_half_close_gets_pending_echo_then_close)
+{
+    struct echo_fixture f;
+    struct client c;
+    char expected[128];
+    unsigned char *data = malloc(HALF_CLOSE_BYTES), *back = calloc(1, HALF_CLOSE_BYTES);
+
+    ck_assert_msg(data != NULL && back != NULL, "test setup failed: out of memory");
+    for (size_t i = 0; i < HALF_CLOSE_BYTES; i++)
+        data[i] = echo_test_pattern(i);
+    echo_test_start(&f, 0, 0);
+    echo_test_connect(&f, &c);
+    uint16_t port = echo_test_local_port(&c);
+    size_t got = echo_test_exchange(&c, data, HALF_CLOSE_BYTES, back, NULL, NULL, true,
+                                    ECHO_TEST_WAIT_MS * 4);
+    size_t diff = echo_test_first_difference(data, back, got);
+    ck_assert_msg(got == HALF_CLOSE_BYTES && diff == got,
+                  "sent %u bytes, shut down the write side (half-close) and kept reading; expected "
+                  "the whole echo before the close; received %zu bytes (first wrong at %zu); on EOF "
+                  "with output still pending, stop reading but close only once it is written (TODO(6))",
+                  HALF_CLOSE_BYTES, got, diff);
+    enum client_status st = client_wait_close(&c, ECHO_TEST_WAIT_MS);
+    ck_assert_msg(st == CLIENT_EOF,
+                  "after a half-close and the whole echo, expected the server to close the "
+                  "connection; it is %s; close once pending output is written after EOF (TODO(6))",
+                  client_status_str(st));
+    expected_disconnect(expected, sizeof expected, port, HALF_CLOSE_BYTES, "eof");
+    echo_test_expect_log(&f, "disconnect", port, expected,
+                         "bytes= counts every byte echoed, including those flushed after EOF (TODO(6))");
+    client_close(&c);
+    echo_test_stop(&f);
+    free(data);
+    free(back);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_idle_client_is_disconnected)
+{
+    struct echo_fixture f;
+    struct client c;
+    char expected[128];
+
+    echo_test_start(&f, IDLE_MS, 0);
+    echo_test_connect(&f, &c);
+    uint16_t port = echo_test_local_port(&c);
+    echo_test_roundtrip(&c, "hi\n");
+    int64_t quiet_since = client_now_ms();
+    enum client_status st = client_wait_close(&c, ECHO_TEST_WAIT_MS);
+    int64_t elapsed = client_now_ms() - quiet_since;
+    ck_assert_msg(st == CLIENT_EOF,
+                  "with idle_timeout_ms = %d, a client went quiet; expected the server to close it "
+                  "after about %d ms; it was still open after %lld ms; give the read event a timeout "
+                  "and close on EV_TIMEOUT (TODO(7))",
+                  IDLE_MS, IDLE_MS, (long long)elapsed);
+    ck_assert_msg(elapsed >= IDLE_EARLIEST_MS,
+                  "with idle_timeout_ms = %d, the server closed a quiet client after only %lld ms; "
+                  "expected about %d ms; check the milliseconds-to-timeval conversion (TODO(7))",
+                  IDLE_MS, (long long)elapsed, IDLE_MS);
+    expected_disconnect(expected, sizeof expected, port, 3, "idle-timeout");
+    echo_test_expect_log(&f, "disconnect", port, expected,
+                         "log reason=idle-timeout when the read event times out (TODO(7))");
+    client_close(&c);
+    echo_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_idle_timeout_zero_never_closes)
+{
+    struct echo_fixture f;
+    struct client c;
+
+    echo_test_start(&f, 0, 0);
+    echo_test_connect(&f, &c);
+    echo_test_roundtrip(&c, "first\n");
+    /* Not a sleep: this waits for a close that must not come. */
+    enum client_status st = client_wait_close(&c, ACTIVE_IDLE_MS + IDLE_MS);
+    ck_assert_msg(st == CLIENT_TIMEOUT,
+                  "with idle_timeout_ms = 0 (no timeout), expected a quiet client to stay connected; "
+                  "the server closed it; 0 means no timeout: pass NULL to event_add (TODO(7))");
+    echo_test_roundtrip(&c, "still here\n");
+    client_close(&c);
+    echo_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_active_client_is_not_disconnected)
+{
+    struct echo_fixture f;
+    struct client c;
+
+    echo_test_start(&f, ACTIVE_IDLE_MS, 0);
+    echo_test_connect(&f, &c);
+    int64_t start = client_now_ms();
+    for (int i = 0; i < ACTIVE_ROUNDS; i++) {
+        echo_test_roundtrip(&c, "tick\n");
+        enum client_status st = client_wait_close(&c, ACTIVE_PAUSE_MS);
+        ck_assert_msg(st == CLIENT_TIMEOUT,
+                      "with idle_timeout_ms = %d, a client sent a line every %d ms; expected it to "
+                      "stay connected; the server closed it after %lld ms; the idle timer must "
+                      "restart on every read (an EV_PERSIST event's timeout does) (TODO(7))",
+                      ACTIVE_IDLE_MS, ACTIVE_PAUSE_MS, (long long)(client_now_ms() - start));
+    }
+    client_close(&c);
+    echo_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+/* A client that sends but never reads gets its input paused by backpressure. With reading
+ * paused, the read event's timer is off too, so only a timeout on the write side notices that
+ * this client has gone idle. */
+START_TEST(test_stalled_reader_is_disconnected_when_idle)
+{
+    struct echo_fixture f;
+    struct client c;
+    char expected_start[64], line[256];
+
+    echo_test_start(&f, STALLED_IDLE_MS, 0);
+    echo_test_connect(&f, &c);
+    size_t sent = echo_test_send_until_stalled(&c, ECHO_TEST_FLOOD_LIMIT);
+    enum client_status st = client_wait_close(&c, ECHO_TEST_WAIT_MS);
+    ck_assert_msg(st == CLIENT_EOF,
+                  "with idle_timeout_ms = %d, a client sent %zu bytes and never read its echo; "
+                  "expected the server to close it once it had taken nothing for %d ms; it is still "
+                  "open; arm the write event with the idle timeout too (TODO(7))",
+                  STALLED_IDLE_MS, sent, STALLED_IDLE_MS);
+    snprintf(expected_start, sizeof expected_start, "disconnect 127.0.0.1:%u ",
+             echo_test_local_port(&c));
+    int found = log_capture_wait(f.log, ECHO_TEST_WAIT_MS, line, sizeof line, expected_start,
+                                 " reason=idle-timeout", NULL);
+    ck_assert_msg(found,
+                  "expected a line \"%sbytes=N reason=idle-timeout\" for the client that stopped "
+                  "reading; log: \"%s\"; close with reason idle-timeout when the write event times "
+                  "out (TODO(7))",
+                  expected_start, echo_test_log_tail(&f));
+    client_close(&c);
+    echo_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+size_t echo_disconnect_tests(struct harness_test *out)
+{
+    const struct harness_test tests[] = {
+        {"test_connect_and_eof_are_logged", test_connect_and_eof_are_logged, 15},
+        {"test_reset_is_logged_as_reset", test_reset_is_logged_as_reset, 10},
+        {"test_half_close_gets_pending_echo_then_close", test_half_close_gets_pending_echo_then_close, 30},
+        {"test_idle_client_is_disconnected", test_idle_client_is_disconnected, 15},
+        {"test_idle_timeout_zero_never_closes", test_idle_timeout_zero_never_closes, 15},
+        {"test_active_client_is_not_disconnected", test_active_client_is_not_disconnected, 15},
+        {"test_stalled_reader_is_disconnected_when_idle", test_stalled_reader_is_disconnected_when_idle, 30},
+    };
+    memcpy(out, tests, sizeof tests);
+    return sizeof tests / sizeof tests[0];
+}

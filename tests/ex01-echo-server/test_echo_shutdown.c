@@ -1,0 +1,340 @@
+/*
+ * test_echo_shutdown.c - stopping: echo_server_shutdown() in-process, and the real echo-server
+ * program under SIGTERM, SIGINT and bad command lines.
+ *
+ * These tests need TODO(9). The in-process ones run event_base_dispatch() themselves (not the
+ * shared loop thread, which never returns on its own) to check that a finished shutdown leaves
+ * nothing on the base, so that dispatch returns by itself.
+ */
+#include "echo_test.h"
+
+#include "server_process.h"
+#include "transcript.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SERVER_BIN
+#error "SERVER_BIN must name the echo-server program (tests/meson.build defines it)"
+#endif
+
+#define FLUSH_BYTES (48 * 1024)     /* read in one go, yet more than a tiny receive buffer holds */
+#define SMALL_RCVBUF_BYTES 4096     /* the slow client's receive buffer: the echo must wait */
+#define NEW_CLIENT_WAIT_MS 300      /* how long a client that connects after shutdown waits */
+
+/* event_base_dispatch() on a thread of its own, and whether it has returned. */
+struct dispatch_thread {
+    struct event_base *base;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t returned_cond;
+    bool returned;
+};
+
+static void *dispatch_main(void *arg)
+{
+    struct dispatch_thread *d = arg;
+
+    event_base_dispatch(d->base);
+    pthread_mutex_lock(&d->lock);
+    d->returned = true;
+    pthread_cond_broadcast(&d->returned_cond);
+    pthread_mutex_unlock(&d->lock);
+    return NULL;
+}
+
+static void dispatch_start(struct dispatch_thread *d, struct event_base *base)
+{
+    d->base = base;
+    d->returned = false;
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->returned_cond, NULL);
+    ck_assert_msg(pthread_create(&d->thread, NULL, dispatch_main, d) == 0,
+                  "test setup failed: cannot start the dispatch thread");
+}
+
+/* Waits up to timeout_ms for dispatch to return; joins the thread if it did. */
+static bool dispatch_wait(struct dispatch_thread *d, int timeout_ms)
+{
+    struct timespec deadline;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&d->lock);
+    while (!d->returned && pthread_cond_timedwait(&d->returned_cond, &d->lock, &deadline) == 0)
+        ;
+    bool returned = d->returned;
+    pthread_mutex_unlock(&d->lock);
+    if (returned)
+        pthread_join(d->thread, NULL);
+    return returned;
+}
+
+static void shutdown_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    echo_server_shutdown(arg);
+}
+
+/* Calls echo_server_shutdown() on the loop's thread, as a signal callback would. */
+static void request_shutdown(struct echo_fixture *f)
+{
+    transcript_note("the test calls echo_server_shutdown() on the loop thread");
+    ck_assert_msg(event_base_once(loop_thread_base(f->lt), -1, EV_TIMEOUT, shutdown_cb, f->server,
+                                  NULL) == 0,
+                  "test setup failed: event_base_once");
+}
+
+/* Like echo_test_start(), but the loop runs in a dispatch thread started here. */
+static void start_with_dispatch(struct echo_fixture *f, struct dispatch_thread *d)
+{
+    echo_test_create(f, 0, 0); /* the shared loop thread never returns by itself: use our own */
+    dispatch_start(d, loop_thread_base(f->lt));
+}
+
+/* A client whose receive buffer is tiny, so that most of its echo waits in the server. */
+static void connect_slow_reader(struct echo_fixture *f, struct client *c)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(f->port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int size = SMALL_RCVBUF_BYTES;
+
+    memset(c, 0, sizeof *c);
+    c->id = 99;
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_msg(c->fd >= 0, "test setup failed: socket");
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size); /* before connect: sets the window */
+    ck_assert_msg(connect(c->fd, (struct sockaddr *)&sa, sizeof sa) == 0,
+                  "could not connect to the server on 127.0.0.1:%u: %s (TODO(1), TODO(2))", f->port,
+                  strerror(errno));
+    transcript_note("c%d: connected with a %d-byte receive buffer", c->id, SMALL_RCVBUF_BYTES);
+}
+
+START_TEST(test_shutdown_flushes_then_closes)
+{
+    struct echo_fixture f;
+    struct dispatch_thread d;
+    struct client idle, slow, late;
+    unsigned char data[FLUSH_BYTES];
+    char expected[128];
+
+    start_with_dispatch(&f, &d);
+    echo_test_connect(&f, &idle);
+    uint16_t idle_port = echo_test_local_port(&idle);
+    echo_test_roundtrip(&idle, "idle\n");
+    connect_slow_reader(&f, &slow);
+    uint16_t slow_port = echo_test_local_port(&slow);
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = echo_test_pattern(i);
+    ck_assert_msg(client_send(&slow, data, sizeof data, ECHO_TEST_WAIT_MS) == 0,
+                  "c%d could not send %zu bytes: the server is not reading", slow.id, sizeof data);
+    /* One more round trip on the other client: by the time it is answered the server has read
+     * the slow client's bytes too (they reached it first), so none is left unread. */
+    echo_test_roundtrip(&idle, "sync\n");
+
+    request_shutdown(&f);
+    enum client_status st = client_wait_close(&idle, ECHO_TEST_WAIT_MS);
+    ck_assert_msg(st == CLIENT_EOF,
+                  "after echo_server_shutdown(), expected a client with nothing pending to be closed "
+                  "at once; it is %s; close every connection whose output is written (TODO(9))",
+                  client_status_str(st));
+    snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=10 reason=shutdown", idle_port);
+    echo_test_expect_log(&f, "disconnect", idle_port, expected,
+                         "connections closed by a shutdown are logged with reason=shutdown (TODO(9))");
+
+    if (client_connect(&late, f.port) == 0) {
+        client_send_str(&late, "anyone?\n", ECHO_TEST_WAIT_MS);
+        size_t n = client_wait_data(&late, NEW_CLIENT_WAIT_MS);
+        ck_assert_msg(n == 0,
+                      "a client that connected after echo_server_shutdown() got an echo; expected "
+                      "the server to stop accepting; free (or disable) the listener (TODO(9))");
+        client_close(&late);
+    }
+
+    size_t good = echo_test_recv_pattern(&slow, FLUSH_BYTES, ECHO_TEST_WAIT_MS);
+    ck_assert_msg(good == FLUSH_BYTES,
+                  "c%d sent %d bytes and read nothing until the shutdown began; expected the whole "
+                  "echo before the close; received %zu correct bytes; a shutdown stops reading but "
+                  "must finish writing pending output before closing (TODO(9))",
+                  slow.id, FLUSH_BYTES, good);
+    st = client_wait_close(&slow, ECHO_TEST_WAIT_MS);
+    ck_assert_msg(st == CLIENT_EOF,
+                  "after its last echo during a shutdown, expected c%d to be closed; it is %s (TODO(9))",
+                  slow.id, client_status_str(st));
+    snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=%d reason=shutdown", slow_port,
+             FLUSH_BYTES);
+    echo_test_expect_log(&f, "disconnect", slow_port, expected,
+                         "close with reason=shutdown once the pending output is written (TODO(9))");
+
+    ck_assert_msg(dispatch_wait(&d, ECHO_TEST_WAIT_MS),
+                  "every client is gone after echo_server_shutdown(), yet event_base_dispatch() did "
+                  "not return: something is still registered on the base (the listener, a timer, "
+                  "a connection's event?) (TODO(9))");
+    client_close(&idle);
+    client_close(&slow);
+    echo_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+/* A client that never reads its echo must not keep a shutdown (and the process) alive. */
+START_TEST(test_shutdown_does_not_wait_forever)
+{
+    struct echo_fixture f;
+    struct dispatch_thread d;
+    struct client c;
+    char needle[64], line[256];
+
+    start_with_dispatch(&f, &d);
+    echo_test_connect(&f, &c);
+    uint16_t port = echo_test_local_port(&c);
+    size_t sent = echo_test_send_until_stalled(&c, ECHO_TEST_FLOOD_LIMIT);
+    request_shutdown(&f);
+    ck_assert_msg(dispatch_wait(&d, ECHO_TEST_WAIT_MS),
+                  "a client sent %zu bytes, never read, and the server was shut down; expected "
+                  "event_base_dispatch() to return within about a second; it did not; give the "
+                  "shutdown a deadline that closes whatever is left (TODO(9))",
+                  sent);
+    snprintf(needle, sizeof needle, "disconnect 127.0.0.1:%u ", port);
+    ck_assert_msg(log_capture_wait(f.log, ECHO_TEST_WAIT_MS, line, sizeof line, needle,
+                                   " reason=shutdown", NULL),
+                  "expected \"%sbytes=N reason=shutdown\" for the client closed by the shutdown "
+                  "deadline; log: \"%s\" (TODO(9))",
+                  needle, echo_test_log_tail(&f));
+    client_close(&c);
+    echo_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+/* Starts the real program on port 0 and fails the test with its output if it does not listen. */
+static void start_binary(struct server_process *sp, char *const argv[])
+{
+    int rc = server_process_start(sp, SERVER_BIN, argv, ECHO_TEST_WAIT_MS);
+    if (rc != 0)
+        server_process_wait(sp, ECHO_TEST_WAIT_MS);
+    ck_assert_msg(rc == 0,
+                  "started echo-server --port 0; expected \"listening on 127.0.0.1:PORT\" on stdout; "
+                  "stdout: \"%.200s\", stderr: \"%.300s\"; the server must start first (TODO(1))",
+                  sp->out, sp->err);
+    ck_assert_msg(strstr(sp->out, "listening on 127.0.0.1:") != NULL,
+                  "expected \"listening on 127.0.0.1:PORT\" on stdout; got \"%.200s\"", sp->out);
+}
+
+static void check_signal_shutdown(int sig, const char *name)
+{
+    struct server_process sp;
+    struct client c;
+    char status_text[64], expected[128];
+    char *argv[] = {SERVER_BIN, "--port", "0", NULL};
+
+    start_binary(&sp, argv);
+    ck_assert_msg(client_connect(&c, sp.port) == 0, "could not connect to echo-server on port %u: %s",
+                  sp.port, strerror(errno));
+    uint16_t port = echo_test_local_port(&c);
+    echo_test_roundtrip(&c, "hello\n");
+
+    server_process_signal(&sp, sig);
+    enum client_status st = client_wait_close(&c, ECHO_TEST_WAIT_MS);
+    int status = server_process_wait(&sp, ECHO_TEST_WAIT_MS);
+    server_process_status_str(status, status_text, sizeof status_text);
+    server_process_cleanup(&sp);
+    ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "sent %s to echo-server with one idle client; expected it to close the client and "
+                  "exit with status 0 within a second; it is %s; stderr: \"%.300s\"; watch %s with "
+                  "evsignal_new and call echo_server_shutdown() from its callback (TODO(9))",
+                  name, status_text, sp.err, name);
+    ck_assert_msg(st == CLIENT_EOF, "after %s, expected the client's connection to be closed; it is %s",
+                  name, client_status_str(st));
+    snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=6 reason=shutdown", port);
+    ck_assert_msg(strstr(sp.err, expected) != NULL,
+                  "after %s, expected \"%s\" on stderr; stderr: \"%.300s\" (TODO(9))", name,
+                  expected, sp.err);
+    client_close(&c);
+}
+
+START_TEST(test_sigterm_stops_the_program_gracefully)
+{
+    check_signal_shutdown(SIGTERM, "SIGTERM");
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_sigint_stops_the_program_gracefully)
+{
+    check_signal_shutdown(SIGINT, "SIGINT");
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_command_line_is_checked)
+{
+    struct server_process sp;
+    char status_text[64];
+    char *good[] = {SERVER_BIN, "--host", "127.0.0.1", "--port", "0", "--idle-timeout", "1000",
+                    "--max-connections", "5", NULL};
+    char *help[] = {SERVER_BIN, "--help", NULL};
+    char *bad[][4] = {
+        {SERVER_BIN, "--port", "70000", NULL},
+        {SERVER_BIN, "--port", "seven", NULL},
+        {SERVER_BIN, "--idle-timeout", "-5", NULL},
+        {SERVER_BIN, "--max-connections", "many", NULL},
+        {SERVER_BIN, "--bogus", NULL, NULL},
+        {SERVER_BIN, "extra", NULL, NULL},
+    };
+
+    /* Every option, well formed: the program must run. */
+    start_binary(&sp, good);
+    server_process_signal(&sp, SIGTERM);
+    server_process_wait(&sp, ECHO_TEST_WAIT_MS);
+    server_process_cleanup(&sp);
+
+    int status = server_process_run(&sp, SERVER_BIN, help, ECHO_TEST_WAIT_MS);
+    server_process_cleanup(&sp);
+    ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+                      strstr(sp.out, "usage") != NULL,
+                  "ran echo-server --help; expected the usage on stdout and exit status 0; got %s, "
+                  "stdout \"%.200s\"",
+                  server_process_status_str(status, status_text, sizeof status_text), sp.out);
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        status = server_process_run(&sp, SERVER_BIN, bad[i], ECHO_TEST_WAIT_MS);
+        server_process_cleanup(&sp);
+        ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 2 &&
+                          strstr(sp.err, "usage") != NULL,
+                      "ran echo-server %s %s; expected a usage message on stderr and exit status 2; "
+                      "got %s, stderr \"%.200s\"",
+                      bad[i][1], bad[i][2] != NULL ? bad[i][2] : "",
+                      server_process_status_str(status, status_text, sizeof status_text), sp.err);
+    }
+    harness_pass();
+}
+END_TEST
+
+size_t echo_shutdown_tests(struct harness_test *out)
+{
+    const struct harness_test tests[] = {
+        {"test_shutdown_flushes_then_closes", test_shutdown_flushes_then_closes, 20},
+        {"test_shutdown_does_not_wait_forever", test_shutdown_does_not_wait_forever, 20},
+        {"test_sigterm_stops_the_program_gracefully", test_sigterm_stops_the_program_gracefully, 15},
+        {"test_sigint_stops_the_program_gracefully", test_sigint_stops_the_program_gracefully, 15},
+        {"test_command_line_is_checked", test_command_line_is_checked, 20},
+    };
+    memcpy(out, tests, sizeof tests);
+    return sizeof tests / sizeof tests[0];
+}
