@@ -269,7 +269,7 @@ static enum poll_result fetch_user_poll(struct fetch_user_future *f, struct cont
         f->state = FETCH_DONE;
         return READY;
     case FETCH_DONE:
-        break; /* Rust forbids polling a finished future; here it stays READY */
+        break; /* Rust's contract: never poll a finished future again; here it stays READY */
     }
     return READY;
 }
@@ -300,7 +300,7 @@ static enum poll_result join2_poll(struct join2_future *j, struct context *cx)
 
 /* ---- The executor ---- */
 
-/* A task is a top-level future plus the flag its waker sets. */
+/* The executor's record of its one task: the flag the task's waker sets. */
 struct task {
     int woken;
 };

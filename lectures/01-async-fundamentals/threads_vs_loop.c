@@ -485,9 +485,13 @@ static int measure(enum server_kind kind, int n, struct run_result *res)
     res->threads = drv.peak.threads - 1;
     res->rss_kib = drv.peak.rss_kib - before.rss_kib;
     res->vm_kib = drv.peak.vm_kib - before.vm_kib;
-    printf("%-22s %7d %9.0f ms %8ld %10ld KiB %10.0f MiB %s\n", server_names[kind], n, drv.wall_ms,
-           res->threads, res->rss_kib, res->vm_kib / 1024.0,
-           served == 0 && drv.failures == 0 ? "" : "(some clients failed)");
+    const char *failed = served == 0 && drv.failures == 0 ? "" : " (some clients failed)";
+    if (drv.peak.threads == 0) /* no /proc/self/status on this system: time only */
+        printf("%-22s %7d %9.0f ms %8s %14s %14s%s\n", server_names[kind], n, drv.wall_ms, "n/a",
+               "n/a", "n/a", failed);
+    else
+        printf("%-22s %7d %9.0f ms %8ld %10ld KiB %10.0f MiB%s\n", server_names[kind], n,
+               drv.wall_ms, res->threads, res->rss_kib, res->vm_kib / 1024.0, failed);
     fflush(stdout);
     rc = 0;
 cleanup:

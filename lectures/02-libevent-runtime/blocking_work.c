@@ -2,7 +2,7 @@
  * blocking_work.c - what a blocking call does to the loop, and how to move it to threads.
  *
  * A timer ticks every 10 ms and records the longest gap between two ticks. Part 1 runs a
- * callback that blocks for 200 ms (usleep stands in for a disk read, getaddrinfo() or a
+ * callback that blocks for 200 ms (a sleep stands in for a disk read, getaddrinfo() or a
  * password hash): no other callback can run meanwhile, and the gap shows it. Part 2 hands the
  * same blocking calls to a small pool of worker threads, this course's spawn_blocking: each
  * worker pushes its result on a mutex-protected queue and wakes the loop with event_active();
@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define TICK_MS 10
 #define STALL_MS 200      /* how long the blocking call takes */
@@ -51,6 +50,14 @@ static void trace(const struct demo_clock *clk, const char *fmt, ...)
     vprintf(fmt, ap);
     va_end(ap);
     putchar('\n');
+}
+
+/* Blocks the calling thread for ms milliseconds: the stand-in for any blocking call. */
+static void block_for_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) /* interrupted by a signal: sleep the rest */
+        ;
 }
 
 /* ---- The ticker: a heartbeat that shows whether the loop is free ---- */
@@ -98,7 +105,7 @@ static void blocking_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     trace(t->clk, "blocking_cb: a %d ms blocking call on the loop thread", STALL_MS);
-    usleep(STALL_MS * 1000);
+    block_for_ms(STALL_MS);
     trace(t->clk, "blocking_cb: returned; the loop can run other callbacks again");
 }
 
@@ -175,7 +182,7 @@ static void *worker_main(void *arg)
 
         /* The blocking call, on this thread: the loop thread is not held up. */
         if (job->work_ms > 0)
-            usleep((useconds_t)job->work_ms * 1000);
+            block_for_ms(job->work_ms);
         job->result = (long)job->id * job->id;
 
         pthread_mutex_lock(&p->lock);

@@ -283,8 +283,10 @@ static int intervals(struct event_base *base, const struct demo_clock *clk)
     if (cfg == NULL || event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) != 0 ||
         (precise = event_base_new_with_config(cfg)) == NULL)
         goto cleanup;
+#ifdef CLOCK_MONOTONIC_COARSE /* Linux: the clock libevent reads by default */
     clock_getres(CLOCK_MONOTONIC_COARSE, &res);
     printf("  (this kernel's coarse clock advances in steps of %.1f ms)\n", res.tv_nsec / 1e6);
+#endif
     if (interval_demo(base, clk, "default base:") != 0 ||
         interval_demo(precise, clk, "EVENT_BASE_FLAG_PRECISE_TIMER base:") != 0)
         goto cleanup;
