@@ -24,6 +24,7 @@
 #define ECHO_TEST_FLOOD_LIMIT (64u << 20) /* bytes a non-reading client tries to push */
 #define ECHO_TEST_STALL_MS 500          /* no progress this long means the send has stalled */
 #define ECHO_TEST_MAX_TESTS 64          /* room in the suite's table */
+#define ECHO_TEST_SMALL_BUF 4096        /* socket buffer size asked for a slow reader */
 
 /* A server under test, running on its own loop thread. */
 struct echo_fixture {
@@ -46,6 +47,15 @@ void echo_test_stop(struct echo_fixture *f);
 
 /* Connects a client to the fixture's server; fails the test if that is impossible. */
 void echo_test_connect(struct echo_fixture *f, struct client *c);
+
+/*
+ * Connects a client that reads slowly on purpose: its receive buffer, and the server's send
+ * buffer for this connection, are made as small as the kernel allows. On loopback the kernel
+ * otherwise buffers megabytes per socket, and the server would never need its own pending
+ * buffer; this way an echo of more than a few KiB must wait in the server. (The server runs in
+ * this same process, so the test can find its socket and set the option on it.)
+ */
+void echo_test_connect_slow_reader(struct echo_fixture *f, struct client *c);
 
 /* The client's own port: the server logs the peer as "127.0.0.1:<this port>". */
 uint16_t echo_test_local_port(const struct client *c);

@@ -27,8 +27,7 @@
 #error "SERVER_BIN must name the echo-server program (tests/meson.build defines it)"
 #endif
 
-#define FLUSH_BYTES (48 * 1024)     /* read in one go, yet more than a tiny receive buffer holds */
-#define SMALL_RCVBUF_BYTES 4096     /* the slow client's receive buffer: the echo must wait */
+#define FLUSH_BYTES (60 * 1024)     /* one read's worth, far more than the slow reader's buffers */
 #define NEW_CLIENT_WAIT_MS 300      /* how long a client that connects after shutdown waits */
 
 /* event_base_dispatch() on a thread of its own, and whether it has returned. */
@@ -107,24 +106,6 @@ static void start_with_dispatch(struct echo_fixture *f, struct dispatch_thread *
     dispatch_start(d, loop_thread_base(f->lt));
 }
 
-/* A client whose receive buffer is tiny, so that most of its echo waits in the server. */
-static void connect_slow_reader(struct echo_fixture *f, struct client *c)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(f->port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int size = SMALL_RCVBUF_BYTES;
-
-    memset(c, 0, sizeof *c);
-    c->id = 99;
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_msg(c->fd >= 0, "test setup failed: socket");
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size); /* before connect: sets the window */
-    ck_assert_msg(connect(c->fd, (struct sockaddr *)&sa, sizeof sa) == 0,
-                  "could not connect to the server on 127.0.0.1:%u: %s (TODO(1), TODO(2))", f->port,
-                  strerror(errno));
-    transcript_note("c%d: connected with a %d-byte receive buffer", c->id, SMALL_RCVBUF_BYTES);
-}
-
 START_TEST(test_shutdown_flushes_then_closes)
 {
     struct echo_fixture f;
@@ -137,7 +118,7 @@ START_TEST(test_shutdown_flushes_then_closes)
     echo_test_connect(&f, &idle);
     uint16_t idle_port = echo_test_local_port(&idle);
     echo_test_roundtrip(&idle, "idle\n");
-    connect_slow_reader(&f, &slow);
+    echo_test_connect_slow_reader(&f, &slow);
     uint16_t slow_port = echo_test_local_port(&slow);
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = echo_test_pattern(i);
@@ -201,7 +182,7 @@ START_TEST(test_shutdown_does_not_wait_forever)
     char needle[64], line[256];
 
     start_with_dispatch(&f, &d);
-    echo_test_connect(&f, &c);
+    echo_test_connect_slow_reader(&f, &c);
     uint16_t port = echo_test_local_port(&c);
     size_t sent = echo_test_send_until_stalled(&c, ECHO_TEST_FLOOD_LIMIT);
     request_shutdown(&f);
