@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/select.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -99,6 +100,46 @@ void echo_test_connect(struct echo_fixture *f, struct client *c)
                   "could not connect to the server on 127.0.0.1:%u: %s; expected the listener to "
                   "accept connections (TODO(1), TODO(2))",
                   f->port, strerror(errno));
+}
+
+void echo_test_connect_slow_reader(struct echo_fixture *f, struct client *c)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(f->port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int size = ECHO_TEST_SMALL_BUF;
+    char expected[64];
+    static int next_id = 100; /* c100, c101, ... in the transcript */
+
+    memset(c, 0, sizeof *c);
+    c->id = next_id++;
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_msg(c->fd >= 0, "test setup failed: socket: %s", strerror(errno));
+    /* Before connect(), so that the window the client advertises is small from the start. */
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    ck_assert_msg(connect(c->fd, (struct sockaddr *)&sa, sizeof sa) == 0,
+                  "could not connect to the server on 127.0.0.1:%u: %s; expected the listener to "
+                  "accept connections (TODO(1), TODO(2))",
+                  f->port, strerror(errno));
+    uint16_t port = echo_test_local_port(c);
+    transcript_note("c%d: connected to 127.0.0.1:%u with small socket buffers (a slow reader)",
+                    c->id, f->port);
+
+    /* Once the server has logged the connection, its socket exists: find it by its two ports. */
+    snprintf(expected, sizeof expected, "connect 127.0.0.1:%u", port);
+    echo_test_expect_log(f, "connect", port, expected,
+                         "log \"connect PEER\" with echo_log() when a client is accepted (TODO(2))");
+    int found = 0;
+    for (int fd = 0; fd < FD_SETSIZE && !found; fd++) {
+        struct sockaddr_in local, peer;
+        socklen_t llen = sizeof local, plen = sizeof peer;
+        if (fd == c->fd || getsockname(fd, (struct sockaddr *)&local, &llen) != 0 ||
+            local.sin_family != AF_INET || ntohs(local.sin_port) != f->port ||
+            getpeername(fd, (struct sockaddr *)&peer, &plen) != 0 || ntohs(peer.sin_port) != port)
+            continue;
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+        found = 1;
+    }
+    ck_assert_msg(found, "test setup failed: cannot find the server's socket for c%d", c->id);
 }
 
 uint16_t echo_test_local_port(const struct client *c)
