@@ -108,8 +108,17 @@ const char *exchange_method_name(enum evhttp_cmd_type method)
 
 void exchange_send(struct exchange *ex)
 {
+    if (ex->method == EVHTTP_REQ_HEAD) {
+        /* HEAD is GET without the body. evhttp 2.1 would send the body anyway, and without a
+         * Content-Length: announce the length a GET would have, and drop the bytes. */
+        char len[24];
+        snprintf(len, sizeof len, "%zu", evbuffer_get_length(ex->out));
+        exchange_add_header(ex, "Content-Length", len);
+        evbuffer_drain(ex->out, evbuffer_get_length(ex->out));
+    }
     /* A NULL reason gives the standard phrase ("Not Found"). evhttp empties ex->out but does
      * not free it: exchange_cleanup() does. Content-Type comes from the server's default
-     * (application/json, set in http_api.c) whenever there is a body. */
-    evhttp_send_reply(ex->req, ex->status, NULL, ex->out);
+     * (application/json, set in http_api.c) whenever there is a body. A status of 0 means no
+     * layer answered, which is a bug: say so with a 500 rather than send nonsense. */
+    evhttp_send_reply(ex->req, ex->status != 0 ? ex->status : 500, NULL, ex->out);
 }

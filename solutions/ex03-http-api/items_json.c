@@ -176,9 +176,11 @@ int items_json_parse(const char *body, size_t len, enum items_json_mode mode, st
     if (root == NULL) {
         char text[JSON_ERROR_TEXT_LENGTH];
         copy_ascii(text, sizeof text, jerr.text);
-        /* A number too big for jansson is still valid JSON: a content error, not a syntax one. */
-        int status = json_error_code(&jerr) == json_error_numeric_overflow ? 422 : 400;
-        fail(err, status, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column, text);
+        if (json_error_code(&jerr) == json_error_numeric_overflow) /* valid JSON, wrong content */
+            fail(err, 422, "number out of range at line %d, column %d: %s", jerr.line,
+                 jerr.column, text);
+        else
+            fail(err, 400, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column, text);
         return -1;
     }
     int rc = -1;

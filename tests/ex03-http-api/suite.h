@@ -1,0 +1,67 @@
+/*
+ * suite.h - what the files of exercise 03's suite share: the test tables each file exports
+ * (suite_main.c runs them in this order) and the helpers in api_fixture.c.
+ */
+#ifndef EX03_SUITE_H
+#define EX03_SUITE_H
+
+#include "harness.h"
+#include "http_api.h"
+#include "http_client.h"
+#include "log_capture.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define REQUEST_TIMEOUT_MS 3000 /* how long a test waits for one response */
+
+#define SUITE_MAX_TESTS 128
+
+/* The suite's tests in running order. Each test file appends its own with a function (Check's
+ * START_TEST names are not constants, so the tables are built at run time). */
+struct test_list {
+    struct harness_test tests[SUITE_MAX_TESTS];
+    size_t count;
+};
+
+void test_list_add(struct test_list *list, const struct harness_test *tests, size_t count);
+void add_store_tests(struct test_list *list);
+void add_json_tests(struct test_list *list);
+void add_api_tests(struct test_list *list);
+void add_cli_tests(struct test_list *list);
+
+/* A running server for one test, logging into a capture. */
+struct api_fixture {
+    struct http_api *api;
+    struct log_capture *log;
+    uint16_t port;
+};
+
+/* Starts http_api_new() on 127.0.0.1 port 0 with one thread (or what `cfg` says: its host,
+ * port and log are overridden). Fails the test if it returns NULL. */
+void api_start(struct api_fixture *f, const struct http_api_config *cfg);
+void api_stop(struct api_fixture *f);
+
+/* One request on a new connection (Host and Content-Length are added; `headers` are extra
+ * lines ending in \r\n, may be NULL). Fails the test if no complete response arrives. */
+void api_request(struct api_fixture *f, const char *method, const char *target,
+                 const char *headers, const char *body, struct http_response *r);
+
+/* The same with "Content-Type: application/json" when there is a body. */
+void api_json(struct api_fixture *f, const char *method, const char *target, const char *body,
+              struct http_response *r);
+
+/* POST /items with this body; fails the test unless the answer is 201. Returns the new id. */
+int64_t api_create(struct api_fixture *f, const char *body);
+
+/* Parses a response body as JSON; fails the test (naming the request) if it is not. */
+json_t *body_json(const struct http_response *r, const char *request);
+
+/* "404 Not Found {\"error\":...}": a response in a few words, for messages. */
+const char *show(const struct http_response *r);
+
+/* Escapes bytes for a one-line message (static buffer, one per call site is enough). */
+const char *esc(const char *s, size_t len);
+
+#endif

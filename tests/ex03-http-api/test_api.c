@@ -1,0 +1,827 @@
+/*
+ * test_api.c - the API over real HTTP on loopback: endpoints, status codes, errors, CORS,
+ * limits, keep-alive, threads, the request log and shutdown.
+ */
+#include "suite.h"
+
+#include "transcript.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JSON_TYPE "Content-Type: application/json\r\n"
+
+/* Asserts the status of a response, naming the request and what to look at. */
+#define EXPECT_STATUS(r, request, want, hint)                                                   \
+    ck_assert_msg((r).status == (want), "%s: expected status %d, got %s; %s", (request), (want), \
+                  show(&(r)), (hint))
+
+/* The string value of a field of a JSON object ("" if absent or not a string). */
+static const char *str_field(json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s != NULL ? s : "";
+}
+
+/* Asserts that an error response is JSON {"error": "..."} whose message contains `needle`. */
+static void expect_error_body(const struct http_response *r, const char *request, const char *needle)
+{
+    json_t *j = body_json(r, request);
+    const char *msg = json_string_value(json_object_get(j, "error"));
+    ck_assert_msg(msg != NULL && strstr(msg, needle) != NULL, "%s: expected a JSON body "
+                  "{\"error\": \"...%s...\"}, got %s; errors are JSON with a specific message "
+                  "(middleware_json_errors, TODO(7))", request, needle, show(r));
+    json_decref(j);
+}
+
+static void expect_header(const struct http_response *r, const char *request, const char *name,
+                          const char *needle, const char *hint)
+{
+    char value[512];
+    const char *v = http_header(r, name, value, sizeof value);
+    ck_assert_msg(v != NULL && strstr(v, needle) != NULL, "%s: expected a header \"%s\" "
+                  "containing \"%s\", got %s%s%s (headers: \"%s\"); %s", request, name, needle,
+                  v != NULL ? "\"" : "none", v != NULL ? v : "", v != NULL ? "\"" : "",
+                  esc(r->head, r->head_len), hint);
+}
+
+/* ---- the endpoints ------------------------------------------------------------------------ */
+
+START_TEST(test_post_creates_an_item)
+{
+    struct api_fixture f;
+    struct http_response r;
+    api_start(&f, NULL);
+    api_json(&f, "POST", "/items", "{\"title\": \"buy milk\"}", &r);
+    EXPECT_STATUS(r, "POST /items {\"title\": \"buy milk\"}", 201,
+                  "create_item in router.c (TODO(6)) answers 201 Created");
+    expect_header(&r, "POST /items", "Content-Type", "application/json",
+                  "set evhttp_set_default_content_type (TODO(1))");
+    json_t *j = body_json(&r, "POST /items");
+    ck_assert_msg(json_integer_value(json_object_get(j, "id")) == 1 &&
+                  strcmp(str_field(j, "title"), "buy milk") == 0 &&
+                  json_is_false(json_object_get(j, "completed")) &&
+                  json_is_null(json_object_get(j, "order")),
+                  "POST /items {\"title\": \"buy milk\"} on an empty server: expected {\"id\":1,"
+                  "\"title\":\"buy milk\",\"completed\":false,\"order\":null,...}, got %s; see "
+                  "items_json_write (TODO(5))", show(&r));
+    json_decref(j);
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_post_sets_location_and_url)
+{
+    struct api_fixture f;
+    struct http_response r;
+    char want[128], location[256];
+    api_start(&f, NULL);
+    api_json(&f, "POST", "/items", "{\"title\": \"buy milk\"}", &r);
+    EXPECT_STATUS(r, "POST /items", 201, "see create_item in router.c (TODO(6))");
+    snprintf(want, sizeof want, "http://127.0.0.1:%u/items/1", f.port);
+    json_t *j = body_json(&r, "POST /items");
+    ck_assert_msg(strcmp(str_field(j, "url"), want) == 0, "POST /items with \"Host: "
+                  "127.0.0.1:%u\": expected \"url\": \"%s\" (built from the Host header), got "
+                  "%s; see exchange_origin and items_json_write (TODO(5))", f.port, want, show(&r));
+    const char *loc = http_header(&r, "Location", location, sizeof location);
+    ck_assert_msg(loc != NULL && strcmp(loc, want) == 0, "POST /items: expected the header "
+                  "\"Location: %s\", got \"%s\"; see create_item in router.c (TODO(6))", want,
+                  loc != NULL ? loc : "(none)");
+    json_decref(j);
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_get_returns_the_item)
+{
+    struct api_fixture f;
+    struct http_response r;
+    api_start(&f, NULL);
+    api_create(&f, "{\"title\": \"walk dog\", \"order\": 4}");
+    api_request(&f, "GET", "/items/1", NULL, NULL, &r);
+    EXPECT_STATUS(r, "GET /items/1 after creating item 1", 200, "see get_item in router.c (TODO(6))");
+    json_t *j = body_json(&r, "GET /items/1");
+    ck_assert_msg(json_integer_value(json_object_get(j, "id")) == 1 &&
+                  strcmp(str_field(j, "title"), "walk dog") == 0 &&
+                  json_integer_value(json_object_get(j, "order")) == 4,
+                  "GET /items/1 after POST {\"title\": \"walk dog\", \"order\": 4}: expected that "
+                  "item, got %s", show(&r));
+    json_decref(j);
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_get_all_lists_items_in_id_order)
+{
+    struct api_fixture f;
+    struct http_response r;
+    api_start(&f, NULL);
+    api_request(&f, "GET", "/items", NULL, NULL, &r);
+    EXPECT_STATUS(r, "GET /items on an empty server", 200, "see list_items in router.c (TODO(6))");
+    ck_assert_msg(strcmp(r.body, "[]") == 0, "GET /items on an empty server: expected the body "
+                  "[], got %s", show(&r));
+    http_response_free(&r);
+
+    api_create(&f, "{\"title\": \"one\"}");
+    api_create(&f, "{\"title\": \"two\"}");
+    api_create(&f, "{\"title\": \"three\"}");
+    api_request(&f, "DELETE", "/items/2", NULL, NULL, &r);
+    http_response_free(&r);
+    api_request(&f, "GET", "/items", NULL, NULL, &r);
+    json_t *j = body_json(&r, "GET /items");
+    ck_assert_msg(json_is_array(j) && json_array_size(j) == 2 &&
+                  json_integer_value(json_object_get(json_array_get(j, 0), "id")) == 1 &&
+                  json_integer_value(json_object_get(json_array_get(j, 1), "id")) == 3 &&
+                  strcmp(str_field(json_array_get(j, 1), "title"), "three") == 0,
+                  "GET /items after creating 1, 2, 3 and deleting 2: expected an array of items 1 "
+                  "and 3 in that order, got %s", show(&r));
+    json_decref(j);
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_put_replaces_the_whole_item)
+{
+    struct api_fixture f;
+    struct http_response r;
+    api_start(&f, NULL);
+    api_create(&f, "{\"title\": \"buy milk\", \"completed\": true, \"order\": 2}");
+    api_json(&f, "PUT", "/items/1", "{\"title\": \"buy oat milk\"}", &r);
+    EXPECT_STATUS(r, "PUT /items/1 {\"title\": \"buy oat milk\"}", 200,
+                  "see update_item in router.c (TODO(6))");
+    json_t *j = body_json(&r, "PUT /items/1");
+    ck_assert_msg(strcmp(str_field(j, "title"), "buy oat milk") == 0 &&
+                  json_is_false(json_object_get(j, "completed")) &&
+                  json_is_null(json_object_get(j, "order")),
+                  "PUT /items/1 {\"title\": \"buy oat milk\"} on {completed: true, order: 2}: PUT "
+                  "replaces the whole item, so completed must be back to false and order to null; "
+                  "got %s (PUT parses in ITEMS_JSON_FULL mode)", show(&r));
+    json_decref(j);
+    http_response_free(&r);
+    api_json(&f, "PUT", "/items/1", "{\"completed\": true}", &r);
+    EXPECT_STATUS(r, "PUT /items/1 {\"completed\": true} (no title)", 422,
+                  "PUT needs a title like POST (ITEMS_JSON_FULL)");
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_patch_changes_only_the_fields_sent)
+{
+    struct api_fixture f;
+    struct http_response r;
+    api_start(&f, NULL);
+    api_create(&f, "{\"title\": \"buy milk\", \"order\": 2}");
+    api_json(&f, "PATCH", "/items/1", "{\"completed\": true}", &r);
+    EXPECT_STATUS(r, "PATCH /items/1 {\"completed\": true}", 200,
+                  "PATCH must be allowed (evhttp_set_allowed_methods, TODO(1)) and routed (TODO(2))");
+    http_response_free(&r);
+    api_request(&f, "GET", "/items/1", NULL, NULL, &r);
+    json_t *j = body_json(&r, "GET /items/1");
+    ck_assert_msg(strcmp(str_field(j, "title"), "buy milk") == 0 &&
+                  json_is_true(json_object_get(j, "completed")) &&
+                  json_integer_value(json_object_get(j, "order")) == 2,
+                  "after PATCH /items/1 {\"completed\": true} on {title: buy milk, order: 2}, GET "
+                  "/items/1 must show completed true and the rest unchanged; got %s (PATCH parses "
+                  "in ITEMS_JSON_PARTIAL mode)", show(&r));
+    json_decref(j);
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_delete_removes_the_item)
+{
+    struct api_fixture f;
+    struct http_response r;
+    api_start(&f, NULL);
+    api_create(&f, "{\"title\": \"x\"}");
+    api_request(&f, "DELETE", "/items/1", NULL, NULL, &r);
+    EXPECT_STATUS(r, "DELETE /items/1", 204, "see delete_item in router.c (TODO(6))");
+    ck_assert_msg(r.body_len == 0, "DELETE /items/1: a 204 has no body, got %s", show(&r));
+    http_response_free(&r);
+    api_request(&f, "GET", "/items/1", NULL, NULL, &r);
+    EXPECT_STATUS(r, "GET /items/1 after DELETE /items/1", 404, "the item must be gone");
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_delete_all_removes_every_item)
+{
+    struct api_fixture f;
+    struct http_response r;
+    api_start(&f, NULL);
+    api_create(&f, "{\"title\": \"a\"}");
+    api_create(&f, "{\"title\": \"b\"}");
+    api_request(&f, "DELETE", "/items", NULL, NULL, &r);
+    EXPECT_STATUS(r, "DELETE /items", 204, "DELETE on the collection clears the store (TODO(2))");
+    http_response_free(&r);
+    api_request(&f, "GET", "/items", NULL, NULL, &r);
+    ck_assert_msg(r.status == 200 && strcmp(r.body, "[]") == 0, "GET /items after DELETE /items: "
+                  "expected 200 [], got %s", show(&r));
+    http_response_free(&r);
+    int64_t id = api_create(&f, "{\"title\": \"c\"}");
+    ck_assert_msg(id == 3, "POST /items after two items and DELETE /items: expected id 3 (ids are "
+                  "never reused), got %lld", (long long)id);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+START_TEST(test_unknown_id_is_404)
+{
+    struct api_fixture f;
+    struct http_response r;
+    const char *methods[] = {"GET", "PUT", "PATCH", "DELETE"};
+    api_start(&f, NULL);
+    for (size_t i = 0; i < 4; i++) {
+        char request[64];
+        snprintf(request, sizeof request, "%s /items/42 on an empty server", methods[i]);
+        api_json(&f, methods[i], "/items/42",
+                 i == 1 ? "{\"title\": \"x\"}" : i == 2 ? "{\"completed\": true}" : NULL, &r);
+        EXPECT_STATUS(r, request, 404, "see reply_store_error in router.c (TODO(6))");
+        expect_error_body(&r, request, "42");
+        http_response_free(&r);
+    }
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_invalid_ids_are_404)
+{
+    struct api_fixture f;
+    struct http_response r;
+    const char *paths[] = {"/items/abc", "/items/0", "/items/-1", "/items/1.5",
+                           "/items/99999999999999999999", "/items/01"};
+    api_start(&f, NULL);
+    api_create(&f, "{\"title\": \"x\"}");
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        char request[64];
+        snprintf(request, sizeof request, "GET %s", paths[i]);
+        api_request(&f, "GET", paths[i], NULL, NULL, &r);
+        EXPECT_STATUS(r, request, 404, "ids are positive integers without sign or leading zeros, "
+                      "at most 2^53 - 1: see router_parse_id (TODO(2))");
+        http_response_free(&r);
+    }
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_unknown_path_is_404)
+{
+    struct api_fixture f;
+    struct http_response r;
+    const char *paths[] = {"/", "/nope", "/itemsx", "/items/1/extra", "/items//"};
+    api_start(&f, NULL);
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        char request[64];
+        snprintf(request, sizeof request, "GET %s", paths[i]);
+        api_request(&f, "GET", paths[i], NULL, NULL, &r);
+        EXPECT_STATUS(r, request, 404, "only /items and /items/{id} exist: see match() in router.c "
+                      "(TODO(2))");
+        expect_error_body(&r, request, "");
+        http_response_free(&r);
+    }
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_unsupported_method_is_405_with_allow)
+{
+    struct api_fixture f;
+    struct http_response r;
+    api_start(&f, NULL);
+    api_json(&f, "PUT", "/items", "{\"title\": \"x\"}", &r);
+    EXPECT_STATUS(r, "PUT /items", 405, "a method the path does not support gets 405 (TODO(2))");
+    expect_header(&r, "PUT /items", "Allow", "POST", "405 must list the allowed methods in Allow");
+    expect_error_body(&r, "PUT /items", "PUT");
+    http_response_free(&r);
+    api_create(&f, "{\"title\": \"x\"}");
+    api_json(&f, "POST", "/items/1", "{\"title\": \"x\"}", &r);
+    EXPECT_STATUS(r, "POST /items/1", 405, "a method the path does not support gets 405 (TODO(2))");
+    expect_header(&r, "POST /items/1", "Allow", "PATCH", "405 must list the allowed methods in Allow");
+    http_response_free(&r);
+    api_request(&f, "TRACE", "/items", NULL, NULL, &r);
+    EXPECT_STATUS(r, "TRACE /items", 405, "allow every method evhttp parses but CONNECT "
+                  "(evhttp_set_allowed_methods, TODO(1)) and answer 405 yourself, else evhttp "
+                  "sends its own 501");
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_invalid_json_is_400_with_position)
+{
+    struct api_fixture f;
+    struct http_response r;
+    api_start(&f, NULL);
+    api_json(&f, "POST", "/items", "{\"title\": \"x\",\n \"completed\": tru }", &r);
+    EXPECT_STATUS(r, "POST /items with a syntax error on line 2", 400,
+                  "see items_json_parse (TODO(4))");
+    expect_error_body(&r, "POST /items (syntax error)", "line 2");
+    http_response_free(&r);
+    api_json(&f, "POST", "/items", "[\"x\"]", &r);
+    EXPECT_STATUS(r, "POST /items [\"x\"]", 400, "the body must be an object (TODO(4))");
+    http_response_free(&r);
+    api_request(&f, "POST", "/items", JSON_TYPE, "", &r);
+    EXPECT_STATUS(r, "POST /items with an empty body", 400, "an empty body is not JSON (TODO(4))");
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_invalid_item_is_422_with_reason)
+{
+    struct api_fixture f;
+    struct http_response r;
+    api_start(&f, NULL);
+    api_json(&f, "POST", "/items", "{\"title\": 42}", &r);
+    EXPECT_STATUS(r, "POST /items {\"title\": 42}", 422, "see items_json_parse (TODO(4))");
+    expect_error_body(&r, "POST /items {\"title\": 42}", "title");
+    http_response_free(&r);
+    api_json(&f, "POST", "/items", "{\"title\": \"x\", \"priority\": 1}", &r);
+    EXPECT_STATUS(r, "POST /items with an unknown field \"priority\"", 422,
+                  "unknown fields are refused (TODO(4))");
+    expect_error_body(&r, "POST /items {..., \"priority\": 1}", "priority");
+    http_response_free(&r);
+    api_create(&f, "{\"title\": \"x\"}");
+    api_json(&f, "PATCH", "/items/1", "{\"completed\": \"yes\"}", &r);
+    EXPECT_STATUS(r, "PATCH /items/1 {\"completed\": \"yes\"}", 422, "see items_json_parse (TODO(4))");
+    expect_error_body(&r, "PATCH /items/1 {\"completed\": \"yes\"}", "completed");
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_duplicate_keys_are_rejected)
+{
+    struct api_fixture f;
+    struct http_response r;
+    api_start(&f, NULL);
+    api_json(&f, "POST", "/items", "{\"title\": \"a\", \"title\": \"b\"}", &r);
+    ck_assert_msg(r.status == 400 || r.status == 422, "POST /items {\"title\": \"a\", \"title\": "
+                  "\"b\"}: expected 400 or 422, got %s; parse with JSON_REJECT_DUPLICATES (TODO(4))",
+                  show(&r));
+    expect_error_body(&r, "POST /items with a duplicate key", "duplicate");
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_non_json_body_is_415)
+{
+    struct api_fixture f;
+    struct http_response r;
+    api_start(&f, NULL);
+    api_request(&f, "POST", "/items", "Content-Type: text/plain\r\n", "{\"title\": \"x\"}", &r);
+    EXPECT_STATUS(r, "POST /items with Content-Type: text/plain", 415,
+                  "see middleware_limits (TODO(9))");
+    expect_error_body(&r, "POST /items (text/plain)", "application/json");
+    http_response_free(&r);
+    api_request(&f, "POST", "/items", NULL, "{\"title\": \"x\"}", &r);
+    EXPECT_STATUS(r, "POST /items with a body and no Content-Type", 415,
+                  "see middleware_limits (TODO(9))");
+    http_response_free(&r);
+    api_request(&f, "POST", "/items", "Content-Type: Application/JSON; charset=utf-8\r\n",
+                "{\"title\": \"x\"}", &r);
+    EXPECT_STATUS(r, "POST /items with Content-Type: Application/JSON; charset=utf-8", 201,
+                  "media types are case-insensitive and may have parameters (TODO(9))");
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_body_over_limit_is_413)
+{
+    struct api_fixture f;
+    struct http_response r;
+    size_t n = HTTP_API_DEFAULT_MAX_BODY_BYTES + 1;
+    char *big = malloc(n + 1);
+    memset(big, ' ', n);
+    memcpy(big, "{\"title\": \"x\"}", 14); /* valid JSON padded with spaces past 64 KiB */
+    big[n] = '\0';
+    api_start(&f, NULL);
+    api_json(&f, "POST", "/items", big, &r);
+    EXPECT_STATUS(r, "POST /items with a 65537-byte body", 413,
+                  "bodies over max_body_bytes get 413 from middleware_limits (TODO(9))");
+    expect_error_body(&r, "POST /items (65537 bytes)", "");
+    expect_header(&r, "POST /items (65537 bytes)", "Access-Control-Allow-Origin", "*",
+                  "the 413 must come from your middleware, not evhttp's (set evhttp's own limit "
+                  "higher, TODO(1))");
+    http_response_free(&r);
+    big[n - 1] = '\0'; /* exactly 64 KiB: allowed */
+    api_json(&f, "POST", "/items", big, &r);
+    EXPECT_STATUS(r, "POST /items with a body of exactly 65536 bytes", 201,
+                  "the limit is inclusive");
+    http_response_free(&r);
+    free(big);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_oversized_headers_are_431)
+{
+    struct api_fixture f;
+    struct http_response r;
+    char *pad = malloc(HTTP_API_DEFAULT_MAX_HEADER_BYTES + 64);
+    int len = snprintf(pad, 32, "X-Pad: ");
+    memset(pad + len, 'a', HTTP_API_DEFAULT_MAX_HEADER_BYTES);
+    strcpy(pad + len + HTTP_API_DEFAULT_MAX_HEADER_BYTES, "\r\n");
+    api_start(&f, NULL);
+    api_request(&f, "GET", "/items", pad, NULL, &r);
+    EXPECT_STATUS(r, "GET /items with an 8 KiB header", 431,
+                  "headers over max_header_bytes get 431 from middleware_limits (TODO(9))");
+    expect_error_body(&r, "GET /items (8 KiB header)", "");
+    expect_header(&r, "GET /items (8 KiB header)", "Access-Control-Allow-Origin", "*",
+                  "the 431 must carry CORS headers like any error");
+    http_response_free(&r);
+    free(pad);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_malformed_request_gets_400)
+{
+    struct api_fixture f;
+    struct http_response r;
+    struct client c;
+    const char *garbage = "THIS IS NOT HTTP\r\n\r\n";
+    api_start(&f, NULL);
+    ck_assert_msg(client_connect(&c, f.port) == 0, "cannot connect to the server");
+    client_send_str(&c, garbage, REQUEST_TIMEOUT_MS);
+    enum client_status st = http_read_response(&c, 0, &r, REQUEST_TIMEOUT_MS);
+    ck_assert_msg(st == CLIENT_OK && r.status == 400, "sent %s: expected evhttp's 400, got %s "
+                  "(%s)", esc(garbage, strlen(garbage)), show(&r), client_status_str(st));
+    http_response_free(&r);
+    client_close(&c);
+    api_request(&f, "GET", "/items", NULL, NULL, &r);
+    EXPECT_STATUS(r, "GET /items after a malformed request", 200,
+                  "the server must keep serving after a bad client");
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+/* ---- CORS ----------------------------------------------------------------------------------- */
+
+START_TEST(test_every_response_has_cors_headers)
+{
+    struct api_fixture f;
+    struct http_response r;
+    const char *hint = "middleware_cors (TODO(8)) adds Access-Control-Allow-Origin: * to every "
+                       "response; send errors with evhttp_send_reply, not evhttp_send_error";
+    api_start(&f, NULL);
+    api_json(&f, "POST", "/items", "{\"title\": \"x\"}", &r);
+    expect_header(&r, "POST /items (201)", "Access-Control-Allow-Origin", "*", hint);
+    expect_header(&r, "POST /items (201)", "Access-Control-Expose-Headers", "Location",
+                  "scripts on another origin can read Location only if it is exposed (TODO(8))");
+    http_response_free(&r);
+    api_request(&f, "GET", "/items", NULL, NULL, &r);
+    expect_header(&r, "GET /items (200)", "Access-Control-Allow-Origin", "*", hint);
+    http_response_free(&r);
+    api_request(&f, "GET", "/nope", NULL, NULL, &r);
+    expect_header(&r, "GET /nope (404)", "Access-Control-Allow-Origin", "*", hint);
+    expect_header(&r, "GET /nope (404)", "Content-Type", "application/json", "errors are JSON");
+    http_response_free(&r);
+    api_json(&f, "POST", "/items", "{\"title\": 1}", &r);
+    expect_header(&r, "POST /items (422)", "Access-Control-Allow-Origin", "*", hint);
+    http_response_free(&r);
+    api_request(&f, "DELETE", "/items/1", NULL, NULL, &r);
+    expect_header(&r, "DELETE /items/1 (204)", "Access-Control-Allow-Origin", "*", hint);
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_preflight_gets_204_with_cors_headers)
+{
+    struct api_fixture f;
+    struct http_response r;
+    const char *preflight = "Origin: http://app.example\r\n"
+                            "Access-Control-Request-Method: PATCH\r\n"
+                            "Access-Control-Request-Headers: content-type,x-requested-with\r\n";
+    const char *req = "OPTIONS /items/1 (preflight for PATCH)";
+    api_start(&f, NULL);
+    api_request(&f, "OPTIONS", "/items/1", preflight, NULL, &r);
+    EXPECT_STATUS(r, req, 204, "middleware_cors answers preflights itself (TODO(8)); OPTIONS must "
+                  "be allowed (TODO(1))");
+    expect_header(&r, req, "Access-Control-Allow-Origin", "*", "see middleware_cors (TODO(8))");
+    expect_header(&r, req, "Access-Control-Allow-Methods", "PATCH", "list every method (TODO(8))");
+    expect_header(&r, req, "Access-Control-Allow-Methods", "DELETE", "list every method (TODO(8))");
+    expect_header(&r, req, "Access-Control-Allow-Headers", "content-type,x-requested-with",
+                  "echo Access-Control-Request-Headers (TODO(8))");
+    expect_header(&r, req, "Access-Control-Max-Age", "", "let browsers cache the answer (TODO(8))");
+    http_response_free(&r);
+    api_request(&f, "OPTIONS", "/anything", "Access-Control-Request-Method: GET\r\n", NULL, &r);
+    EXPECT_STATUS(r, "OPTIONS /anything (preflight)", 204,
+                  "a preflight is answered for any path (TODO(8))");
+    http_response_free(&r);
+    api_request(&f, "OPTIONS", "/items", NULL, NULL, &r);
+    EXPECT_STATUS(r, "OPTIONS /items (not a preflight)", 204, "a plain OPTIONS is routed (TODO(2))");
+    expect_header(&r, "OPTIONS /items", "Allow", "GET", "a plain OPTIONS lists the methods in Allow");
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+/* ---- connections ---------------------------------------------------------------------------- */
+
+START_TEST(test_trailing_slash_is_accepted)
+{
+    struct api_fixture f;
+    struct http_response r;
+    api_start(&f, NULL);
+    api_json(&f, "POST", "/items/", "{\"title\": \"x\"}", &r);
+    EXPECT_STATUS(r, "POST /items/", 201, "/items/ is /items (match() in router.c, TODO(2))");
+    http_response_free(&r);
+    api_request(&f, "GET", "/items/1/", NULL, NULL, &r);
+    EXPECT_STATUS(r, "GET /items/1/", 200, "/items/1/ is /items/1 (match() in router.c, TODO(2))");
+    http_response_free(&r);
+    api_request(&f, "GET", "/items/%31", NULL, NULL, &r);
+    EXPECT_STATUS(r, "GET /items/%31", 200, "paths are percent-decoded before routing");
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_keep_alive_serves_several_requests)
+{
+    struct api_fixture f;
+    struct http_response r;
+    struct client c;
+    struct {
+        const char *method, *target, *body;
+        int status;
+    } steps[] = {
+        {"POST", "/items", "{\"title\": \"a\"}", 201},
+        {"GET", "/items/1", NULL, 200},
+        {"PATCH", "/items/1", "{\"completed\": true}", 200},
+        {"HEAD", "/items", NULL, 200},
+        {"GET", "/items", NULL, 200},
+        {"DELETE", "/items/1", NULL, 204},
+        {"GET", "/items/1", NULL, 404},
+        {"GET", "/items", NULL, 200},
+    };
+    api_start(&f, NULL);
+    ck_assert_msg(client_connect(&c, f.port) == 0, "cannot connect to the server");
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        http_send(&c, steps[i].method, steps[i].target, steps[i].body ? JSON_TYPE : NULL,
+                  steps[i].body, REQUEST_TIMEOUT_MS);
+        enum client_status st = http_read_response(&c, strcmp(steps[i].method, "HEAD") == 0, &r,
+                                                   REQUEST_TIMEOUT_MS);
+        ck_assert_msg(st == CLIENT_OK && r.status == steps[i].status, "request %zu on one "
+                      "keep-alive connection, %s %s: expected %d, got %s (%s); the connection "
+                      "must stay open and answer each request in turn", i + 1, steps[i].method,
+                      steps[i].target, steps[i].status, show(&r), client_status_str(st));
+        http_response_free(&r);
+    }
+    client_close(&c);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+#define CLIENTS 4
+#define ITEMS_PER_CLIENT 50
+
+struct client_run {
+    uint16_t port;
+    int64_t ids[ITEMS_PER_CLIENT];
+    char error[300];
+};
+
+/* One client thread: creates its items on one keep-alive connection, then reads each back. */
+static void *client_main(void *arg)
+{
+    struct client_run *run = arg;
+    struct client c;
+    struct http_response r;
+    char body[64], target[64];
+
+    if (client_connect(&c, run->port) != 0) {
+        snprintf(run->error, sizeof run->error, "cannot connect");
+        return NULL;
+    }
+    for (int i = 0; i < ITEMS_PER_CLIENT && run->error[0] == '\0'; i++) {
+        snprintf(body, sizeof body, "{\"title\": \"item %d\"}", i);
+        http_send(&c, "POST", "/items", JSON_TYPE, body, REQUEST_TIMEOUT_MS);
+        if (http_read_response(&c, 0, &r, REQUEST_TIMEOUT_MS) != CLIENT_OK || r.status != 201)
+            snprintf(run->error, sizeof run->error, "POST /items: %s", show(&r));
+        json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
+        run->ids[i] = json_integer_value(json_object_get(j, "id"));
+        json_decref(j);
+        http_response_free(&r);
+    }
+    for (int i = 0; i < ITEMS_PER_CLIENT && run->error[0] == '\0'; i++) {
+        snprintf(target, sizeof target, "/items/%lld", (long long)run->ids[i]);
+        http_send(&c, "GET", target, NULL, NULL, REQUEST_TIMEOUT_MS);
+        if (http_read_response(&c, 0, &r, REQUEST_TIMEOUT_MS) != CLIENT_OK || r.status != 200)
+            snprintf(run->error, sizeof run->error, "GET %s: %s", target, show(&r));
+        http_response_free(&r);
+    }
+    client_close(&c);
+    return NULL;
+}
+
+START_TEST(test_threads_share_one_store)
+{
+    struct api_fixture f;
+    struct http_api_config cfg = {.threads = 2};
+    static struct client_run runs[CLIENTS];
+    pthread_t threads[CLIENTS];
+    static unsigned char seen[CLIENTS * ITEMS_PER_CLIENT + 1];
+    struct http_response r;
+
+    api_start(&f, &cfg);
+    for (int i = 0; i < CLIENTS; i++) {
+        runs[i].port = f.port;
+        pthread_create(&threads[i], NULL, client_main, &runs[i]);
+    }
+    for (int i = 0; i < CLIENTS; i++)
+        pthread_join(threads[i], NULL);
+    for (int i = 0; i < CLIENTS; i++) {
+        ck_assert_msg(runs[i].error[0] == '\0', "4 clients at once on a 2-thread server, client "
+                      "%d: %s", i + 1, runs[i].error);
+        for (int k = 0; k < ITEMS_PER_CLIENT; k++) {
+            int64_t id = runs[i].ids[k];
+            ck_assert_msg(id >= 1 && id <= CLIENTS * ITEMS_PER_CLIENT && !seen[id], "4 clients x "
+                          "50 POSTs on a 2-thread server: id %lld was given twice or is out of "
+                          "range; every worker must share the one store (TODO(1), TODO(3))",
+                          (long long)id);
+            seen[id] = 1;
+        }
+    }
+    api_request(&f, "GET", "/items", NULL, NULL, &r);
+    json_t *j = body_json(&r, "GET /items");
+    ck_assert_msg(json_array_size(j) == CLIENTS * ITEMS_PER_CLIENT, "GET /items after 4 clients x "
+                  "50 POSTs on a 2-thread server: expected 200 items, got %zu", json_array_size(j));
+    for (size_t i = 0; i < json_array_size(j); i++)
+        ck_assert_msg(json_integer_value(json_object_get(json_array_get(j, i), "id")) == (json_int_t)i + 1,
+                      "GET /items after 200 concurrent POSTs: item %zu is not id %zu; the list must "
+                      "be in id order", i + 1, i + 1);
+    json_decref(j);
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_each_request_is_logged)
+{
+    struct api_fixture f;
+    struct http_response r;
+    char line[256], tail[600];
+    api_start(&f, NULL);
+    api_json(&f, "POST", "/items", "{\"title\": \"x\"}", &r);
+    size_t bytes = r.body_len;
+    http_response_free(&r);
+    char want_bytes[32];
+    snprintf(want_bytes, sizeof want_bytes, " %zuB ", bytes);
+    ck_assert_msg(log_capture_wait(f.log, 2000, line, sizeof line, "POST /items 201", want_bytes,
+                                   "us", (char *)NULL),
+                  "after POST /items (201, %zu-byte body): expected a log line like \"POST /items "
+                  "201 %zuB 42us\", the log has \"%s\"; see middleware_log (TODO(10))", bytes, bytes,
+                  esc(log_capture_tail(f.log, tail, sizeof tail), strlen(tail)));
+    api_request(&f, "GET", "/items/9?x=1", NULL, NULL, &r);
+    http_response_free(&r);
+    ck_assert_msg(log_capture_wait(f.log, 2000, line, sizeof line, "GET /items/9?x=1 404 ",
+                                   (char *)NULL),
+                  "after GET /items/9?x=1 (404): expected a log line starting \"GET /items/9?x=1 "
+                  "404 \", the log has \"%s\"; see middleware_log (TODO(10))",
+                  esc(log_capture_tail(f.log, tail, sizeof tail), strlen(tail)));
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_idle_connection_is_closed)
+{
+    struct api_fixture f;
+    struct http_api_config cfg = {.threads = 1, .idle_timeout_ms = 300};
+    struct client c;
+    api_start(&f, &cfg);
+    ck_assert_msg(client_connect(&c, f.port) == 0, "cannot connect to the server");
+    int64_t start = client_now_ms();
+    enum client_status st = client_wait_close(&c, 3000);
+    ck_assert_msg(st == CLIENT_EOF, "a client that sends nothing to a server with idle_timeout_ms "
+                  "300: expected the server to close the connection, still open after 3 s; see "
+                  "evhttp_set_timeout_tv (TODO(1))");
+    transcript_note("closed after %lld ms", (long long)(client_now_ms() - start));
+    client_close(&c);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_full_store_is_507)
+{
+    struct api_fixture f;
+    struct http_api_config cfg = {.threads = 1, .max_items = 1};
+    struct http_response r;
+    api_start(&f, &cfg);
+    api_create(&f, "{\"title\": \"a\"}");
+    api_json(&f, "POST", "/items", "{\"title\": \"b\"}", &r);
+    EXPECT_STATUS(r, "POST /items to a server with max_items 1 that holds 1 item", 507,
+                  "ITEMS_STORE_FULL is 507 (reply_store_error, TODO(6))");
+    expect_error_body(&r, "POST /items (store full)", "full");
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_free_closes_connections_promptly)
+{
+    struct api_fixture f;
+    struct http_api_config cfg = {.threads = 2};
+    struct http_response r;
+    struct client c;
+    api_start(&f, &cfg);
+    ck_assert_msg(client_connect(&c, f.port) == 0, "cannot connect to the server");
+    http_send(&c, "GET", "/items", NULL, NULL, REQUEST_TIMEOUT_MS);
+    ck_assert_msg(http_read_response(&c, 0, &r, REQUEST_TIMEOUT_MS) == CLIENT_OK && r.status == 200,
+                  "GET /items: expected 200, got %s", show(&r));
+    http_response_free(&r);
+
+    int64_t start = client_now_ms();
+    http_api_free(f.api); /* one idle keep-alive connection open, no reply in flight */
+    f.api = NULL;
+    int64_t took = client_now_ms() - start;
+    ck_assert_msg(took < 2000, "http_api_free with one idle keep-alive client and no reply in "
+                  "flight took %lld ms; it must not wait for idle connections (stop_cb, TODO(11))",
+                  (long long)took);
+    ck_assert_msg(client_wait_close(&c, 1000) == CLIENT_EOF, "after http_api_free the client's "
+                  "keep-alive connection is still open; evhttp_free closes them (TODO(11))");
+    struct client c2;
+    ck_assert_msg(client_connect(&c2, f.port) != 0, "after http_api_free a new connection to port "
+                  "%u still succeeds; the listening sockets must be closed (TODO(11))", f.port);
+    client_close(&c);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+void add_api_tests(struct test_list *list)
+{
+    const struct harness_test tests[] = {
+        {"test_post_creates_an_item", test_post_creates_an_item, 5},
+        {"test_post_sets_location_and_url", test_post_sets_location_and_url, 5},
+        {"test_get_returns_the_item", test_get_returns_the_item, 5},
+        {"test_get_all_lists_items_in_id_order", test_get_all_lists_items_in_id_order, 5},
+        {"test_put_replaces_the_whole_item", test_put_replaces_the_whole_item, 5},
+        {"test_patch_changes_only_the_fields_sent", test_patch_changes_only_the_fields_sent, 5},
+        {"test_delete_removes_the_item", test_delete_removes_the_item, 5},
+        {"test_delete_all_removes_every_item", test_delete_all_removes_every_item, 5},
+        {"test_unknown_id_is_404", test_unknown_id_is_404, 5},
+        {"test_invalid_ids_are_404", test_invalid_ids_are_404, 5},
+        {"test_unknown_path_is_404", test_unknown_path_is_404, 5},
+        {"test_unsupported_method_is_405_with_allow", test_unsupported_method_is_405_with_allow, 5},
+        {"test_invalid_json_is_400_with_position", test_invalid_json_is_400_with_position, 5},
+        {"test_invalid_item_is_422_with_reason", test_invalid_item_is_422_with_reason, 5},
+        {"test_duplicate_keys_are_rejected", test_duplicate_keys_are_rejected, 5},
+        {"test_non_json_body_is_415", test_non_json_body_is_415, 5},
+        {"test_body_over_limit_is_413", test_body_over_limit_is_413, 5},
+        {"test_oversized_headers_are_431", test_oversized_headers_are_431, 5},
+        {"test_malformed_request_gets_400", test_malformed_request_gets_400, 5},
+        {"test_every_response_has_cors_headers", test_every_response_has_cors_headers, 5},
+        {"test_preflight_gets_204_with_cors_headers", test_preflight_gets_204_with_cors_headers, 5},
+        {"test_trailing_slash_is_accepted", test_trailing_slash_is_accepted, 5},
+        {"test_keep_alive_serves_several_requests", test_keep_alive_serves_several_requests, 5},
+        {"test_threads_share_one_store", test_threads_share_one_store, 10},
+        {"test_each_request_is_logged", test_each_request_is_logged, 5},
+        {"test_idle_connection_is_closed", test_idle_connection_is_closed, 5},
+        {"test_full_store_is_507", test_full_store_is_507, 5},
+        {"test_free_closes_connections_promptly", test_free_closes_connections_promptly, 5},
+    };
+    test_list_add(list, tests, sizeof tests / sizeof *tests);
+}

@@ -1,0 +1,121 @@
+/*
+ * test_cli.c - the http-api command as a user runs it: the listening line, bad arguments, and
+ * a clean exit on SIGTERM and SIGINT.
+ */
+#include "server_process.h"
+#include "suite.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define START_TIMEOUT_MS 3000
+#define EXIT_TIMEOUT_MS (HTTP_API_SHUTDOWN_GRACE_MS + 2000)
+
+static void start(struct server_process *sp, char *const argv[])
+{
+    int rc = server_process_start(sp, SERVER_BIN, argv, START_TIMEOUT_MS);
+    ck_assert_msg(rc == 0, "http-api --port 0: expected \"listening on 127.0.0.1:PORT\" on stdout "
+                  "within 3 s; stdout \"%s\", stderr \"%s\" (http_api_new, TODO(1))",
+                  esc(sp->out, sp->out_len), esc(sp->err, sp->err_len));
+}
+
+/* One request to the running process on a fresh connection. */
+static void get(uint16_t port, const char *target, struct http_response *r)
+{
+    struct client c;
+    ck_assert_msg(client_connect(&c, port) == 0, "cannot connect to http-api on port %u", port);
+    http_send(&c, "GET", target, NULL, NULL, REQUEST_TIMEOUT_MS);
+    enum client_status st = http_read_response(&c, 0, r, REQUEST_TIMEOUT_MS);
+    ck_assert_msg(st == CLIENT_OK, "GET %s to http-api: no complete response (%s)", target,
+                  client_status_str(st));
+    client_close(&c);
+}
+
+START_TEST(test_cli_listens_and_serves)
+{
+    struct server_process sp;
+    struct http_response r;
+    char *argv[] = {"http-api", "--port", "0", "--threads", "2", NULL};
+    start(&sp, argv);
+    ck_assert_msg(strstr(sp.out, "listening on 127.0.0.1:") != NULL, "http-api --port 0 printed "
+                  "\"%s\"; expected \"listening on 127.0.0.1:PORT\" (the default host)",
+                  esc(sp.out, sp.out_len));
+    get(sp.port, "/items", &r);
+    ck_assert_msg(r.status == 200 && strcmp(r.body, "[]") == 0, "GET /items to a fresh http-api: "
+                  "expected 200 [], got %s", show(&r));
+    http_response_free(&r);
+    server_process_cleanup(&sp);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_cli_rejects_bad_arguments)
+{
+    char *bad[][5] = {
+        {"http-api", "--port", "http", NULL},
+        {"http-api", "--port", "70000", NULL},
+        {"http-api", "--threads", "0", NULL},
+        {"http-api", "--bogus", NULL},
+        {"http-api", "extra", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct server_process sp;
+        char what[64] = "", st[64];
+        for (int k = 1; bad[i][k] != NULL; k++)
+            strcat(strcat(what, " "), bad[i][k]);
+        int status = server_process_run(&sp, SERVER_BIN, bad[i], START_TIMEOUT_MS);
+        ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 2 &&
+                      strstr(sp.err, "usage") != NULL,
+                      "http-api%s: expected a usage message on stderr and exit status 2, got %s "
+                      "and stderr \"%s\" (main.c)", what, server_process_status_str(status, st, sizeof st),
+                      esc(sp.err, sp.err_len));
+        server_process_cleanup(&sp);
+    }
+    harness_pass();
+}
+END_TEST
+
+static void exits_cleanly_on(int sig, const char *name)
+{
+    struct server_process sp;
+    struct http_response r;
+    char *argv[] = {"http-api", "--port", "0", "--threads", "2", NULL};
+    char st[64];
+    start(&sp, argv);
+    get(sp.port, "/items", &r); /* the server is up and has served a request */
+    http_response_free(&r);
+    server_process_signal(&sp, sig);
+    int status = server_process_wait(&sp, EXIT_TIMEOUT_MS);
+    ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "http-api after %s: expected a graceful exit with status 0 within %d ms, got %s "
+                  "(stderr \"%s\"); see the signal events in main.c and http_api_free (TODO(11))",
+                  name, EXIT_TIMEOUT_MS, server_process_status_str(status, st, sizeof st),
+                  esc(sp.err, sp.err_len));
+    server_process_cleanup(&sp);
+}
+
+START_TEST(test_cli_exits_0_on_sigterm)
+{
+    exits_cleanly_on(SIGTERM, "SIGTERM");
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_cli_exits_0_on_sigint)
+{
+    exits_cleanly_on(SIGINT, "SIGINT");
+    harness_pass();
+}
+END_TEST
+
+void add_cli_tests(struct test_list *list)
+{
+    const struct harness_test tests[] = {
+        {"test_cli_listens_and_serves", test_cli_listens_and_serves, 5},
+        {"test_cli_rejects_bad_arguments", test_cli_rejects_bad_arguments, 10},
+        {"test_cli_exits_0_on_sigterm", test_cli_exits_0_on_sigterm, 10},
+        {"test_cli_exits_0_on_sigint", test_cli_exits_0_on_sigint, 10},
+    };
+    test_list_add(list, tests, sizeof tests / sizeof *tests);
+}
