@@ -1,0 +1,712 @@
+/*
+ * chat_server.c - see chat_server.h. The networking of the chat server: accept, read lines,
+ * fan them out, write, drop whoever cannot keep up, shut down.
+ *
+ * The path of one line, and the bound at each step:
+ * - Each client has one EV_READ|EV_PERSIST event; its timeout is the idle timeout. The read
+ *   callback reads only while the client's input buffer holds less than CHAT_INPUT_MAX bytes,
+ *   and handles at most CHAT_LINES_PER_WAKEUP lines before the other clients get a turn.
+ * - The room (chat_room.c) turns the line into an outbox: lines for the sender, lines for the
+ *   others. Fan-out appends the line to each other client's output buffer; nothing is written
+ *   yet. A client whose buffer would pass max_output_bytes is a slow reader and is dropped.
+ * - At the end of every callback server_settle() writes each client that got output: one
+ *   write() per client per batch of lines, however many lines the batch held. What the kernel
+ *   refuses stays in the buffer, and an EV_WRITE event waits until the client reads.
+ * - A client is never freed in the middle of a fan-out (the loop would walk into freed
+ *   memory): it is marked "doomed" and freed in server_settle(), which then tells the others
+ *   "* <nick> left".
+ *
+ * Try it: `chat-server`, then `nc 127.0.0.1 7001` in two or three other terminals.
+ */
+#include "chat_server.h"
+
+#include "chat_history.h"
+#include "chat_room.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CHAT_INPUT_MAX (16 * 1024)   /* bytes buffered from one client: many lines, bounded */
+#define CHAT_LINES_PER_WAKEUP 64     /* lines handled per read callback before others get a turn */
+#define CHAT_ACCEPT_RETRY_MS 100     /* pause accepting this long after an accept error (EMFILE) */
+#define CHAT_CLOSE_GRACE_MS 2000     /* a leaving client that takes no output this long is cut off */
+#define CHAT_SHUTDOWN_GRACE_MS 500   /* shutdown closes whoever is still connected after this */
+#define CHAT_ADDR_MAX 56             /* "[IPv6 address]:port" and its NUL */
+#define CHAT_REASON_MAX 128          /* "error: " and any strerror() text */
+#define CHAT_LOG_LINE_MAX 512
+
+struct chat_client {
+    struct chat_server *server;
+    struct chat_client *prev, *next; /* server->clients */
+    struct chat_client *next_dirty;  /* server->dirty, while `dirty` */
+    struct chat_client *next_doomed; /* server->doomed, while `doomed` */
+    evutil_socket_t fd;              /* owned */
+    struct event *read_ev;           /* EV_READ|EV_PERSIST, timeout = idle timeout; owned */
+    struct event *write_ev;          /* EV_WRITE|EV_PERSIST, added while `waiting`; owned */
+    struct evbuffer *in;             /* received, not yet a complete line; owned */
+    struct evbuffer *out;            /* queued, not yet taken by the kernel; owned */
+    struct chat_member *member;      /* the client's place in the room; owned by the room */
+    char addr[CHAT_ADDR_MAX];
+    char reason[CHAT_REASON_MAX];    /* why the client is leaving, for the log */
+    bool eof;                        /* the client will send nothing more */
+    bool dirty;                      /* has output to write before the callback ends */
+    bool waiting;                    /* the kernel is full: write_ev will flush */
+    bool finishing;                  /* leaving: reads nothing, gets nothing new, closes once out is written */
+    bool doomed;                     /* to be freed by server_settle(); gets no more output */
+    bool abort;                      /* close with a reset: what the kernel still holds is dropped */
+};
+
+struct chat_server {
+    struct event_base *base;          /* borrowed */
+    struct chat_server_config cfg;    /* a copy, defaults filled in; cfg.log is borrowed */
+    char *host;                       /* owned copy of cfg.host */
+    struct timeval idle_timeout;
+    const struct timeval *idle_tv;    /* what read events use: NULL = no idle timeout */
+    struct evconnlistener *listener;  /* owned; NULL once shutting down */
+    struct event *retry_ev;           /* re-enables the listener after an accept error; owned */
+    struct event *grace_ev;           /* the shutdown deadline; owned */
+    struct chat_history *history;     /* owned */
+    struct chat_room *room;           /* owned */
+    struct chat_outbox outbox;        /* what the current room event asks to send */
+    struct chat_client *clients;      /* every connection; owned */
+    size_t nclients;
+    struct chat_client *dirty;        /* clients to write before the callback ends */
+    struct chat_client *doomed;       /* clients to free before the callback ends */
+    uint16_t port;
+    bool shutting_down;
+};
+
+static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
+                             struct sockaddr *sa, int socklen, void *arg);
+static void server_accept_error_cb(struct evconnlistener *listener, void *arg);
+static void server_retry_cb(evutil_socket_t fd, short what, void *arg);
+static void server_grace_cb(evutil_socket_t fd, short what, void *arg);
+static void client_read_cb(evutil_socket_t fd, short what, void *arg);
+static void client_write_cb(evutil_socket_t fd, short what, void *arg);
+
+/* ---- small helpers ----------------------------------------------------------------------- */
+
+static void server_log(struct chat_server *srv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* One whole line per call, flushed, so a reader of the log sees each event as it happens. */
+static void server_log(struct chat_server *srv, const char *fmt, ...)
+{
+    char line[CHAT_LOG_LINE_MAX];
+    va_list ap;
+
+    if (srv->cfg.log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(srv->cfg.log, "%s\n", line);
+    fflush(srv->cfg.log);
+}
+
+static struct timeval ms_to_timeval(int ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    return tv;
+}
+
+/* "1.2.3.4:port" or "[::1]:port". */
+static void format_addr(const struct sockaddr *sa, char *out, size_t outsz)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        snprintf(out, outsz, "[%s]:%u", host, ntohs(in6->sin6_port));
+    } else {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        snprintf(out, outsz, "%s:%u", host, ntohs(in->sin_port));
+    }
+}
+
+/* ---- one client: marking, queueing, writing ---------------------------------------------- */
+
+/* Marks c to be freed by server_settle(). Its unsent output is dropped. */
+static void client_doom(struct chat_client *c, const char *reason)
+{
+    if (c->doomed)
+        return;
+    if (c->reason[0] == '\0')
+        snprintf(c->reason, sizeof c->reason, "%s", reason);
+    c->doomed = true;
+    c->next_doomed = c->server->doomed;
+    c->server->doomed = c;
+}
+
+/* Puts c on the list of clients server_settle() writes to. */
+static void client_mark_dirty(struct chat_client *c)
+{
+    if (c->dirty)
+        return;
+    c->dirty = true;
+    c->next_dirty = c->server->dirty;
+    c->server->dirty = c;
+}
+
+/* Dooms c after a failed read() or write(): a reset is ECONNRESET (reading) or EPIPE (writing). */
+static void client_fail(struct chat_client *c, int err)
+{
+    char reason[CHAT_REASON_MAX];
+
+    if (err == ECONNRESET || err == EPIPE)
+        snprintf(reason, sizeof reason, "reset");
+    else
+        snprintf(reason, sizeof reason, "error: %s", strerror(err));
+    client_doom(c, reason);
+}
+
+/*
+ * Queues bytes for c. Nothing is written here: server_settle() writes once per callback. If
+ * the bytes would take c past the output bound, c is dropped as a slow reader instead, so a
+ * client that does not read costs at most max_output_bytes and never holds up anyone else.
+ */
+static void client_send(struct chat_client *c, const void *data, size_t len)
+{
+    struct chat_server *srv = c->server;
+    size_t pending = evbuffer_get_length(c->out);
+
+    if (c->doomed || len == 0)
+        return;
+    if (pending + len > srv->cfg.max_output_bytes) {
+        server_log(srv, "slow-reader %s nick=%s pending=%zu limit=%zu: dropped", c->addr,
+                   chat_member_nick(c->member), pending, srv->cfg.max_output_bytes);
+        c->abort = true;
+        client_doom(c, "slow-reader");
+        return;
+    }
+    if (evbuffer_add(c->out, data, len) != 0) {
+        client_doom(c, "error: out of memory");
+        return;
+    }
+    if (!c->waiting)
+        client_mark_dirty(c); /* while waiting, write_ev flushes when the kernel has room */
+}
+
+/*
+ * Starts c's goodbye: queues its last line (if any), stops reading, and lets server_settle()
+ * close it once the kernel has taken everything queued. A client that takes nothing for
+ * CHAT_CLOSE_GRACE_MS is cut off (client_write_cb).
+ */
+static void client_finish(struct chat_client *c, const char *reason, const char *last_line)
+{
+    struct timeval grace = ms_to_timeval(CHAT_CLOSE_GRACE_MS);
+
+    if (c->finishing || c->doomed)
+        return;
+    if (last_line != NULL)
+        client_send(c, last_line, strlen(last_line));
+    if (c->doomed)
+        return;
+    snprintf(c->reason, sizeof c->reason, "%s", reason);
+    c->finishing = true;
+    event_del(c->read_ev);
+    if (c->waiting)
+        event_add(c->write_ev, &grace); /* already waiting: now with a deadline */
+    else
+        client_mark_dirty(c); /* even with nothing queued: the flush then sees it can close */
+}
+
+/* Writes what the kernel will take. The rest waits for write_ev. */
+static void client_flush(struct chat_client *c)
+{
+    while (evbuffer_get_length(c->out) > 0) {
+        if (evbuffer_write(c->out, c->fd) < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break; /* the kernel's buffer for this socket is full */
+            client_fail(c, errno);
+            return;
+        }
+    }
+    if (evbuffer_get_length(c->out) == 0) {
+        if (c->waiting) {
+            event_del(c->write_ev);
+            c->waiting = false;
+        }
+        if (c->finishing)
+            client_doom(c, NULL);
+    } else if (!c->waiting) {
+        struct timeval grace = ms_to_timeval(CHAT_CLOSE_GRACE_MS);
+        event_add(c->write_ev, c->finishing ? &grace : NULL);
+        c->waiting = true;
+    }
+}
+
+/* ---- the server: delivering room events, settling --------------------------------------- */
+
+/*
+ * Sends what the room asked for after an event of client c (a line, a join, a leave), then
+ * empties the outbox. The line for the others is formatted once and copied to each of them.
+ */
+static void server_deliver(struct chat_server *srv, struct chat_client *c)
+{
+    struct chat_outbox *out = &srv->outbox;
+    size_t n;
+
+    if (out->old_nick[0] != '\0')
+        server_log(srv, "nick %s old=%s new=%s", c->addr, out->old_nick,
+                   chat_member_nick(c->member));
+    n = evbuffer_get_length(out->to_others);
+    if (n > 0 && !srv->shutting_down) {
+        const unsigned char *line = evbuffer_pullup(out->to_others, -1);
+        for (struct chat_client *o = srv->clients; o != NULL; o = o->next)
+            if (o != c && !o->finishing && !o->doomed)
+                client_send(o, line, n);
+    }
+    n = evbuffer_get_length(out->to_sender);
+    if (n > 0)
+        client_send(c, evbuffer_pullup(out->to_sender, -1), n);
+    if (out->quit)
+        client_finish(c, "quit", NULL);
+    chat_outbox_clear(out);
+}
+
+/* Frees what client_new() made (NULL members are skipped) and closes the socket. The events
+ * go first: deleting an event whose socket is already closed makes epoll_ctl() fail. */
+static void client_release(struct chat_client *c)
+{
+    if (c->read_ev != NULL)
+        event_free(c->read_ev);
+    if (c->write_ev != NULL)
+        event_free(c->write_ev);
+    if (c->abort) {
+        /* A reset instead of a FIN: the kernel drops what it still holds for this client
+         * (megabytes, for a slow reader) instead of trickling it out before the close. */
+        struct linger reset = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    }
+    evutil_closesocket(c->fd);
+    if (c->in != NULL)
+        evbuffer_free(c->in);
+    if (c->out != NULL)
+        evbuffer_free(c->out);
+    free(c);
+}
+
+/* Logs the disconnect, takes c out of the room (telling the others), closes and frees it. */
+static void client_free(struct chat_client *c)
+{
+    struct chat_server *srv = c->server;
+
+    server_log(srv, "disconnect %s nick=%s reason=%s", c->addr, chat_member_nick(c->member),
+               c->reason);
+    chat_room_leave(srv->room, c->member, &srv->outbox);
+    server_deliver(srv, c); /* "* <nick> left" to the others (not during a shutdown) */
+
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        srv->clients = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    srv->nclients--;
+    client_release(c);
+    if (srv->shutting_down && srv->clients == NULL)
+        event_del(srv->grace_ev); /* nothing left on the base: dispatch returns */
+}
+
+/*
+ * Runs at the end of every callback: writes every client that got output, then frees the
+ * doomed ones. Freeing one can queue "* <nick> left" for the others (and drop another slow
+ * reader), so it goes one at a time, with the writes flushed in between; the dirty list is
+ * always empty when a client is freed, so no list ever points at freed memory.
+ */
+static void server_settle(struct chat_server *srv)
+{
+    for (;;) {
+        while (srv->dirty != NULL) {
+            struct chat_client *c = srv->dirty;
+            srv->dirty = c->next_dirty;
+            c->dirty = false;
+            if (!c->doomed)
+                client_flush(c);
+        }
+        if (srv->doomed == NULL)
+            break;
+        struct chat_client *c = srv->doomed;
+        srv->doomed = c->next_doomed;
+        client_free(c);
+    }
+}
+
+/* ---- reading lines ----------------------------------------------------------------------- */
+
+/*
+ * Takes the next complete line out of `in`, without its LF, into line (CHAT_LINE_MAX bytes).
+ * Returns 1 and sets *len, 0 if no complete line is buffered yet, or -1 if the line is longer
+ * than CHAT_LINE_MAX: there is no need to wait for the end of a line that is already too long.
+ */
+static int take_line(struct evbuffer *in, char *line, size_t *len)
+{
+    size_t eol_len;
+    struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+
+    if (eol.pos < 0)
+        return evbuffer_get_length(in) > CHAT_LINE_MAX ? -1 : 0;
+    if ((size_t)eol.pos > CHAT_LINE_MAX)
+        return -1;
+    *len = (size_t)evbuffer_remove(in, line, (size_t)eol.pos);
+    evbuffer_drain(in, eol_len);
+    return 1;
+}
+
+/* Reads what has arrived and handles the complete lines, CHAT_LINES_PER_WAKEUP at most. */
+static void client_read(struct chat_client *c)
+{
+    struct chat_server *srv = c->server;
+    size_t buffered = evbuffer_get_length(c->in);
+    char line[CHAT_LINE_MAX];
+    size_t len;
+
+    /* Never more than CHAT_INPUT_MAX buffered: while the buffer is full, the kernel holds the
+     * rest, and TCP flow control slows the sender down. */
+    if (!c->eof && buffered < CHAT_INPUT_MAX) {
+        int n = evbuffer_read(c->in, c->fd, (int)(CHAT_INPUT_MAX - buffered));
+        if (n == 0) {
+            c->eof = true;
+        } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            client_fail(c, errno);
+            return;
+        }
+    }
+    for (int handled = 0; !c->finishing && !c->doomed; handled++) {
+        if (handled == CHAT_LINES_PER_WAKEUP) {
+            /* Lines may be left: run again after the other ready events, not before. */
+            event_active(c->read_ev, EV_READ, 0);
+            return;
+        }
+        int got = take_line(c->in, line, &len);
+        if (got < 0) {
+            client_finish(c, "line-too-long", CHAT_MSG_LINE_TOO_LONG);
+            return;
+        }
+        if (got == 0)
+            break;
+        chat_room_handle_line(srv->room, c->member, line, len, &srv->outbox);
+        server_deliver(srv, c);
+    }
+    /* After EOF whatever is left is an unterminated last line: not a line, so it is dropped.
+     * The client may only have half-closed, so its last replies are still written. */
+    if (c->eof)
+        client_finish(c, "eof", NULL);
+}
+
+static void client_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct chat_client *c = arg;
+    struct chat_server *srv = c->server; /* c may be freed by server_settle() */
+    (void)fd;
+
+    if (what & EV_TIMEOUT)
+        client_finish(c, "idle-timeout", CHAT_MSG_IDLE_TIMEOUT);
+    else
+        client_read(c);
+    server_settle(srv);
+}
+
+static void client_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct chat_client *c = arg;
+    struct chat_server *srv = c->server;
+    (void)fd;
+
+    if (what & EV_TIMEOUT) {
+        c->abort = true; /* leaving, and took nothing for the whole grace period */
+        client_doom(c, NULL);
+    } else {
+        client_flush(c);
+    }
+    server_settle(srv);
+}
+
+/* ---- accepting --------------------------------------------------------------------------- */
+
+/* Sets up a client for an accepted socket and welcomes it into the room. Takes ownership of
+ * fd: it is closed even when this fails. Returns 0, or -1 when out of memory. */
+static int client_new(struct chat_server *srv, evutil_socket_t fd, const char *addr)
+{
+    struct chat_client *c = calloc(1, sizeof *c);
+    int one = 1;
+
+    if (c == NULL) {
+        evutil_closesocket(fd);
+        return -1;
+    }
+    c->server = srv;
+    c->fd = fd;
+    snprintf(c->addr, sizeof c->addr, "%s", addr);
+    c->in = evbuffer_new();
+    c->out = evbuffer_new();
+    c->read_ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
+    c->write_ev = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
+    if (c->in == NULL || c->out == NULL || c->read_ev == NULL || c->write_ev == NULL ||
+        event_add(c->read_ev, srv->idle_tv) != 0)
+        goto err;
+    c->member = chat_room_join(srv->room, &srv->outbox);
+    if (c->member == NULL)
+        goto err;
+
+    /* Lines are batched by server_settle() already; Nagle's algorithm would only add delay. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->next = srv->clients;
+    if (srv->clients != NULL)
+        srv->clients->prev = c;
+    srv->clients = c;
+    srv->nclients++;
+    server_log(srv, "connect %s nick=%s", addr, chat_member_nick(c->member));
+    server_deliver(srv, c); /* the welcome, and "* <nick> joined" to the others */
+    return 0;
+
+err:
+    chat_outbox_clear(&srv->outbox);
+    client_release(c);
+    return -1;
+}
+
+static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
+                             struct sockaddr *sa, int socklen, void *arg)
+{
+    struct chat_server *srv = arg;
+    char addr[CHAT_ADDR_MAX];
+    (void)listener;
+    (void)socklen;
+
+    format_addr(sa, addr, sizeof addr);
+    if (srv->nclients >= (size_t)srv->cfg.max_connections) {
+        /* Say why, then close. The socket is new, so its buffer has room for the line; if
+         * the write fails anyway, the close alone still tells the client "no". */
+        ssize_t ignored = send(fd, CHAT_MSG_SERVER_FULL, strlen(CHAT_MSG_SERVER_FULL), 0);
+        (void)ignored;
+        server_log(srv, "disconnect %s reason=over-limit", addr);
+        evutil_closesocket(fd);
+        return;
+    }
+    if (client_new(srv, fd, addr) != 0)
+        server_log(srv, "disconnect %s reason=error: %s", addr, strerror(ENOMEM));
+    server_settle(srv);
+}
+
+/* After an accept error such as EMFILE (out of file descriptors) the listening socket stays
+ * readable, and the listener would retry at full speed, burning a core. Pause instead. */
+static void server_accept_error_cb(struct evconnlistener *listener, void *arg)
+{
+    struct chat_server *srv = arg;
+    struct timeval retry = ms_to_timeval(CHAT_ACCEPT_RETRY_MS);
+    int err = EVUTIL_SOCKET_ERROR();
+
+    server_log(srv, "accept failed: %s; pausing %d ms", evutil_socket_error_to_string(err),
+               CHAT_ACCEPT_RETRY_MS);
+    evconnlistener_disable(listener);
+    evtimer_add(srv->retry_ev, &retry);
+}
+
+static void server_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct chat_server *srv = arg;
+    (void)fd;
+    (void)what;
+
+    if (srv->listener != NULL)
+        evconnlistener_enable(srv->listener);
+}
+
+/* Binds and listens, and records the real port. Returns 0, or -1 after logging why. */
+static int server_listen(struct chat_server *srv)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char port[8];
+
+    snprintf(port, sizeof port, "%u", srv->cfg.port);
+    int gai = getaddrinfo(srv->host, port, &hints, &res);
+    if (gai != 0) {
+        server_log(srv, "cannot listen on %s:%s: %s", srv->host, port, gai_strerror(gai));
+        return -1;
+    }
+    /* CLOSE_ON_FREE: freeing the listener closes its socket. REUSEABLE: a restarted server
+     * can bind again at once, without waiting for old connections in TIME_WAIT. */
+    srv->listener = evconnlistener_new_bind(srv->base, server_accept_cb, srv,
+                                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1,
+                                            res->ai_addr, (int)res->ai_addrlen);
+    int err = errno;
+    freeaddrinfo(res);
+    if (srv->listener == NULL) {
+        server_log(srv, "cannot listen on %s:%s: %s", srv->host, port, strerror(err));
+        return -1;
+    }
+    evconnlistener_set_error_cb(srv->listener, server_accept_error_cb);
+
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof ss;
+    if (getsockname(evconnlistener_get_fd(srv->listener), (struct sockaddr *)&ss, &sslen) != 0) {
+        server_log(srv, "cannot read the listening address: %s", strerror(errno));
+        return -1;
+    }
+    srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    return 0;
+}
+
+/* ---- the server's life ------------------------------------------------------------------- */
+
+/* Copies the config, fills in defaults and checks ranges. Returns 0, or -1 after logging. */
+static int server_configure(struct chat_server *srv, const struct chat_server_config *cfg)
+{
+    srv->cfg = *cfg;
+    if (srv->cfg.max_connections == 0)
+        srv->cfg.max_connections = CHAT_DEFAULT_MAX_CONNECTIONS;
+    if (srv->cfg.history_size == 0)
+        srv->cfg.history_size = CHAT_HISTORY_DEFAULT_SIZE;
+    if (srv->cfg.max_output_bytes == 0)
+        srv->cfg.max_output_bytes = CHAT_DEFAULT_MAX_OUTPUT_BYTES;
+    srv->host = strdup(cfg->host != NULL ? cfg->host : CHAT_DEFAULT_HOST);
+    srv->cfg.host = srv->host;
+    srv->cfg.history_file = NULL; /* not kept: the history has its own copy */
+    if (srv->host == NULL)
+        return -1;
+
+    /* The biggest single reply is the welcome with the whole history, or /list with every
+     * nick. Each must fit in the output bound, or the client would be dropped at once. */
+    size_t longest_line = CHAT_NICK_MAX + 2 + CHAT_LINE_MAX + 1; /* "<nick>: <text>\n" */
+    size_t welcome = ((size_t)srv->cfg.history_size + 2) * longest_line;
+    size_t list = 64 + (size_t)srv->cfg.max_connections * (CHAT_NICK_MAX + 2);
+    if (srv->cfg.idle_timeout_ms < 0 || srv->cfg.max_connections < 0 ||
+        srv->cfg.max_connections > CHAT_MAX_CONNECTIONS_LIMIT || srv->cfg.history_size < 0 ||
+        srv->cfg.history_size > CHAT_HISTORY_SIZE_MAX || srv->cfg.max_output_bytes < welcome ||
+        srv->cfg.max_output_bytes < list) {
+        server_log(srv, "bad config: idle_timeout_ms=%d max_connections=%d (1..%d) "
+                   "history_size=%d (1..%d) max_output_bytes=%zu (at least %zu)",
+                   srv->cfg.idle_timeout_ms, srv->cfg.max_connections, CHAT_MAX_CONNECTIONS_LIMIT,
+                   srv->cfg.history_size, CHAT_HISTORY_SIZE_MAX, srv->cfg.max_output_bytes,
+                   welcome > list ? welcome : list);
+        return -1;
+    }
+    if (srv->cfg.idle_timeout_ms > 0) {
+        /* Every client restarts a timer of this same length on each read. As a "common
+         * timeout", libevent keeps them in a queue instead of its heap: O(1) per restart. */
+        srv->idle_timeout = ms_to_timeval(srv->cfg.idle_timeout_ms);
+        srv->idle_tv = event_base_init_common_timeout(srv->base, &srv->idle_timeout);
+        if (srv->idle_tv == NULL)
+            srv->idle_tv = &srv->idle_timeout;
+    }
+    return 0;
+}
+
+struct chat_server *chat_server_new(struct event_base *base, const struct chat_server_config *cfg)
+{
+    struct chat_server *srv = calloc(1, sizeof *srv);
+
+    if (srv == NULL)
+        return NULL;
+    srv->base = base;
+    if (server_configure(srv, cfg) != 0)
+        goto err;
+    srv->history = chat_history_open(cfg->history_file, (size_t)srv->cfg.history_size, cfg->log);
+    if (srv->history == NULL)
+        goto err; /* the reason is logged */
+    srv->room = chat_room_new(srv->history);
+    srv->retry_ev = evtimer_new(base, server_retry_cb, srv);
+    srv->grace_ev = evtimer_new(base, server_grace_cb, srv);
+    if (srv->room == NULL || srv->retry_ev == NULL || srv->grace_ev == NULL ||
+        chat_outbox_init(&srv->outbox) != 0) {
+        server_log(srv, "out of memory");
+        goto err;
+    }
+    if (server_listen(srv) != 0)
+        goto err;
+    return srv;
+
+err:
+    chat_server_free(srv);
+    return NULL;
+}
+
+uint16_t chat_server_port(const struct chat_server *srv)
+{
+    return srv->port;
+}
+
+/* The shutdown deadline passed: whoever has not taken their last lines is closed anyway. */
+static void server_grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct chat_server *srv = arg;
+    (void)fd;
+    (void)what;
+
+    for (struct chat_client *c = srv->clients; c != NULL; c = c->next) {
+        c->abort = true;
+        client_doom(c, "shutdown");
+    }
+    server_settle(srv);
+}
+
+void chat_server_shutdown(struct chat_server *srv)
+{
+    struct timeval grace = ms_to_timeval(CHAT_SHUTDOWN_GRACE_MS);
+
+    if (srv->shutting_down)
+        return;
+    srv->shutting_down = true;
+    server_log(srv, "shutting down: %zu clients", srv->nclients);
+    /* Closing the listening socket (not merely disabling it) makes new clients get
+     * "connection refused" at once instead of waiting in the backlog. */
+    evconnlistener_free(srv->listener);
+    srv->listener = NULL;
+    event_del(srv->retry_ev);
+
+    for (struct chat_client *c = srv->clients; c != NULL; c = c->next)
+        client_finish(c, "shutdown", CHAT_MSG_SHUTDOWN);
+    if (srv->clients != NULL)
+        evtimer_add(srv->grace_ev, &grace);
+    server_settle(srv); /* may free every client, and then deletes grace_ev again */
+}
+
+void chat_server_free(struct chat_server *srv)
+{
+    if (srv == NULL)
+        return;
+    srv->shutting_down = true; /* no "left" notices while everyone goes */
+    srv->dirty = NULL;         /* nothing more is written */
+    for (struct chat_client *c = srv->clients; c != NULL; c = c->next) {
+        c->dirty = false;
+        c->abort = evbuffer_get_length(c->out) > 0; /* output is dropped: say so with a reset */
+        client_doom(c, "shutdown");
+    }
+    while (srv->doomed != NULL) {
+        struct chat_client *c = srv->doomed;
+        srv->doomed = c->next_doomed;
+        client_free(c);
+    }
+    if (srv->listener != NULL)
+        evconnlistener_free(srv->listener);
+    if (srv->retry_ev != NULL)
+        event_free(srv->retry_ev);
+    if (srv->grace_ev != NULL)
+        event_free(srv->grace_ev);
+    chat_outbox_release(&srv->outbox);
+    chat_room_free(srv->room);
+    chat_history_free(srv->history);
+    free(srv->host);
+    free(srv);
+}

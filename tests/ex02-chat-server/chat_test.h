@@ -1,0 +1,124 @@
+/*
+ * chat_test.h - what the chat server's tests share: a server on its own loop thread, clients
+ * that join the room, lines to expect, log lines to wait for, and scratch directories for
+ * history files.
+ *
+ * Network tests drive the real server over loopback sockets. The server runs on a loop
+ * thread (loop_thread.h) and logs into a pipe the test can wait on (log_capture.h); clients
+ * are blocking sockets with a timeout on every wait (client.h). Nothing waits by sleeping: a
+ * test waits for a line, a close, or a log line, each with a timeout.
+ */
+#ifndef CHAT_TEST_H
+#define CHAT_TEST_H
+
+#include "client.h"
+#include "harness.h"
+#include "log_capture.h"
+#include "loop_thread.h"
+
+#include "chat_line.h"
+#include "chat_server.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CHAT_TEST_WAIT_MS 5000   /* how long to wait for something that should happen */
+#define CHAT_TEST_MAX_TESTS 64   /* room in the suite's table */
+#define CHAT_TEST_LINE_MAX 4096  /* longest line a test reads */
+#define CHAT_TEST_PATH_MAX 256
+
+/* A server under test, running on its own loop thread. */
+struct chat_fixture {
+    struct loop_thread *lt;
+    struct log_capture *log;
+    struct chat_server *server;
+    uint16_t port;
+};
+
+/* Creates a server on 127.0.0.1, port 0, on a loop thread's base, without running the loop.
+ * `cfg` gives the other settings (NULL: all defaults, no history file, no idle timeout); its
+ * host, port and log are filled in here. Fails the test, showing the server's log, if
+ * chat_server_new() fails. */
+void chat_test_create(struct chat_fixture *f, const struct chat_server_config *cfg);
+
+/* chat_test_create(), then runs the loop on its thread. */
+void chat_test_start(struct chat_fixture *f, const struct chat_server_config *cfg);
+
+/* Stops the loop, frees the server, then the log. */
+void chat_test_stop(struct chat_fixture *f);
+
+/* Connects a client to 127.0.0.1:port; fails the test if that is impossible. */
+void chat_test_connect(uint16_t port, struct client *c);
+
+/* Connects c and reads its greeting: "* welcome <nick>", then lines up to "* end of history"
+ * (there must be none unless the history has messages). Copies the nick into `nick`
+ * (CHAT_NICK_MAX + 1 bytes; NULL: not needed). */
+void chat_test_join(uint16_t port, struct client *c, char *nick);
+
+/* Joins n clients one after the other (nicks guest1, guest2, ... on a fresh server). Each
+ * client already in the room reads the "* <nick> joined" of each newcomer, so afterwards
+ * nobody has anything unread. */
+void chat_test_join_all(uint16_t port, struct client *c, int n);
+
+/* Sends text; fails the test if the server does not take it. */
+void chat_test_send(struct client *c, const char *text);
+
+/*
+ * Receives the next line on c and checks that it is exactly `expected`. On failure the
+ * message says what happened before (`after`, e.g. "c1 sent \"hi\\n\""), what was expected,
+ * what arrived instead, and what to look at (`look_at`).
+ */
+void chat_test_expect_line(struct client *c, const char *expected, const char *after,
+                           const char *look_at);
+
+/* Expects the server to close c (lines still arriving are skipped). */
+void chat_test_expect_close(struct client *c, const char *after, const char *look_at);
+
+/* The client's own port: the server logs the client as "127.0.0.1:<this port>". */
+uint16_t chat_test_local_port(const struct client *c);
+
+/*
+ * Waits for the log line that starts "<verb> 127.0.0.1:<port> " (verb "connect",
+ * "disconnect", "nick" or "slow-reader"; port is the client's own) and checks that the whole
+ * line is `expected`. Fails with both lines and `look_at` otherwise.
+ */
+void chat_test_expect_log(struct chat_fixture *f, const char *verb, uint16_t port,
+                          const char *expected, const char *look_at);
+
+/* Polls the log until at least `n` lines contain `needle`, for up to timeout_ms. Returns the
+ * count seen last. */
+int chat_test_wait_log_count(struct chat_fixture *f, const char *needle, int n, int timeout_ms);
+
+/* The last lines of the log on one line, for failure messages (a static buffer). */
+const char *chat_test_log_tail(struct chat_fixture *f);
+
+/* Makes a fresh scratch directory (under $TMPDIR or /tmp) and writes its path into dir. */
+void chat_test_make_dir(char *dir, size_t size);
+
+/* Removes the files in dir, then dir. */
+void chat_test_remove_dir(const char *dir);
+
+/* Writes `text` to path, replacing the file. Fails the test on error. */
+void chat_test_write_file(const char *path, const char *text);
+
+/* Reads up to size - 1 bytes of path into buf, NUL-terminated. Returns the length, or -1. */
+long chat_test_read_file(const char *path, char *buf, size_t size);
+
+/* The number of '\n' in the file, or -1 if it cannot be read. */
+long chat_test_count_lines(const char *path);
+
+/* The test tables of each file, in the order the suite runs them. Each fills `out` and
+ * returns how many it added. */
+size_t chat_line_tests(struct harness_test *out);
+size_t chat_room_tests(struct harness_test *out);
+size_t chat_history_tests(struct harness_test *out);
+size_t chat_protocol_tests(struct harness_test *out);
+size_t chat_framing_tests(struct harness_test *out);
+size_t chat_command_tests(struct harness_test *out);
+size_t chat_disconnect_tests(struct harness_test *out);
+size_t chat_limit_tests(struct harness_test *out);
+size_t chat_persistence_tests(struct harness_test *out);
+size_t chat_shutdown_tests(struct harness_test *out);
+
+#endif

@@ -1,0 +1,209 @@
+/*
+ * test_chat_framing.c - turning a byte stream into lines: lines split over many reads, many
+ * lines in one read, the 1024-byte bound, invalid UTF-8 and control characters.
+ *
+ * These tests need TODO(5) (reading lines), TODO(6) (closing) and TODO(7), TODO(8) (checking
+ * a line).
+ */
+#include "chat_test.h"
+
+#include "transcript.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MANY_LINES 300 /* several times CHAT_LINES_PER_WAKEUP, in one write */
+
+START_TEST(test_line_split_across_many_writes)
+{
+    struct chat_fixture f;
+    struct client c[2];
+    static const char line[] = "one byte at a time\n";
+
+    chat_test_start(&f, NULL);
+    chat_test_join_all(f.port, c, 2);
+    transcript_note("c1 sends its line one byte per send()");
+    for (size_t i = 0; i < sizeof line - 1; i++)
+        ck_assert_msg(client_send(&c[0], &line[i], 1, CHAT_TEST_WAIT_MS) == 0, "c1 could not send");
+    chat_test_expect_line(&c[1], "guest1: one byte at a time",
+                          "c1 sent \"one byte at a time\\n\" one byte per write",
+                          "client_read: keep partial lines in the input buffer until their LF "
+                          "arrives (TODO(5))");
+    client_close(&c[0]);
+    client_close(&c[1]);
+    chat_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_many_lines_in_one_write)
+{
+    struct chat_fixture f;
+    struct client c[2];
+    static char burst[MANY_LINES * 16];
+    size_t len = 0;
+    char want[32], after[64];
+
+    chat_test_start(&f, NULL);
+    chat_test_join_all(f.port, c, 2);
+    for (int i = 0; i < MANY_LINES; i++)
+        len += (size_t)snprintf(burst + len, sizeof burst - len, "line %d\n", i);
+    transcript_note("c1 sends %d lines in one send() of %zu bytes", MANY_LINES, len);
+    ck_assert_msg(client_send(&c[0], burst, len, CHAT_TEST_WAIT_MS) == 0, "c1 could not send");
+    for (int i = 0; i < MANY_LINES; i++) {
+        snprintf(want, sizeof want, "guest1: line %d", i);
+        snprintf(after, sizeof after, "c1 sent \"line 0\\n\" to \"line %d\\n\" in one write",
+                 MANY_LINES - 1);
+        chat_test_expect_line(&c[1], want, after,
+                              "client_read: handle every complete line, and when you stop after "
+                              "CHAT_LINES_PER_WAKEUP, come back for the rest with event_active (TODO(5))");
+    }
+    client_close(&c[0]);
+    client_close(&c[1]);
+    chat_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_line_at_the_length_limit_is_accepted)
+{
+    struct chat_fixture f;
+    struct client c[2];
+    char line[CHAT_LINE_MAX + 2], want[CHAT_LINE_MAX + 16];
+
+    chat_test_start(&f, NULL);
+    chat_test_join_all(f.port, c, 2);
+    memset(line, 'x', CHAT_LINE_MAX);
+    line[CHAT_LINE_MAX] = '\n';
+    line[CHAT_LINE_MAX + 1] = '\0';
+    snprintf(want, sizeof want, "guest1: %.*s", CHAT_LINE_MAX, line);
+    chat_test_send(&c[0], line);
+    chat_test_expect_line(&c[1], want, "c1 sent a line of exactly 1024 bytes (the limit)",
+                          "take_line: a line of CHAT_LINE_MAX bytes before its LF is allowed (TODO(5))");
+    client_close(&c[0]);
+    client_close(&c[1]);
+    chat_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+/* Sends `text` from c[0] and expects "! line too long", a close, the others told, the log. */
+static void expect_too_long(struct chat_fixture *f, struct client *c, const char *text,
+                            const char *what)
+{
+    char expected[128];
+    uint16_t port = chat_test_local_port(&c[0]);
+
+    chat_test_send(&c[0], text);
+    chat_test_expect_line(&c[0], "! line too long", what,
+                          "take_line: over CHAT_LINE_MAX bytes without a LF is too long, whether "
+                          "or not the LF has arrived (TODO(5))");
+    chat_test_expect_close(&c[0], what,
+                           "client_finish: close once \"! line too long\" is written (TODO(6))");
+    chat_test_expect_line(&c[1], "* guest1 left", what,
+                          "client_free: the room's \"left\" notice goes to the others (TODO(6))");
+    snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=line-too-long",
+             port);
+    chat_test_expect_log(f, "disconnect", port, expected, "client_free's log line (TODO(6))");
+}
+
+START_TEST(test_long_line_is_refused_and_disconnected)
+{
+    struct chat_fixture f;
+    struct client c[2];
+    char line[CHAT_LINE_MAX + 3];
+
+    chat_test_start(&f, NULL);
+    chat_test_join_all(f.port, c, 2);
+    memset(line, 'y', CHAT_LINE_MAX + 1);
+    line[CHAT_LINE_MAX + 1] = '\n';
+    line[CHAT_LINE_MAX + 2] = '\0';
+    expect_too_long(&f, c, line, "c1 sent a line of 1025 bytes and its LF");
+    client_close(&c[0]);
+    client_close(&c[1]);
+    chat_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_long_line_without_newline_is_refused)
+{
+    struct chat_fixture f;
+    struct client c[2];
+    char line[3 * CHAT_LINE_MAX];
+
+    chat_test_start(&f, NULL);
+    chat_test_join_all(f.port, c, 2);
+    memset(line, 'z', sizeof line - 1);
+    line[sizeof line - 1] = '\0';
+    expect_too_long(&f, c, line, "c1 sent 3071 bytes with no LF at all");
+    client_close(&c[0]);
+    client_close(&c[1]);
+    chat_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_invalid_utf8_is_refused)
+{
+    struct chat_fixture f;
+    struct client c[2];
+
+    chat_test_start(&f, NULL);
+    chat_test_join_all(f.port, c, 2);
+    chat_test_send(&c[0], "caf\xe9 (Latin-1)\n");
+    chat_test_expect_line(&c[0], "! invalid utf-8", "c1 sent \"caf\\xe9 (Latin-1)\\n\"",
+                          "chat_room_handle_line and chat_line_valid_utf8 (TODO(7), TODO(8))");
+    chat_test_send(&c[0], "still here\n");
+    chat_test_expect_line(&c[1], "guest1: still here",
+                          "c1 sent an invalid line, then \"still here\\n\"",
+                          "an invalid line is dropped, the connection stays open (TODO(7))");
+    client_close(&c[0]);
+    client_close(&c[1]);
+    chat_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+/* Exact bytes: the ESC sequences, BEL and the NUL must be gone, the TAB kept. */
+START_TEST(test_control_characters_are_stripped)
+{
+    struct chat_fixture f;
+    struct client c[2];
+    static const char sent[] = "a\x1b[31mred\x1b[0m\tz\x07\0!\n";
+    static const char want[] = "guest1: a[31mred[0m\tz!\n";
+    char got[sizeof want], shown[128];
+    size_t n = 0;
+
+    chat_test_start(&f, NULL);
+    chat_test_join_all(f.port, c, 2);
+    ck_assert_msg(client_send(&c[0], sent, sizeof sent - 1, CHAT_TEST_WAIT_MS) == 0,
+                  "c1 could not send");
+    enum client_status st = client_recv_exact(&c[1], got, sizeof want - 1, &n, CHAT_TEST_WAIT_MS);
+    ck_assert_msg(st == CLIENT_OK && memcmp(got, want, sizeof want - 1) == 0,
+                  "after c1 sent \"a\\x1b[31mred\\x1b[0m\\tz\\x07\\0!\\n\", c2 expected \"guest1: "
+                  "a[31mred[0m\\tz!\\n\"; received \"%s\" (%s); remove control characters except TAB "
+                  "before the line goes out (chat_line_strip_controls, TODO(7), TODO(8))",
+                  transcript_escape(got, n, 60, shown, sizeof shown), client_status_str(st));
+    client_close(&c[0]);
+    client_close(&c[1]);
+    chat_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+size_t chat_framing_tests(struct harness_test *out)
+{
+    const struct harness_test tests[] = {
+        {"test_line_split_across_many_writes", test_line_split_across_many_writes, 10},
+        {"test_many_lines_in_one_write", test_many_lines_in_one_write, 10},
+        {"test_line_at_the_length_limit_is_accepted", test_line_at_the_length_limit_is_accepted, 10},
+        {"test_long_line_is_refused_and_disconnected", test_long_line_is_refused_and_disconnected, 10},
+        {"test_long_line_without_newline_is_refused", test_long_line_without_newline_is_refused, 10},
+        {"test_invalid_utf8_is_refused", test_invalid_utf8_is_refused, 10},
+        {"test_control_characters_are_stripped", test_control_characters_are_stripped, 10},
+    };
+    memcpy(out, tests, sizeof tests);
+    return sizeof tests / sizeof tests[0];
+}

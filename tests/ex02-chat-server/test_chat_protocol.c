@@ -1,0 +1,158 @@
+/*
+ * test_chat_protocol.c - the room over the network: the welcome, join notices, and chat
+ * messages that reach everyone but their sender.
+ *
+ * These tests need TODO(1) to TODO(5) and TODO(7): listening, accepting, writing, the room's
+ * greeting, reading lines, and handling a message.
+ */
+#include "chat_test.h"
+
+#include "transcript.h"
+
+#include <stdio.h>
+#include <string.h>
+
+START_TEST(test_new_client_is_welcomed)
+{
+    struct chat_fixture f;
+    struct client a, b;
+
+    chat_test_start(&f, NULL);
+    chat_test_connect(f.port, &a);
+    chat_test_expect_line(&a, "* welcome guest1", "c1 connected to a fresh server",
+                          "client_new (TODO(2)), client_send/client_flush (TODO(3)) and "
+                          "chat_room_join (TODO(4))");
+    chat_test_expect_line(&a, "* end of history", "c1 was welcomed (the history is empty)",
+                          "chat_room_join: \"* end of history\" is always sent (TODO(4))");
+    chat_test_connect(f.port, &b);
+    chat_test_expect_line(&b, "* welcome guest2", "c1 and then c2 connected",
+                          "the guest counter in chat_room_join (TODO(4))");
+    client_close(&a);
+    client_close(&b);
+    chat_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_connect_is_logged)
+{
+    struct chat_fixture f;
+    struct client a;
+    char expected[128];
+
+    chat_test_start(&f, NULL);
+    chat_test_join(f.port, &a, NULL);
+    snprintf(expected, sizeof expected, "connect 127.0.0.1:%u nick=guest1", chat_test_local_port(&a));
+    chat_test_expect_log(&f, "connect", chat_test_local_port(&a), expected,
+                         "the log line in client_new (TODO(2))");
+    client_close(&a);
+    chat_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_join_is_announced_to_others)
+{
+    struct chat_fixture f;
+    struct client a, b, c;
+
+    chat_test_start(&f, NULL);
+    chat_test_join(f.port, &a, NULL);
+    chat_test_join(f.port, &b, NULL);
+    chat_test_expect_line(&a, "* guest2 joined", "c1 was in the room and c2 (guest2) joined",
+                          "chat_room_join's notice to the others (TODO(4)) and the fan-out in "
+                          "server_deliver (TODO(3))");
+    chat_test_join(f.port, &c, NULL);
+    chat_test_expect_line(&a, "* guest3 joined", "c3 (guest3) joined", "server_deliver (TODO(3))");
+    chat_test_expect_line(&b, "* guest3 joined", "c3 (guest3) joined", "server_deliver (TODO(3))");
+    client_close(&a);
+    client_close(&b);
+    client_close(&c);
+    chat_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+/* Everyone but the sender gets the message. The sender's next line proves it got nothing:
+ * the server handles lines in order, so an echo of its own message would arrive first. */
+START_TEST(test_message_reaches_every_other_client)
+{
+    struct chat_fixture f;
+    struct client c[3];
+
+    chat_test_start(&f, NULL);
+    chat_test_join_all(f.port, c, 3);
+    chat_test_send(&c[0], "hello everyone\n");
+    chat_test_expect_line(&c[1], "guest1: hello everyone", "c1 (guest1) sent \"hello everyone\\n\"",
+                          "reading lines (TODO(5)), room_say (TODO(7)) and the fan-out (TODO(3))");
+    chat_test_expect_line(&c[2], "guest1: hello everyone", "c1 (guest1) sent \"hello everyone\\n\"",
+                          "the fan-out in server_deliver: every other client (TODO(3))");
+    chat_test_send(&c[1], "hi guest1\n");
+    chat_test_expect_line(&c[0], "guest2: hi guest1",
+                          "c1 sent \"hello everyone\\n\", then c2 sent \"hi guest1\\n\"",
+                          "the fan-out: the sender must not get its own message back (TODO(3))");
+    chat_test_expect_line(&c[2], "guest2: hi guest1", "c2 sent \"hi guest1\\n\"",
+                          "the fan-out in server_deliver (TODO(3))");
+    for (int i = 0; i < 3; i++)
+        client_close(&c[i]);
+    chat_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_empty_lines_are_ignored)
+{
+    struct chat_fixture f;
+    struct client c[2];
+
+    chat_test_start(&f, NULL);
+    chat_test_join_all(f.port, c, 2);
+    chat_test_send(&c[0], "\n\n\r\nafter the blanks\n");
+    chat_test_expect_line(&c[1], "guest1: after the blanks",
+                          "c1 sent \"\\n\\n\\r\\nafter the blanks\\n\"",
+                          "chat_room_handle_line: empty lines are ignored (TODO(7))");
+    client_close(&c[0]);
+    client_close(&c[1]);
+    chat_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+/* The test client's line reader would hide a stray CR, so the exact bytes are compared. */
+START_TEST(test_crlf_line_endings_are_accepted)
+{
+    struct chat_fixture f;
+    struct client c[2];
+    static const char want[] = "guest1: from windows\n";
+    char got[sizeof want], shown[128];
+    size_t n = 0;
+
+    chat_test_start(&f, NULL);
+    chat_test_join_all(f.port, c, 2);
+    chat_test_send(&c[0], "from windows\r\n");
+    enum client_status st = client_recv_exact(&c[1], got, sizeof want - 1, &n, CHAT_TEST_WAIT_MS);
+    ck_assert_msg(st == CLIENT_OK && memcmp(got, want, sizeof want - 1) == 0,
+                  "after c1 sent \"from windows\\r\\n\", c2 expected the bytes \"guest1: from "
+                  "windows\\n\"; received \"%s\" (%s); drop the CR before the LF in "
+                  "chat_room_handle_line (TODO(7))",
+                  transcript_escape(got, n, 60, shown, sizeof shown), client_status_str(st));
+    client_close(&c[0]);
+    client_close(&c[1]);
+    chat_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+size_t chat_protocol_tests(struct harness_test *out)
+{
+    const struct harness_test tests[] = {
+        {"test_new_client_is_welcomed", test_new_client_is_welcomed, 10},
+        {"test_connect_is_logged", test_connect_is_logged, 10},
+        {"test_join_is_announced_to_others", test_join_is_announced_to_others, 10},
+        {"test_message_reaches_every_other_client", test_message_reaches_every_other_client, 10},
+        {"test_empty_lines_are_ignored", test_empty_lines_are_ignored, 10},
+        {"test_crlf_line_endings_are_accepted", test_crlf_line_endings_are_accepted, 10},
+    };
+    memcpy(out, tests, sizeof tests);
+    return sizeof tests / sizeof tests[0];
+}
