@@ -140,16 +140,24 @@ static void format_addr(const struct sockaddr *sa, char *out, size_t outsz)
 
 /* ---- one client: marking, queueing, writing ---------------------------------------------- */
 
-/* Marks c to be freed by server_settle(). Its unsent output is dropped. */
-static void client_doom(struct chat_client *c, const char *reason)
+/* Marks c to be freed by server_settle(); its unsent output is dropped. The reason for the
+ * log must already be set (client_finish() and client_drop() set it). */
+static void client_doom(struct chat_client *c)
 {
     if (c->doomed)
         return;
-    if (c->reason[0] == '\0')
-        snprintf(c->reason, sizeof c->reason, "%s", reason);
     c->doomed = true;
     c->next_doomed = c->server->doomed;
     c->server->doomed = c;
+}
+
+/* Dooms c at once, for `reason`. */
+static void client_drop(struct chat_client *c, const char *reason)
+{
+    if (c->doomed)
+        return;
+    snprintf(c->reason, sizeof c->reason, "%s", reason);
+    client_doom(c);
 }
 
 /* Puts c on the list of clients server_settle() writes to. */
@@ -162,7 +170,7 @@ static void client_mark_dirty(struct chat_client *c)
     c->server->dirty = c;
 }
 
-/* Dooms c after a failed read() or write(): a reset is ECONNRESET (reading) or EPIPE (writing). */
+/* Drops c after a failed read() or write(): a reset is ECONNRESET (reading) or EPIPE (writing). */
 static void client_fail(struct chat_client *c, int err)
 {
     char reason[CHAT_REASON_MAX];
@@ -171,7 +179,7 @@ static void client_fail(struct chat_client *c, int err)
         snprintf(reason, sizeof reason, "reset");
     else
         snprintf(reason, sizeof reason, "error: %s", strerror(err));
-    client_doom(c, reason);
+    client_drop(c, reason);
 }
 
 /*
@@ -190,11 +198,11 @@ static void client_send(struct chat_client *c, const void *data, size_t len)
         server_log(srv, "slow-reader %s nick=%s pending=%zu limit=%zu: dropped", c->addr,
                    chat_member_nick(c->member), pending, srv->cfg.max_output_bytes);
         c->abort = true;
-        client_doom(c, "slow-reader");
+        client_drop(c, "slow-reader");
         return;
     }
     if (evbuffer_add(c->out, data, len) != 0) {
-        client_doom(c, "error: out of memory");
+        client_drop(c, "error: out of memory");
         return;
     }
     if (!c->waiting)
@@ -244,7 +252,7 @@ static void client_flush(struct chat_client *c)
             c->waiting = false;
         }
         if (c->finishing)
-            client_doom(c, NULL);
+            client_doom(c);
     } else if (!c->waiting) {
         struct timeval grace = ms_to_timeval(CHAT_CLOSE_GRACE_MS);
         event_add(c->write_ev, c->finishing ? &grace : NULL);
@@ -432,7 +440,7 @@ static void client_write_cb(evutil_socket_t fd, short what, void *arg)
 
     if (what & EV_TIMEOUT) {
         c->abort = true; /* leaving, and took nothing for the whole grace period */
-        client_doom(c, NULL);
+        client_doom(c);
     } else {
         client_flush(c);
     }
@@ -656,7 +664,7 @@ static void server_grace_cb(evutil_socket_t fd, short what, void *arg)
 
     for (struct chat_client *c = srv->clients; c != NULL; c = c->next) {
         c->abort = true;
-        client_doom(c, "shutdown");
+        client_drop(c, "shutdown");
     }
     server_settle(srv);
 }
@@ -691,7 +699,7 @@ void chat_server_free(struct chat_server *srv)
     for (struct chat_client *c = srv->clients; c != NULL; c = c->next) {
         c->dirty = false;
         c->abort = evbuffer_get_length(c->out) > 0; /* output is dropped: say so with a reset */
-        client_doom(c, "shutdown");
+        client_drop(c, "shutdown");
     }
     while (srv->doomed != NULL) {
         struct chat_client *c = srv->doomed;
