@@ -31,15 +31,12 @@ static void libevent_log_cb(int severity, const char *msg)
 
 const char *echo_test_log_tail(struct echo_fixture *f)
 {
-    static char tail[1024];
+    static char tail[1024], line[1024];
 
     if (f->log == NULL)
         return "";
     log_capture_tail(f->log, tail, sizeof tail);
-    for (char *p = tail; *p != '\0'; p++)
-        if (*p == '\n')
-            *p = '|'; /* one-line failure messages */
-    return tail;
+    return echo_test_one_line(tail, line, sizeof line);
 }
 
 static void noop_cb(void *arg)
@@ -73,6 +70,8 @@ void echo_test_create(struct echo_fixture *f, int idle_timeout_ms, int max_conne
     transcript_note("server: echo_server_new(port 0, idle_timeout_ms %d, max_connections %d)",
                     idle_timeout_ms, max_connections);
     f->server = echo_server_new(loop_thread_base(f->lt), &cfg);
+    if (f->server == NULL) /* let the log reader catch up, so the message can show the reason */
+        log_capture_wait(f->log, 1000, NULL, 0, "", NULL);
     ck_assert_msg(f->server != NULL,
                   "echo_server_new() on 127.0.0.1 port 0 returned NULL; expected a listening server; "
                   "its log says: \"%s\"; start with TODO(1): bind the listener",
@@ -154,6 +153,25 @@ uint16_t echo_test_local_port(const struct client *c)
 
 void echo_test_roundtrip(struct client *c, const char *text)
 {
+    echo_test_roundtrip_hint(c, text, "look at how conn_read_cb reads and writes back (TODO(3))");
+}
+
+const char *echo_test_one_line(const char *in, char *out, size_t outsz)
+{
+    size_t i = 0;
+
+    if (outsz == 0)
+        return out;
+    for (; in[i] != '\0' && i + 1 < outsz; i++)
+        out[i] = in[i] == '\n' ? '|' : in[i];
+    while (i > 0 && out[i - 1] == '|') /* no separator after the last line */
+        i--;
+    out[i] = '\0';
+    return out;
+}
+
+void echo_test_roundtrip_hint(struct client *c, const char *text, const char *hint)
+{
     size_t len = strlen(text);
     char got[256];
     char esc_sent[128], esc_got[128];
@@ -165,10 +183,10 @@ void echo_test_roundtrip(struct client *c, const char *text)
                   c->id, transcript_escape(text, len, 40, esc_sent, sizeof esc_sent), strerror(errno));
     enum client_status st = client_recv_exact(c, got, len, &n, ECHO_TEST_WAIT_MS);
     ck_assert_msg(st == CLIENT_OK && memcmp(got, text, len) == 0,
-                  "c%d sent \"%s\"; expected the same %zu bytes back; received \"%s\" (%s); "
-                  "look at how conn_read_cb reads and writes back (TODO(3))",
+                  "c%d sent \"%s\"; expected the same %zu bytes back; received \"%s\" (%s); %s",
                   c->id, transcript_escape(text, len, 40, esc_sent, sizeof esc_sent), len,
-                  transcript_escape(got, n, 40, esc_got, sizeof esc_got), client_status_str(st));
+                  transcript_escape(got, n, 40, esc_got, sizeof esc_got), client_status_str(st),
+                  hint);
 }
 
 void echo_test_expect_log(struct echo_fixture *f, const char *verb, uint16_t port,
@@ -249,6 +267,24 @@ size_t echo_test_exchange(struct client *c, const unsigned char *data, size_t le
     if (half_close && !shut && sent == len)
         client_shutdown_write(c);
     return got;
+}
+
+bool echo_test_wait_hangup(struct client *c, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = c->fd, .events = 0}; /* POLLHUP and POLLERR are always reported */
+    int64_t deadline = client_now_ms() + timeout_ms;
+    int64_t left;
+
+    while ((left = deadline - client_now_ms()) > 0) {
+        int r = poll(&pfd, 1, (int)left);
+        if (r > 0 && (pfd.revents & (POLLHUP | POLLERR))) {
+            transcript_note("c%d: the server dropped the connection", c->id);
+            return true;
+        }
+        if (r < 0 && errno != EINTR)
+            break;
+    }
+    return false;
 }
 
 unsigned char echo_test_pattern(size_t i)

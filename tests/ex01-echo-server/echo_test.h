@@ -60,8 +60,13 @@ void echo_test_connect_slow_reader(struct echo_fixture *f, struct client *c);
 /* The client's own port: the server logs the peer as "127.0.0.1:<this port>". */
 uint16_t echo_test_local_port(const struct client *c);
 
-/* Sends `text` and expects exactly the same bytes back; fails the test otherwise. */
+/* Sends `text` and expects exactly the same bytes back; fails the test otherwise, with `hint`
+ * (what to look at) in the message. echo_test_roundtrip() uses a hint about the echo itself. */
 void echo_test_roundtrip(struct client *c, const char *text);
+void echo_test_roundtrip_hint(struct client *c, const char *text, const char *hint);
+
+/* Copies `in` into `out` with line breaks shown as '|', for one-line failure messages. */
+const char *echo_test_one_line(const char *in, char *out, size_t outsz);
 
 /*
  * Waits for the log line that starts "<verb> 127.0.0.1:<port>" ("connect" or "disconnect";
@@ -91,6 +96,11 @@ size_t echo_test_exchange(struct client *c, const unsigned char *data, size_t le
 /* Sends pattern bytes (see echo_test_pattern) without reading until the kernel takes nothing
  * for ECHO_TEST_STALL_MS, the connection fails, or `limit` bytes are sent. Returns bytes sent. */
 size_t echo_test_send_until_stalled(struct client *c, size_t limit);
+
+/* Waits up to timeout_ms, without reading anything, for the server to drop the connection.
+ * A server that closes a socket with unread input sends a reset, which shows up as a hang-up
+ * even while received data waits unread. Returns true if the connection was dropped. */
+bool echo_test_wait_hangup(struct client *c, int timeout_ms);
 
 /* Byte i of the stream echo_test_send_until_stalled() sends. */
 unsigned char echo_test_pattern(size_t i);

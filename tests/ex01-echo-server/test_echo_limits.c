@@ -55,7 +55,9 @@ START_TEST(test_paused_client_does_not_slow_others)
     size_t sent = flood_until_paused(&f, &c1);
     transcript_note("c%d is paused with %zu bytes sent; a second client talks", c1.id, sent);
     echo_test_connect(&f, &c2);
-    echo_test_roundtrip(&c2, "are you still there?\n");
+    echo_test_roundtrip_hint(&c2, "are you still there?\n",
+                             "a client that never reads must not hold up the others: never wait "
+                             "for one client inside a callback, buffer and pause it (TODO(4), TODO(5))");
     client_close(&c1);
     client_close(&c2);
     echo_test_stop(&f);
@@ -109,8 +111,10 @@ START_TEST(test_connection_limit_refuses_extra_clients)
                   "the client rejected by the connection limit was also logged as \"connect\"; "
                   "expected only its over-limit line; check the limit before creating the "
                   "connection (TODO(8))");
-    echo_test_roundtrip(&a, "first still works\n");
-    echo_test_roundtrip(&b, "second still works\n");
+    echo_test_roundtrip_hint(&a, "first still works\n",
+                             "rejecting a client over the limit must not disturb the others (TODO(8))");
+    echo_test_roundtrip_hint(&b, "second still works\n",
+                             "rejecting a client over the limit must not disturb the others (TODO(8))");
     client_close(&a);
     client_close(&b);
     client_close(&extra);
@@ -135,7 +139,9 @@ START_TEST(test_closed_connection_frees_a_slot)
                          "a closed client must be logged and forgotten (TODO(6))");
     echo_test_connect(&f, &b);
     transcript_note("max_connections = 1 and the first client has gone: the second must be served");
-    echo_test_roundtrip(&b, "two\n");
+    echo_test_roundtrip_hint(&b, "two\n",
+                             "with max_connections = 1, a new client must be served once the first "
+                             "has gone: forget closed connections and decrement the count (TODO(6))");
     client_close(&b);
     echo_test_stop(&f);
     harness_pass();
@@ -201,7 +207,9 @@ START_TEST(test_accept_errors_back_off_and_recover)
                   "~100 ms timer (TODO(8))",
                   count_at_second, (long long)(second_at - first_at));
     transcript_note("descriptors are free again: the waiting client must now be served");
-    echo_test_roundtrip(&c, "recovered\n");
+    echo_test_roundtrip_hint(&c, "recovered\n",
+                             "once descriptors are free again the listener must accept again: "
+                             "re-enable it from the retry timer (TODO(8))");
     client_close(&c);
     echo_test_stop(&f);
     harness_pass();

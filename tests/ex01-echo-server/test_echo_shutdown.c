@@ -206,13 +206,17 @@ END_TEST
 /* Starts the real program on port 0 and fails the test with its output if it does not listen. */
 static void start_binary(struct server_process *sp, char *const argv[])
 {
+    char out[256], err[256];
     int rc = server_process_start(sp, SERVER_BIN, argv, ECHO_TEST_WAIT_MS);
-    if (rc != 0)
+    if (rc != 0) {
         server_process_wait(sp, ECHO_TEST_WAIT_MS);
+        server_process_cleanup(sp);
+    }
     ck_assert_msg(rc == 0,
                   "started echo-server --port 0; expected \"listening on 127.0.0.1:PORT\" on stdout; "
-                  "stdout: \"%.200s\", stderr: \"%.300s\"; the server must start first (TODO(1))",
-                  sp->out, sp->err);
+                  "stdout: \"%s\", stderr: \"%s\"; the server must start first (TODO(1))",
+                  echo_test_one_line(sp->out, out, sizeof out),
+                  echo_test_one_line(sp->err, err, sizeof err));
     ck_assert_msg(strstr(sp->out, "listening on 127.0.0.1:") != NULL,
                   "expected \"listening on 127.0.0.1:PORT\" on stdout; got \"%.200s\"", sp->out);
 }
@@ -221,7 +225,7 @@ static void check_signal_shutdown(int sig, const char *name)
 {
     struct server_process sp;
     struct client c;
-    char status_text[64], expected[128];
+    char status_text[64], expected[128], err[256];
     char *argv[] = {SERVER_BIN, "--port", "0", NULL};
 
     start_binary(&sp, argv);
@@ -237,15 +241,15 @@ static void check_signal_shutdown(int sig, const char *name)
     server_process_cleanup(&sp);
     ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "sent %s to echo-server with one idle client; expected it to close the client and "
-                  "exit with status 0 within a second; it is %s; stderr: \"%.300s\"; watch %s with "
+                  "exit with status 0 within a second; it is %s; stderr: \"%s\"; watch %s with "
                   "evsignal_new and call echo_server_shutdown() from its callback (TODO(9))",
-                  name, status_text, sp.err, name);
+                  name, status_text, echo_test_one_line(sp.err, err, sizeof err), name);
     ck_assert_msg(st == CLIENT_EOF, "after %s, expected the client's connection to be closed; it is %s",
                   name, client_status_str(st));
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=6 reason=shutdown", port);
     ck_assert_msg(strstr(sp.err, expected) != NULL,
-                  "after %s, expected \"%s\" on stderr; stderr: \"%.300s\" (TODO(9))", name,
-                  expected, sp.err);
+                  "after %s, expected \"%s\" on stderr; stderr: \"%s\" (TODO(9))", name,
+                  expected, echo_test_one_line(sp.err, err, sizeof err));
     client_close(&c);
 }
 
@@ -266,7 +270,7 @@ END_TEST
 START_TEST(test_command_line_is_checked)
 {
     struct server_process sp;
-    char status_text[64];
+    char status_text[64], text[256];
     char *good[] = {SERVER_BIN, "--host", "127.0.0.1", "--port", "0", "--idle-timeout", "1000",
                     "--max-connections", "5", NULL};
     char *help[] = {SERVER_BIN, "--help", NULL};
@@ -290,8 +294,9 @@ START_TEST(test_command_line_is_checked)
     ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
                       strstr(sp.out, "usage") != NULL,
                   "ran echo-server --help; expected the usage on stdout and exit status 0; got %s, "
-                  "stdout \"%.200s\"",
-                  server_process_status_str(status, status_text, sizeof status_text), sp.out);
+                  "stdout \"%s\"",
+                  server_process_status_str(status, status_text, sizeof status_text),
+                  echo_test_one_line(sp.out, text, sizeof text));
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         status = server_process_run(&sp, SERVER_BIN, bad[i], ECHO_TEST_WAIT_MS);
@@ -299,9 +304,10 @@ START_TEST(test_command_line_is_checked)
         ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 2 &&
                           strstr(sp.err, "usage") != NULL,
                       "ran echo-server %s %s; expected a usage message on stderr and exit status 2; "
-                      "got %s, stderr \"%.200s\"",
+                      "got %s, stderr \"%s\"",
                       bad[i][1], bad[i][2] != NULL ? bad[i][2] : "",
-                      server_process_status_str(status, status_text, sizeof status_text), sp.err);
+                      server_process_status_str(status, status_text, sizeof status_text),
+                      echo_test_one_line(sp.err, text, sizeof text));
     }
     harness_pass();
 }
