@@ -54,7 +54,9 @@ START_TEST(test_store_unknown_id_is_not_found)
 {
     struct items_store *s = new_store(0);
     struct item in = fields("x", false), out;
-    items_store_create(s, &in, &out);
+    ck_assert_msg(items_store_create(s, &in, &out) == ITEMS_STORE_OK &&
+                  items_store_get(s, 1, &out) == ITEMS_STORE_OK,
+                  "items_store_create then items_store_get(1) on an empty store failed" HINT);
     ck_assert_msg(items_store_get(s, 2, &out) == ITEMS_STORE_NOT_FOUND,
                   "items_store_get(2) with only item 1 stored: expected ITEMS_STORE_NOT_FOUND" HINT);
     ck_assert_msg(items_store_update(s, 7, &in, ITEM_FIELDS_ALL, &out) == ITEMS_STORE_NOT_FOUND,
@@ -166,7 +168,8 @@ START_TEST(test_store_clear_keeps_ids_growing)
                   items_store_count(s));
     ck_assert_msg(items_store_get(s, 1, &out) == ITEMS_STORE_NOT_FOUND,
                   "item 1 can still be read after items_store_clear" HINT);
-    items_store_create(s, &in, &out);
+    ck_assert_msg(items_store_create(s, &in, &out) == ITEMS_STORE_OK, "items_store_create "
+                  "failed after items_store_clear" HINT);
     ck_assert_msg(out.id == 3, "the first item after a clear got id %llu, expected 3: ids are "
                   "never reused" HINT, (unsigned long long)out.id);
     items_store_free(s);

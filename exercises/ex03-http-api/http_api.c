@@ -1,0 +1,380 @@
+/*
+ * http_api.c - see http_api.h. The server's life: one listening socket, N worker threads, a
+ * graceful stop.
+ *
+ * Tokio's multi-threaded runtime runs tasks on one thread per core. evhttp is not thread-safe,
+ * so the C version runs one complete server per thread instead: each worker has its own
+ * event_base, its own evhttp and its own listening socket, all bound to the same port with
+ * SO_REUSEPORT, so that the kernel spreads new connections evenly over the workers. (With one
+ * shared listening socket, whichever worker woke first took a whole burst of connections: in
+ * half of our load tests one worker served all 50 and the other sat idle.) A connection stays
+ * on the worker that accepted it. The workers share only the item store, which has its own
+ * read-write lock, and the read-only app_state.
+ *
+ * Every request goes through the same pipeline, defined once below:
+ *     log -> cors -> json_errors -> limits -> router
+ */
+#include "http_api.h"
+
+#include "exchange.h"
+#include "items_store.h"
+#include "middleware.h"
+#include "router.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define LISTEN_BACKLOG 1024     /* connections the kernel queues before a worker accepts them */
+#define ACCEPT_RETRY_MS 100     /* after accept() fails (out of fds), wait this long to retry */
+/* evhttp enforces its own limits with replies we cannot shape (HTML, no CORS headers). Ours
+ * are checked in middleware_limits and answered in JSON; evhttp's sit this many times higher,
+ * as the hard bound on what a single request can make the server hold in memory. */
+#define EVHTTP_LIMIT_FACTOR 16
+/* Every method evhttp can parse except CONNECT (a proxy's method, whose replies evhttp frames
+ * differently). Without this, PATCH and OPTIONS would get an automatic 501 from evhttp. */
+#define ALLOWED_METHODS                                                                        \
+    (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |  \
+     EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE)
+
+/* The request pipeline, outermost layer first. */
+static middleware_fn *const pipeline[] = {
+    middleware_log,         /* sees the final status and body of every request */
+    middleware_cors,        /* CORS headers on everything; answers preflights */
+    middleware_json_errors, /* status >= 400 -> {"error": "..."} */
+    middleware_limits,      /* 431, 413, 415 before anything reads the body */
+    router_dispatch,        /* the handlers */
+};
+
+/* One thread, one event loop, one evhttp. Everything here is touched only by its own thread,
+ * except stop_ev, which http_api_free() activates from outside (libevent locks allow it). */
+struct worker {
+    struct http_api *api;
+    int index;
+    pthread_t thread;
+    bool started;               /* the thread runs: it must be stopped and joined */
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;  /* NULL once the worker stopped accepting */
+    struct event *stop_ev;      /* activated by http_api_free() */
+    struct event *deadline_ev;  /* ends the shutdown grace period */
+    struct event *retry_ev;     /* re-enables accepting after an accept error */
+    unsigned replies_in_flight; /* sent with evhttp_send_reply, not yet fully written */
+    bool stopping;
+};
+
+struct http_api {
+    struct app_state app;
+    uint16_t port;
+    int nworkers;
+    struct worker *workers;
+    int idle_timeout_ms;
+};
+
+/* ---- one request ------------------------------------------------------------------------- */
+
+/* evhttp's one callback for every request (evhttp_set_gencb): run the pipeline, reply once. */
+static void request_cb(struct evhttp_request *req, void *arg)
+{
+    struct worker *w = arg;
+    struct exchange ex;
+
+    if (exchange_init(&ex, req, &w->api->app) != 0) {
+        evhttp_send_error(req, 500, NULL); /* out of memory: the best we can still do */
+        return;
+    }
+    middleware_run(&ex, (struct middleware_chain){pipeline, sizeof pipeline / sizeof *pipeline});
+    if (w->stopping)
+        exchange_add_header(&ex, "Connection", "close"); /* no next request on this one */
+
+    /* TODO(11), part 1: count the reply as in flight until it is written or its connection
+     * dies, so that a stopping worker knows when it may exit (lecture:
+     * lectures/03-tcp-networking/README.md#graceful-shutdown). Here: w->replies_in_flight++,
+     * then evhttp_request_set_on_complete_cb(req, reply_done_cb, w) (called once the reply is
+     * written) and evhttp_connection_set_closecb(evhttp_request_get_connection(req),
+     * reply_aborted_cb, w) (called instead if the client goes away first). Write those two
+     * callbacks above this function: both decrement the count and, when the worker is
+     * stopping and the count reaches 0, event_base_loopexit(w->base, NULL); reply_done_cb also
+     * clears the close callback (NULL), since that connection may live on for more requests.
+     * One connection has at most one reply in flight, so the pair always matches. */
+    exchange_send(&ex);
+    exchange_cleanup(&ex);
+}
+
+/* ---- accepting ------------------------------------------------------------------------- */
+
+/* accept() failed with something other than "try again", typically EMFILE (out of file
+ * descriptors). The socket stays readable, so without a pause the loop would spin: stop
+ * accepting for a moment instead, and let the connections we have finish. */
+static void accept_error_cb(struct evconnlistener *listener, void *arg)
+{
+    struct worker *w = arg;
+    struct timeval retry = {0, ACCEPT_RETRY_MS * 1000};
+    if (w->api->app.log != NULL)
+        fprintf(w->api->app.log, "worker %d: accept failed: %s; pausing accepts for %d ms\n",
+                w->index, strerror(errno), ACCEPT_RETRY_MS);
+    evconnlistener_disable(listener);
+    evtimer_add(w->retry_ev, &retry);
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    (void)fd;
+    (void)what;
+    if (w->bound != NULL)
+        evconnlistener_enable(evhttp_bound_socket_get_listener(w->bound));
+}
+
+/* ---- stopping -------------------------------------------------------------------------- */
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    (void)fd;
+    (void)what;
+    if (w->api->app.log != NULL)
+        fprintf(w->api->app.log, "worker %d: %u replies unfinished after %d ms; closing them\n",
+                w->index, w->replies_in_flight, HTTP_API_SHUTDOWN_GRACE_MS);
+    event_base_loopexit(w->base, NULL);
+}
+
+/* Runs on the worker's own thread, woken by http_api_free(). */
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    struct timeval grace = {HTTP_API_SHUTDOWN_GRACE_MS / 1000, (HTTP_API_SHUTDOWN_GRACE_MS % 1000) * 1000};
+    (void)fd;
+    (void)what;
+
+    w->stopping = true;
+    evhttp_del_accept_socket(w->http, w->bound); /* closes this worker's listening socket */
+    w->bound = NULL;
+    event_del(w->retry_ev);
+    /* TODO(11), part 2: stop gracefully. Exiting the loop at once drops any reply still being
+     * written. Exit now only if w->replies_in_flight is 0; otherwise arm w->deadline_ev with
+     * `grace` and let the last reply's callback exit the loop (or deadline_cb, if that takes
+     * longer than HTTP_API_SHUTDOWN_GRACE_MS). */
+    (void)grace;
+    event_base_loopexit(w->base, NULL);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+/* ---- setting up ------------------------------------------------------------------------ */
+
+/*
+ * Binds a TCP socket to host:port. With `share` false it only binds: that is the probe, which
+ * fails with "Address already in use" if anything holds the port, and picks a free port when
+ * port is 0. With `share` true it sets SO_REUSEPORT and listens: every worker binds one such
+ * socket to the same port. Returns the socket (non-blocking) or -1, logging why.
+ */
+static int bind_socket(const char *host, uint16_t port, bool share, FILE *log)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char service[8];
+    int fd = -1;
+
+    snprintf(service, sizeof service, "%u", port);
+    int rc = getaddrinfo(host, service, &hints, &res);
+    if (rc != 0) {
+        if (log != NULL)
+            fprintf(log, "cannot listen on %s:%u: %s\n", host, port, gai_strerror(rc));
+        return -1;
+    }
+    int err = 0;
+    for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* restart without waiting */
+        if ((share && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+            bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || (share && listen(fd, LISTEN_BACKLOG) != 0)) {
+            err = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0 && log != NULL)
+        fprintf(log, "cannot listen on %s:%u: %s\n", host, port, strerror(err));
+    return fd;
+}
+
+/* The port a socket is bound to, for port 0. */
+static uint16_t bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* Gives the worker its base, its evhttp (which takes over listen_fd, and closes it in the end)
+ * and its events, then starts its thread. Returns 0 or -1; on -1, worker_free() cleans up
+ * what was made. */
+static int worker_start(struct worker *w, int listen_fd)
+{
+    const struct app_state *app = &w->api->app;
+    struct timeval idle = {w->api->idle_timeout_ms / 1000, (w->api->idle_timeout_ms % 1000) * 1000};
+
+    w->base = event_base_new();
+    if (w->base != NULL) {
+        w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
+        w->deadline_ev = evtimer_new(w->base, deadline_cb, w);
+        w->retry_ev = evtimer_new(w->base, retry_cb, w);
+    }
+    if (w->stop_ev == NULL || w->deadline_ev == NULL || w->retry_ev == NULL) {
+        close(listen_fd);
+        return -1;
+    }
+
+    /* TODO(1): one evhttp server on this worker's own loop and thread (lectures:
+     * lectures/04-http-evhttp/README.md#why-evhttp and #threads-one-evhttp-per-thread).
+     *   - w->http = evhttp_new(w->base), and configure it:
+     *     evhttp_set_allowed_methods(ALLOWED_METHODS)  (else PATCH and OPTIONS get a 501),
+     *     evhttp_set_default_content_type("application/json"),
+     *     evhttp_set_max_body_size and evhttp_set_max_headers_size to the app's limits times
+     *     EVHTTP_LIMIT_FACTOR (middleware_limits answers below that, in JSON),
+     *     evhttp_set_timeout_tv(idle), evhttp_set_flags(EVHTTP_SERVER_LINGERING_CLOSE),
+     *     evhttp_set_gencb(request_cb, w);
+     *   - w->bound = evhttp_accept_socket_with_handle(w->http, listen_fd) (evhttp now owns the
+     *     socket), and evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(w->bound),
+     *     accept_error_cb);
+     *   - pthread_create(&w->thread, NULL, worker_main, w), then w->started = true.
+     * On any failure close what is not yet owned by evhttp and return -1 (worker_free cleans
+     * the rest). The (void) lines only keep the compiler quiet until you use these. */
+    (void)idle;
+    (void)app;
+    (void)request_cb;
+    (void)accept_error_cb;
+    (void)worker_main;
+    close(listen_fd);
+    return -1;
+}
+
+/* Frees a worker whose thread has been joined (or never started). */
+static void worker_free(struct worker *w)
+{
+    if (w->http != NULL)
+        evhttp_free(w->http); /* closes its connections, and its socket if still bound */
+    if (w->stop_ev != NULL)
+        event_free(w->stop_ev);
+    if (w->deadline_ev != NULL)
+        event_free(w->deadline_ev);
+    if (w->retry_ev != NULL)
+        event_free(w->retry_ev);
+    if (w->base != NULL)
+        event_base_free(w->base);
+}
+
+static int cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > HTTP_API_MAX_THREADS ? HTTP_API_MAX_THREADS : (int)n;
+}
+
+static void libevent_threads_once(void)
+{
+    evthread_use_pthreads();
+}
+
+struct http_api *http_api_new(const struct http_api_config *cfg)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    const char *host = cfg->host != NULL ? cfg->host : HTTP_API_DEFAULT_HOST;
+
+    /* libevent must install its locks before any base that another thread will touch exists. */
+    pthread_once(&once, libevent_threads_once);
+
+    if (cfg->threads < 0 || cfg->threads > HTTP_API_MAX_THREADS) {
+        if (cfg->log != NULL)
+            fprintf(cfg->log, "threads must be between 1 and %d\n", HTTP_API_MAX_THREADS);
+        return NULL;
+    }
+    struct http_api *api = calloc(1, sizeof *api);
+    if (api == NULL)
+        return NULL;
+    api->app.log = cfg->log;
+    api->app.max_body_bytes = cfg->max_body_bytes > 0 ? cfg->max_body_bytes : HTTP_API_DEFAULT_MAX_BODY_BYTES;
+    api->app.max_header_bytes = cfg->max_header_bytes > 0 ? cfg->max_header_bytes : HTTP_API_DEFAULT_MAX_HEADER_BYTES;
+    api->idle_timeout_ms = cfg->idle_timeout_ms > 0 ? cfg->idle_timeout_ms : HTTP_API_DEFAULT_IDLE_TIMEOUT_MS;
+    api->nworkers = cfg->threads > 0 ? cfg->threads : cores();
+    api->app.store = items_store_new(cfg->max_items);
+    api->workers = calloc((size_t)api->nworkers, sizeof *api->workers);
+    if (api->app.store == NULL || api->workers == NULL)
+        goto err;
+
+    /* Probe first (see bind_socket): SO_REUSEPORT alone would let a second copy of this
+     * server join the port silently instead of failing. */
+    int probe = bind_socket(host, cfg->port, false, cfg->log);
+    if (probe < 0)
+        goto err;
+    api->port = bound_port(probe);
+    close(probe);
+    snprintf(api->app.fallback_origin, sizeof api->app.fallback_origin,
+             strchr(host, ':') != NULL ? "http://[%s]:%u" : "http://%s:%u", host, api->port);
+
+    for (int i = 0; i < api->nworkers; i++) {
+        struct worker *w = &api->workers[i];
+        w->api = api;
+        w->index = i;
+        int fd = bind_socket(host, api->port, true, cfg->log);
+        if (fd < 0 || worker_start(w, fd) != 0) {
+            if (cfg->log != NULL)
+                fprintf(cfg->log, "cannot start worker %d\n", i);
+            goto err;
+        }
+    }
+    return api;
+
+err:
+    http_api_free(api);
+    return NULL;
+}
+
+uint16_t http_api_port(const struct http_api *api)
+{
+    return api->port;
+}
+
+void http_api_free(struct http_api *api)
+{
+    if (api == NULL)
+        return;
+    /* Tell every worker first, then wait for each: they drain in parallel. */
+    for (int i = 0; api->workers != NULL && i < api->nworkers; i++)
+        if (api->workers[i].started)
+            event_active(api->workers[i].stop_ev, EV_TIMEOUT, 0);
+    for (int i = 0; api->workers != NULL && i < api->nworkers; i++) {
+        if (api->workers[i].started)
+            pthread_join(api->workers[i].thread, NULL);
+        worker_free(&api->workers[i]);
+    }
+    free(api->workers);
+    items_store_free(api->app.store);
+    free(api);
+}
