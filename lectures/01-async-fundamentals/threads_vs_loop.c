@@ -53,6 +53,7 @@ struct slow_client {
     int fd;
     int rounds_done;
     size_t reply_bytes;     /* bytes of the current reply received so far */
+    int settled;            /* counted in drv->settled */
     struct event *read_ev;  /* owned: the reply arriving */
     struct event *think_ev; /* owned: the pause before the next request */
     struct client_driver *drv;
@@ -65,7 +66,7 @@ struct client_driver {
     int n;
     int open;                 /* clients still connected */
     struct event *give_up_ev; /* owned: the deadline that keeps a broken run from hanging */
-    int first_replies;        /* clients that got their first reply */
+    int settled;              /* clients that got their first reply, or failed before it */
     int failures;             /* clients that saw an error or an early close */
     struct proc_sample peak;  /* sampled when every client had its first reply */
     double wall_ms;
@@ -147,6 +148,17 @@ static int listen_loopback(uint16_t *port)
 
 /* ---- The slow clients (a libevent loop on a second thread) ---- */
 
+/* Counts a client as served (first reply) or failed. When every client is one or the other,
+ * every connection the server will ever hold is open: the moment to sample the process. */
+static void client_settle(struct slow_client *c)
+{
+    if (c->settled)
+        return;
+    c->settled = 1;
+    if (++c->drv->settled == c->drv->n)
+        c->drv->peak = proc_sample_now();
+}
+
 static void client_close(struct slow_client *c)
 {
     if (c->read_ev != NULL)
@@ -171,6 +183,7 @@ static void client_give_up_cb(evutil_socket_t fd, short what, void *arg)
     for (int i = 0; i < drv->n; i++) {
         if (drv->clients[i].read_ev != NULL) {
             drv->failures++;
+            client_settle(&drv->clients[i]);
             client_close(&drv->clients[i]);
         }
     }
@@ -184,6 +197,7 @@ static void client_think_cb(evutil_socket_t fd, short what, void *arg)
     /* Five bytes into an empty socket buffer: write() takes them all or the peer is gone. */
     if (write(c->fd, REQUEST, REQUEST_LEN) != (ssize_t)REQUEST_LEN) {
         c->drv->failures++;
+        client_settle(c);
         client_close(c);
     }
 }
@@ -201,6 +215,7 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
         return;
     if (n <= 0) { /* the server closed or failed before the last reply */
         drv->failures++;
+        client_settle(c);
         client_close(c);
         return;
     }
@@ -209,8 +224,7 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
         return; /* a reply may arrive in pieces: wait for the rest */
     c->reply_bytes = 0;
     c->rounds_done++;
-    if (c->rounds_done == 1 && ++drv->first_replies == drv->n)
-        drv->peak = proc_sample_now(); /* every connection is being served right now */
+    client_settle(c);
     if (c->rounds_done == ROUNDS)
         client_close(c); /* done: the server sees EOF */
     else
@@ -253,6 +267,7 @@ static void *client_driver_main(void *arg)
         drv->open++;
         if (c->read_ev == NULL || c->think_ev == NULL) {
             drv->failures++;
+            client_settle(c);
             client_close(c);
             continue;
         }
@@ -440,6 +455,7 @@ struct run_result {
     long threads;
     long rss_kib;
     long vm_kib;
+    int failed; /* some clients were refused or cut off */
 };
 
 /* Serves n slow clients with the given server, prints one row and fills *res.
@@ -485,7 +501,8 @@ static int measure(enum server_kind kind, int n, struct run_result *res)
     res->threads = drv.peak.threads - 1;
     res->rss_kib = drv.peak.rss_kib - before.rss_kib;
     res->vm_kib = drv.peak.vm_kib - before.vm_kib;
-    const char *failed = served == 0 && drv.failures == 0 ? "" : " (some clients failed)";
+    res->failed = served != 0 || drv.failures != 0;
+    const char *failed = res->failed ? " (some clients failed)" : "";
     if (drv.peak.threads == 0) /* no /proc/self/status on this system: time only */
         printf("%-22s %7d %9.0f ms %8s %14s %14s%s\n", server_names[kind], n, drv.wall_ms, "n/a",
                "n/a", "n/a", failed);
@@ -583,8 +600,13 @@ int main(int argc, char **argv)
            "the number of clients. Threads and the loop overlap the waiting: their time stays\n"
            "near %d x %d ms however many clients there are.\n",
            ROUNDS, THINK_MS);
-    printf("Per connection, thread per connection: %.1f KiB resident, %.0f KiB of address space\n",
-           (double)threads.rss_kib / clients, (double)threads.vm_kib / clients);
+    if (threads.failed || threads.threads <= 0)
+        printf(
+            "Per connection, thread per connection: not measured (clients failed, or no /proc)\n");
+    else
+        printf("Per connection, thread per connection: %.1f KiB resident, %.0f KiB of address "
+               "space\n",
+               (double)threads.rss_kib / clients, (double)threads.vm_kib / clients);
     printf("Per connection, one libevent loop: %zu bytes allocated (struct loop_conn + a %zu-byte "
            "struct event),\ntoo little to move RSS much when malloc reuses memory freed earlier\n",
            sizeof(struct loop_conn) + event_get_struct_event_size(), event_get_struct_event_size());
