@@ -63,6 +63,8 @@ void chat_test_create(struct chat_fixture *f, const struct chat_server_config *c
                     c.idle_timeout_ms, c.max_connections,
                     c.history_file != NULL ? c.history_file : "NULL", c.history_size);
     f->server = chat_server_new(loop_thread_base(f->lt), &c);
+    if (f->server == NULL) /* let the log's reader thread catch up, for the message below */
+        log_capture_wait(f->log, CHAT_TEST_WAIT_MS / 10, NULL, 0, "", NULL);
     ck_assert_msg(f->server != NULL,
                   "chat_server_new() on 127.0.0.1 port 0 returned NULL; expected a listening "
                   "server; its log says: \"%s\"; start with TODO(1): bind the listener",

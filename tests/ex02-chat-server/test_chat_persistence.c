@@ -113,12 +113,14 @@ END_TEST
 static void start_program(struct server_process *sp, const char *path)
 {
     char *argv[] = {SERVER_BIN, "--port", "0", "--history", (char *)path, NULL};
+    char out[256], err[512];
 
     ck_assert_msg(server_process_start(sp, SERVER_BIN, argv, PROCESS_WAIT_MS) == 0,
                   "started \"chat-server --port 0 --history %s\"; expected \"listening on "
-                  "127.0.0.1:PORT\" on stdout; it printed \"%s\" and on stderr \"%.300s\" "
+                  "127.0.0.1:PORT\" on stdout; it printed \"%s\" and on stderr \"%s\" "
                   "(TODO(1), TODO(13))",
-                  path, sp->out, sp->err);
+                  path, transcript_escape(sp->out, sp->out_len, 60, out, sizeof out),
+                  transcript_escape(sp->err, sp->err_len, 120, err, sizeof err));
 }
 
 /* The program is killed (SIGKILL: no shutdown code runs, as in a crash) right after a message

@@ -122,13 +122,14 @@ START_TEST(test_sigterm_shuts_down_cleanly)
 {
     struct server_process sp;
     struct client a;
-    char status_text[64];
+    char status_text[64], out[256], err[1024];
     char *argv[] = {SERVER_BIN, "--port", "0", NULL};
 
     ck_assert_msg(server_process_start(&sp, SERVER_BIN, argv, PROCESS_WAIT_MS) == 0,
                   "started \"chat-server --port 0\"; expected \"listening on 127.0.0.1:PORT\" on "
-                  "stdout; it printed \"%s\" and on stderr \"%.300s\" (TODO(1))",
-                  sp.out, sp.err);
+                  "stdout; it printed \"%s\" and on stderr \"%s\" (TODO(1))",
+                  transcript_escape(sp.out, sp.out_len, 60, out, sizeof out),
+                  transcript_escape(sp.err, sp.err_len, 120, err, sizeof err));
     chat_test_join(sp.port, &a, NULL);
     server_process_signal(&sp, SIGTERM);
     chat_test_expect_line(&a, "* server shutting down", "chat-server got SIGTERM",
@@ -137,13 +138,13 @@ START_TEST(test_sigterm_shuts_down_cleanly)
     int status = server_process_wait(&sp, PROCESS_WAIT_MS);
     ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "sent SIGTERM to chat-server with one client; expected it to exit with status 0 "
-                  "within %d ms; it is %s; stderr: \"%.300s\" (chat_server_shutdown, TODO(15))",
+                  "within %d ms; it is %s; stderr: \"%s\" (chat_server_shutdown, TODO(15))",
                   PROCESS_WAIT_MS, server_process_status_str(status, status_text, sizeof status_text),
-                  sp.err);
+                  transcript_escape(sp.err, sp.err_len, 240, err, sizeof err));
     ck_assert_msg(strstr(sp.err, "reason=shutdown") != NULL,
                   "chat-server exited after SIGTERM, but its log (stderr) has no \"reason=shutdown\" "
-                  "line for the client: \"%.300s\" (TODO(15))",
-                  sp.err);
+                  "line for the client: \"%s\" (TODO(15))",
+                  transcript_escape(sp.err, sp.err_len, 240, err, sizeof err));
     client_close(&a);
     server_process_cleanup(&sp);
     harness_pass();

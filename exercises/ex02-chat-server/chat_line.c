@@ -1,0 +1,74 @@
+/*
+ * chat_line.c - see chat_line.h. Byte-level checks written out in full, because a chat server
+ * is exactly the place where "we only expect ASCII" turns into a bug report. Try them through
+ * the server: `printf 'a\033[31mb\n' | nc 127.0.0.1 7001` shows up in other clients as "ab".
+ */
+#include "chat_line.h"
+
+#include <stdint.h>
+
+/* Until the exercise is finished, some stubs do not use their parameters. These lines keep the
+ * compiler quiet about that; delete them when you have finished, and the compiler will check
+ * your work again. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+
+bool chat_line_valid_utf8(const char *s, size_t len)
+{
+    /* TODO(8): UTF-8 validation (lectures/03-tcp-networking/README.md#protocol-framing)
+     *   Walk the bytes. A byte below 0x80 is ASCII. Otherwise its top bits say how long the
+     *   sequence is:
+     *       110xxxxx  one continuation byte follows     (code points from U+0080)
+     *       1110xxxx  two continuation bytes follow     (from U+0800)
+     *       11110xxx  three continuation bytes follow   (from U+10000)
+     *   and every continuation byte looks like 10xxxxxx. Return false for:
+     *   - any other lead byte (a continuation byte on its own, 0xF8..0xFF);
+     *   - a sequence cut off by the end of the line, or a continuation byte that is not 10xxxxxx;
+     *   - an overlong form: the code point you decode is below the smallest one that needs that
+     *     many bytes (C0 AF is an overlong '/', which would sneak past a check for '/');
+     *   - a UTF-16 surrogate (U+D800..U+DFFF) or anything above U+10FFFF.
+     *   Decode the code point as you go: cp = (cp << 6) | (byte & 0x3F) for each continuation.
+     */
+    return true;
+}
+
+size_t chat_line_strip_controls(char *s, size_t len)
+{
+    /* TODO(8): control characters (lectures/03-tcp-networking/README.md#protocol-framing)
+     *   Copy the bytes to keep towards the front of s (a "kept" index that trails the reading
+     *   index) and return how many you kept. Drop:
+     *   - bytes below 0x20, except TAB ('\t');
+     *   - DEL, 0x7F;
+     *   - C1 controls U+0080..U+009F, which UTF-8 encodes as the two bytes C2 80 .. C2 9F.
+     *   ESC (0x1B) is the one that matters most: it starts the sequences that recolour or clear
+     *   a terminal, and nobody should be able to do that to the others' screens.
+     */
+    return len;
+}
+
+bool chat_line_valid_nick(const char *s, size_t len)
+{
+    /* TODO(8): nickname rules (lectures/03-tcp-networking/README.md#protocol-framing)
+     *   1 to CHAT_NICK_MAX characters, each one of A-Z a-z 0-9 _ -. Test the ranges yourself
+     *   ('a' <= c && c <= 'z' ...): isalnum() depends on the locale, and a NUL byte or a
+     *   non-ASCII byte must be refused.
+     */
+    return false;
+}
+
+int chat_line_nick_cmp(const char *a, const char *b)
+{
+    /* TODO(8): compare ignoring case (lectures/03-tcp-networking/README.md#protocol-framing)
+     *   Like strcmp(), but on lower-cased ASCII letters ('A'..'Z' -> 'a'..'z'; leave other
+     *   bytes alone): "Alice" and "aLICE" compare equal, "alice" < "Bob". The room uses it to
+     *   keep nicks unique and to sort /list.
+     */
+    const unsigned char *x = (const unsigned char *)a;
+    const unsigned char *y = (const unsigned char *)b;
+
+    while (*x != '\0' && *x == *y) {
+        x++;
+        y++;
+    }
+    return *x - *y; /* for now, case matters */
+}
