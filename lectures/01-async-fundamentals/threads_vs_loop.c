@@ -474,8 +474,12 @@ static int measure(enum server_kind kind, int n, struct run_result *res)
         goto cleanup;
     for (int i = 0; i < n; i++)
         drv.clients[i].fd = -1;
-    if ((listen_fd = listen_loopback(&port)) < 0 || client_driver_connect(&drv, port) != 0) {
-        perror("connect");
+    if ((listen_fd = listen_loopback(&port)) < 0) {
+        perror("listen on 127.0.0.1");
+        goto cleanup;
+    }
+    if (client_driver_connect(&drv, port) != 0) {
+        perror("connect to 127.0.0.1");
         goto cleanup;
     }
     if (pthread_create(&driver_thread, NULL, client_driver_main, &drv) != 0)
