@@ -96,8 +96,9 @@ static void conn_echo(struct echo_conn *conn, const char *buf, size_t len)
      *   - Append the bytes not written to conn->pending with evbuffer_add(). If pending was
      *     not empty to begin with, do not write() at all: append everything, or the echo
      *     would come back out of order.
-     *   - When pending goes from empty to non-empty, arm conn->write_ev with event_add();
-     *     conn_write_cb flushes it. Only then: adding it again would restart its timer (TODO 7).
+     *   - When pending goes from empty to non-empty, arm the write event:
+     *     event_add(conn->write_ev, conn->env->idle_timeout) (NULL, no timeout, until TODO 7).
+     *     conn_write_cb flushes it. Only then: adding it again would restart its timer.
      *
      * TODO(5): backpressure (lectures/03-tcp-networking/README.md#buffering-and-backpressure)
      *   - Once pending holds ECHO_MAX_PENDING_BYTES, stop reading from this client

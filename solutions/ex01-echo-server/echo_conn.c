@@ -225,7 +225,11 @@ void echo_conn_shutdown(struct echo_conn *conn)
         conn_stop_reading(conn);
     if (evbuffer_get_length(conn->pending) == 0)
         echo_conn_close(conn, "shutdown");
-    /* Otherwise conn_write_cb closes it once the rest is written. */
+    /* Otherwise conn_write_cb closes it once the rest is written. A client still sending at
+     * this point leaves unread input behind, and closing a socket with unread input makes the
+     * kernel send a reset, which can cut off the last echo bytes still in flight. A "lingering
+     * close" (shut down the write side, read and discard until the client closes) avoids
+     * that; this server keeps it simple. */
 }
 
 void echo_conn_close(struct echo_conn *conn, const char *reason)

@@ -47,8 +47,8 @@ uint16_t echo_server_port(const struct echo_server *server);
 /*
  * Starts a graceful shutdown: stops accepting, stops reading, and closes each connection as
  * soon as its pending output has been written (logged as "shutdown"). Clients that have still
- * not taken their echo a second later are closed anyway, so a shutdown always ends. When every
- * connection is gone the server has no events left on the base, so event_base_dispatch()
+ * not taken their echo half a second later are closed anyway, so a shutdown always ends. When
+ * every connection is gone the server has no events left on the base, so event_base_dispatch()
  * returns by itself. Call it from the loop's thread (for example from a signal event's callback).
  */
 void echo_server_shutdown(struct echo_server *server);
