@@ -126,7 +126,6 @@ int course_load(struct course *c, const char *path, char *err, size_t errsz)
         cf->verdict = opt_str(f, "verdict");
         cf->about = opt_str(f, "about");
         cf->tests = str_array(json_object_get(f, "tests"), &cf->ntests);
-        cf->others_may_pass = json_is_true(json_object_get(f, "others_may_pass"));
         if (cf->name == NULL || cf->exercise == NULL || cf->verdict == NULL || cf->tests == NULL) {
             snprintf(err, errsz, "%s: fixture %zu needs \"name\", \"exercise\" and \"verdict\"",
                      path, i + 1);

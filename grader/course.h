@@ -48,9 +48,8 @@ struct course_fixture {
     const char *name;      /* tree "fixture-NAME" in the build */
     const char *exercise;  /* exercise id */
     const char *verdict;   /* the verdict the listed tests must get: "crash", "timeout", ... */
-    const char **tests;    /* the tests that must get it; NULL-terminated; empty means all */
+    const char **tests;    /* the tests graded, each must get it; NULL-terminated; empty: all */
     size_t ntests;
-    int others_may_pass;   /* 0: no other test may pass either */
     const char *about;     /* what the fixture does wrong */
 };
 

@@ -95,9 +95,16 @@ int main(int argc, char **argv)
     char err[512];
     int argi = 1;
 
-    for (; argi < argc && argv[argi][0] == '-'; argi++) {
+    /* Options may come before or after the exercise and test names. */
+    char **positional = calloc((size_t)argc + 1, sizeof *positional);
+    int npos = 0;
+    if (positional == NULL)
+        return 2;
+    for (; argi < argc; argi++) {
         const char *a = argv[argi];
-        if (strcmp(a, "--solutions") == 0) {
+        if (a[0] != '-') {
+            positional[npos++] = argv[argi];
+        } else if (strcmp(a, "--solutions") == 0) {
             tree = "solutions";
         } else if (strcmp(a, "--list") == 0) {
             list = 1;
@@ -116,13 +123,16 @@ int main(int argc, char **argv)
                 build_dir = v;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout, "./grader/grade");
+            free(positional);
             return 0;
         } else {
             fprintf(stderr, "grade: unknown option or missing value: %s\n\n", a);
             usage(stderr, "./grader/grade");
+            free(positional);
             return 2;
         }
     }
+    argi = 0;
 
     struct course course;
     if (!util_is_file("grader/course.json")) {
@@ -140,7 +150,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (verify) {
-        if (argi < argc) {
+        if (npos > 0) {
             fprintf(stderr, "grade: --verify checks the whole course and takes no exercise\n");
             goto out;
         }
@@ -150,16 +160,15 @@ int main(int argc, char **argv)
 
     /* Which exercises: all, or the one named (then the rest of argv are test names). */
     const struct course_exercise *only_ex = NULL;
-    if (argi < argc) {
-        only_ex = course_find(&course, argv[argi]);
+    if (npos > 0) {
+        only_ex = course_find(&course, positional[0]);
         if (only_ex == NULL) {
             fprintf(stderr, "grade: no exercise called %s (try ex01, ex02, ex03, or --list)\n",
-                    argv[argi]);
+                    positional[0]);
             goto out;
         }
-        argi++;
     }
-    char *const *only_tests = argi < argc ? argv + argi : NULL;
+    char *const *only_tests = npos > 1 ? positional + 1 : NULL;
 
     char tmp_template[] = "/tmp/grade-XXXXXX";
     char *tmp_dir = mkdtemp(tmp_template);
@@ -222,5 +231,6 @@ int main(int argc, char **argv)
         proc_result_free(&ignored);
 out:
     course_free(&course);
+    free(positional);
     return status;
 }

@@ -525,17 +525,22 @@ static void run_demos(struct checks *k, const struct course *c, const char *buil
 
 /* ---- the grader's self-tests ----------------------------------------------------------- */
 
-/* Runs this build's grader on a tree and returns its JSON report (or NULL). */
+/* Runs this build's grader on some tests (all when `tests` is empty) of one exercise of a
+ * tree, through its command line, and returns its JSON report (or NULL). */
 static json_t *grade_via_cli(struct checks *k, const char *tree, const char *ex_id,
-                             const char *test, int *exit_status, char **output)
+                             const char *const tests[], int *exit_status, char **output)
 {
     char grader[4600], json_path[256];
     struct proc_result res;
+    char *argv[64] = {grader, "--build-dir", VERIFY_BUILD_DIR, "--tree", (char *)tree,
+                      "--json", json_path, (char *)ex_id};
+    size_t n = 8;
 
     snprintf(grader, sizeof grader, "%s/%s/grader/grader", k->root, VERIFY_BUILD_DIR);
     snprintf(json_path, sizeof json_path, "%s/%s-%s.json", k->tmp_dir, tree, ex_id);
-    char *argv[] = {grader, "--build-dir", VERIFY_BUILD_DIR, "--tree", (char *)tree,
-                    "--json", json_path, (char *)ex_id, (char *)test, NULL};
+    for (size_t i = 0; tests != NULL && tests[i] != NULL && n < 63; i++)
+        argv[n++] = (char *)tests[i];
+    argv[n] = NULL;
     if (proc_run(argv, k->root, NULL, 600, &res) != 0)
         return NULL;
     *exit_status = res.timed_out || !WIFEXITED(res.status) ? -1 : WEXITSTATUS(res.status);
@@ -546,6 +551,8 @@ static json_t *grade_via_cli(struct checks *k, const char *tree, const char *ex_
     return json_load_file(json_path, 0, &jerr);
 }
 
+/* Grades a fixture's listed tests and checks each got the fixture's verdict: the grader must
+ * name what is wrong, and a broken submission must never pass. */
 static void check_fixture(struct checks *k, const struct course *c, const struct course_fixture *f)
 {
     char tree[128], detail[8192] = "";
@@ -553,40 +560,35 @@ static void check_fixture(struct checks *k, const struct course *c, const struct
     char *output = NULL;
 
     snprintf(tree, sizeof tree, "fixture-%s", f->name);
-    json_t *report = grade_via_cli(k, tree, f->exercise, NULL, &status, &output);
+    json_t *report = grade_via_cli(k, tree, f->exercise, f->tests, &status, &output);
     json_t *ex = json_array_get(json_object_get(report, "exercises"), 0);
     json_t *tests = json_object_get(ex, "tests");
     const struct course_exercise *cex = course_find(c, f->exercise);
+    size_t want = f->ntests > 0 ? f->ntests : (cex != NULL ? cex->ntests : 0);
 
     if (report == NULL || !json_is_array(tests) || status != 1) {
         add_detail(detail, sizeof detail, "grader exit status %d (expected 1), report %s\n", status,
                    report == NULL ? "missing" : "present");
     } else {
-        size_t got_verdict = 0;
+        size_t got = 0;
         for (size_t i = 0; i < json_array_size(tests); i++) {
             json_t *t = json_array_get(tests, i);
             const char *name = json_string_value(json_object_get(t, "name"));
             const char *v = json_string_value(json_object_get(t, "verdict"));
-            int listed = f->ntests == 0;
-            for (size_t n = 0; n < f->ntests && !listed; n++)
-                listed = strcmp(f->tests[n], name) == 0;
-            if (listed && strcmp(v, f->verdict) != 0)
-                add_detail(detail, sizeof detail, "%s: %s, expected %s (%s)\n", name, v, f->verdict,
-                           json_string_value(json_object_get(t, "message")));
-            if (listed && strcmp(v, f->verdict) == 0)
-                got_verdict++;
-            if (!listed && !f->others_may_pass && strcmp(v, "pass") == 0)
-                add_detail(detail, sizeof detail, "%s passed, but this submission is broken\n", name);
+            if (v != NULL && strcmp(v, f->verdict) == 0)
+                got++;
+            else
+                add_detail(detail, sizeof detail, "%s: %s, expected %s (%s)\n", name, v,
+                           f->verdict, json_string_value(json_object_get(t, "message")));
         }
-        size_t want = f->ntests == 0 ? (cex != NULL ? cex->ntests : 0) : f->ntests;
-        if (got_verdict != want)
-            add_detail(detail, sizeof detail, "%zu of %zu tests got the verdict %s\n", got_verdict,
-                       want, f->verdict);
+        if (got != want || want == 0)
+            add_detail(detail, sizeof detail, "%zu of %zu tests got the verdict %s\n", got, want,
+                       f->verdict);
     }
     if (detail[0] != '\0' && output != NULL)
         add_detail(detail, sizeof detail, "grader output:\n%s", output);
-    check(k, detail[0] == '\0', detail, "fixture %s (%s): graded %s", f->name,
-          f->about != NULL ? f->about : "", f->verdict);
+    check(k, detail[0] == '\0', detail, "fixture %s (%s): %zu tests graded %s", f->name,
+          f->about != NULL ? f->about : "", want, f->verdict);
     json_decref(report);
     free(output);
 }
@@ -624,8 +626,8 @@ static void check_grader_cli(struct checks *k, const struct course *c)
             continue;
         int status = -1;
         char *output = NULL;
-        json_t *report = grade_via_cli(k, "solutions", c->exercises[i].id,
-                                       c->exercises[i].tests[0].name, &status, &output);
+        const char *first[] = {c->exercises[i].tests[0].name, NULL};
+        json_t *report = grade_via_cli(k, "solutions", c->exercises[i].id, first, &status, &output);
         json_t *t = json_array_get(
             json_object_get(json_array_get(json_object_get(report, "exercises"), 0), "tests"), 0);
         const char *v = json_string_value(json_object_get(t, "verdict"));
