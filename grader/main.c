@@ -59,7 +59,16 @@ static void list_course(const struct course *c)
     }
 }
 
-/* Points the student at the first thing to do, after a run that had failures. */
+/* The number in "TODO(n)", or a large number when there is none. */
+static int todo_number(const char *todo)
+{
+    int n;
+    return todo != NULL && sscanf(todo, "TODO(%d)", &n) == 1 ? n : 1 << 30;
+}
+
+/* Points the student at the first thing to do, after a run that had failures: the first
+ * exercise that is not done, and the earliest TODO among its failing tests (TODOs are
+ * numbered in the order to do them). */
 static void print_next_step(const struct exercise_result *results, size_t n, const char *tree)
 {
     for (size_t i = 0; i < n; i++) {
@@ -67,21 +76,21 @@ static void print_next_step(const struct exercise_result *results, size_t n, con
         if (er->passed == er->ntests)
             continue;
         const char *todo = NULL;
-        for (size_t k = 0; k < er->ntests && todo == NULL; k++) {
+        for (size_t k = 0; k < er->ntests; k++) {
             const struct course_test *t = course_find_test(er->ex, er->tests[k].name);
-            if (er->tests[k].verdict != VERDICT_PASS && t != NULL)
+            if (er->tests[k].verdict != VERDICT_PASS && t != NULL &&
+                todo_number(t->todo) < todo_number(todo))
                 todo = t->todo;
         }
         printf("\nNext: %s/%s", tree, er->ex->dir);
         if (er->build_log != NULL)
             printf(" does not compile: fix the errors above first.\n");
         else if (er->passed == 0 && strcmp(tree, "exercises") == 0)
-            printf("/README.md explains the task; then start at %s in %s.\n",
-                   todo != NULL ? todo : "TODO(1)", er->ex->file);
+            printf("/README.md explains the task; then start at %s.\n",
+                   todo != NULL ? todo : "TODO(1)");
         else
-            printf(": %zu of %zu tests still fail; %s%s%s is where the first one points.\n",
-                   er->ntests - er->passed, er->ntests, todo != NULL ? todo : "the hint above",
-                   todo != NULL ? " in " : "", todo != NULL ? er->ex->file : "");
+            printf(": %zu of %zu tests still fail; the earliest TODO they point to is %s.\n",
+                   er->ntests - er->passed, er->ntests, todo != NULL ? todo : "(none)");
         return;
     }
 }

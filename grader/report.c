@@ -4,9 +4,12 @@
  */
 #include "report.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "util.h"
 
 #define MESSAGE_COLUMNS 70       /* message shown on a test's line before it is cut */
 #define BUILD_LOG_LINES 40       /* compiler lines shown without --verbose */
@@ -114,6 +117,41 @@ static const char *verdict_advice(enum verdict v)
     }
 }
 
+/* Finds where a marker such as "TODO(3)" stands in the exercise's sources: "dir/file.c:42".
+ * Returns 0 when found. The lowest file name wins when a marker appears in several files. */
+static int find_todo(const char *dir, const char *todo, char *out, size_t outsz)
+{
+    DIR *d = opendir(dir);
+    int found = 0;
+    char best[512] = "";
+
+    if (d == NULL)
+        return -1;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        size_t n = strlen(e->d_name);
+        if (n < 3 || e->d_name[0] == '.' ||
+            (strcmp(e->d_name + n - 2, ".c") != 0 && strcmp(e->d_name + n - 2, ".h") != 0))
+            continue;
+        if (found && strcmp(e->d_name, best) > 0)
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        char *text = util_read_file(path);
+        const char *hit = text != NULL ? strstr(text, todo) : NULL;
+        if (hit != NULL) {
+            int line = 1;
+            for (const char *p = text; p < hit; p++)
+                line += *p == '\n';
+            snprintf(best, sizeof best, "%s", e->d_name);
+            snprintf(out, outsz, "%s:%d", path, line);
+            found = 1;
+        }
+        free(text);
+    }
+    closedir(d);
+    return found ? 0 : -1;
+}
+
 void report_failure(FILE *out, const struct report_style *st, const struct course_exercise *ex,
                     const char *tree, const char *build_dir, const struct test_result *res)
 {
@@ -148,9 +186,14 @@ void report_failure(FILE *out, const struct report_style *st, const struct cours
         fprintf(out, "    CK_FORK=no gdb --args ./%s/%s %s\n", build_dir, suite, res->name);
     if (t != NULL && t->hint != NULL)
         fprintf(out, "  Hint: %s\n", t->hint);
-    if (t != NULL && t->todo != NULL)
-        fprintf(out, "  Look at: %s in %s/%s/%s\n", t->todo, tree, ex->dir,
-                ex->file != NULL ? ex->file : "");
+    if (t != NULL && t->todo != NULL) {
+        char dir[512], where[1100];
+        snprintf(dir, sizeof dir, "%s/%s", tree, ex->dir);
+        if (find_todo(dir, t->todo, where, sizeof where) == 0)
+            fprintf(out, "  Look at: %s at %s\n", t->todo, where);
+        else
+            fprintf(out, "  Look at: the code you wrote for %s in %s/\n", t->todo, dir);
+    }
     if (t != NULL && t->lecture != NULL)
         fprintf(out, "  Read: %s\n", t->lecture);
 }
