@@ -53,7 +53,7 @@
 /* One receiving client. */
 struct chat_receiver {
     int fd;                 /* -1 once the server closed it */
-    bool welcomed;          /* saw "* end of history" */
+    bool welcomed;          /* saw "* end of history" (reported, not required) */
     bool in_room;           /* saw a sync line from the sender: msg lines count from now on */
     bool skipping;          /* inside a line longer than the buffer: dropped up to its LF */
     size_t len;             /* bytes of a partial line in buf */
@@ -430,9 +430,11 @@ static uint64_t run_lines(struct chat_load *load)
 static void report(const struct chat_load *load, uint64_t start)
 {
     uint64_t lost = 0, duplicates = 0, out_of_order = 0;
+    long welcomed = 0;
 
     for (long i = 0; i < load->nreceivers; i++) {
         const struct chat_receiver *r = &load->receivers[i];
+        welcomed += r->welcomed;
         lost += load->lines - r->received;
         duplicates += r->duplicates;
         out_of_order += r->out_of_order;
@@ -441,13 +443,14 @@ static void report(const struct chat_load *load, uint64_t start)
     double seconds = (double)span / (double)BENCH_NS_PER_SEC;
     printf("chat-load: receivers=%ld lines=%" PRIu64 " rate=%ld sent=%" PRIu64 " seconds=%.3f "
            "delivered=%" PRIu64 " delivered_per_s=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f "
-           "lost=%" PRIu64 " out_of_order=%" PRIu64 " duplicates=%" PRIu64 " disconnected=%ld\n",
+           "lost=%" PRIu64 " out_of_order=%" PRIu64 " duplicates=%" PRIu64 " disconnected=%ld "
+           "welcomed=%ld\n",
            load->nreceivers, load->lines, load->rate, load->sender.next_seq, seconds,
            load->delivered, (double)load->delivered / seconds,
            (double)lat_hist_percentile(&load->hist, 0.50) / 1e3,
            (double)lat_hist_percentile(&load->hist, 0.99) / 1e3,
            (double)lat_hist_percentile(&load->hist, 1.0) / 1e3, lost, out_of_order, duplicates,
-           load->disconnected);
+           load->disconnected, welcomed);
 }
 
 static void usage(void)

@@ -7,8 +7,9 @@
  * has come back, check every byte, and send the next one, for SECONDS seconds. "Closed loop"
  * means the load adapts to the server: a slow server gets fewer requests rather than an
  * ever-growing queue, so the figures are the server's real throughput and latency. It prints
- * one line of key=value pairs: round trips per second, echoed MiB/s (one direction) and the
- * median and 99th-percentile round-trip time.
+ * one line of key=value pairs: round trips per second, echoed MiB/s (one direction), the
+ * median and 99th-percentile round-trip time, and how many connections were stuck (waiting
+ * for an echo for over a second at the end; the exit status is then 1).
  *
  * One thread and one epoll set drive every connection, so the tool itself stays cheap next
  * to the server it measures. Try it: `echo-load 7000 10 64 2` against a running echo-server.
@@ -33,6 +34,7 @@
 #define ECHO_LOAD_EVENTS 256                        /* epoll events handled per wakeup */
 #define ECHO_LOAD_TICK_MS 100                       /* longest sleep between deadline checks */
 #define ECHO_LOAD_LINE_BYTES 64                     /* the message is lines of this length */
+#define ECHO_LOAD_STUCK_MS 1000     /* a round trip still unfinished this long at the end is stuck */
 
 /* One connection, in the middle of one round trip. */
 struct echo_conn {
@@ -253,14 +255,25 @@ int main(int argc, char **argv)
         fprintf(stderr, "echo-load: no round trip completed in %ld s\n", seconds);
         goto done;
     }
+    /* Unfinished round trips are not in the histogram: a server that forgets a connection
+     * would otherwise look fast. Count the ones that have waited far too long. */
+    long stuck = 0;
+    for (long i = 0; i < nconns; i++) {
+        if (now - conns[i].start_ns >= ECHO_LOAD_STUCK_MS * BENCH_NS_PER_MS) {
+            fprintf(stderr, "echo-load: connection %ld got %zu of %zu bytes back in %.1f s\n", i,
+                    conns[i].received, load.size,
+                    (double)(now - conns[i].start_ns) / (double)BENCH_NS_PER_SEC);
+            stuck++;
+        }
+    }
     printf("echo-load: conns=%ld size=%zu seconds=%.2f trips=%" PRIu64 " trips_per_s=%.0f "
-           "mib_per_s=%.1f p50_us=%.1f p99_us=%.1f max_us=%.1f\n",
+           "mib_per_s=%.1f p50_us=%.1f p99_us=%.1f max_us=%.1f stuck=%ld\n",
            nconns, load.size, elapsed, load.trips, (double)load.trips / elapsed,
            (double)load.trips * (double)load.size / elapsed / (1024.0 * 1024.0),
            (double)lat_hist_percentile(&load.hist, 0.50) / 1e3,
            (double)lat_hist_percentile(&load.hist, 0.99) / 1e3,
-           (double)lat_hist_percentile(&load.hist, 1.0) / 1e3);
-    status = 0;
+           (double)lat_hist_percentile(&load.hist, 1.0) / 1e3, stuck);
+    status = stuck == 0 ? 0 : 1;
 
 done:
     if (conns != NULL) {
