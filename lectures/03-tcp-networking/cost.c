@@ -39,6 +39,7 @@
 #define DEFAULT_PORT 7033
 #define ECHO_MAX_PENDING (256 * 1024) /* bufferevent echo: output bound before pausing reads */
 #define PLAIN_READ_BYTES (64 * 1024)  /* plain echo: one read() at most; also its backlog bound */
+#define IDLE_MS 30000 /* all three servers close a client silent (or not reading) this long */
 #define LOAD_MAX_CONNS 100
 #define LOAD_MAX_SIZE (16 * 1024 * 1024)
 #define DEMO_RUN_MS 500 /* each server gets this long per workload */
@@ -61,6 +62,8 @@ struct bev_server {
     struct bev_conn *conns;
     bool nodelay; /* set TCP_NODELAY on each accepted socket */
 };
+
+static const struct timeval IDLE = {IDLE_MS / 1000, (IDLE_MS % 1000) * 1000};
 
 static void bev_conn_free(struct bev_conn *conn)
 {
@@ -129,6 +132,7 @@ static void bev_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     bufferevent_setcb(conn->bev, bev_read_cb, bev_write_cb, bev_event_cb, conn);
+    bufferevent_set_timeouts(conn->bev, &IDLE, &IDLE);
     bufferevent_enable(conn->bev, EV_READ);
 }
 
@@ -187,7 +191,10 @@ static void plain_read_cb(evutil_socket_t fd, short what, void *arg)
     struct plain_conn *conn = arg;
     char buf[PLAIN_READ_BYTES];
 
-    (void)what;
+    if (what & EV_TIMEOUT) { /* nothing arrived for IDLE_MS: the timer restarts on each read */
+        plain_conn_free(conn);
+        return;
+    }
     ssize_t n = read(fd, buf, sizeof buf);
     if (n == 0 || (n < 0 && !retriable(errno))) {
         plain_conn_free(conn); /* EOF or a real error */
@@ -208,7 +215,7 @@ static void plain_read_cb(evutil_socket_t fd, short what, void *arg)
          * backpressure, and it bounds the backlog to one read), and wait for EV_WRITE. */
         evbuffer_add(conn->backlog, buf + w, (size_t)(n - w));
         event_del(conn->read_ev);
-        event_add(conn->write_ev, NULL);
+        event_add(conn->write_ev, &IDLE);
     }
 }
 
@@ -216,14 +223,17 @@ static void plain_write_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct plain_conn *conn = arg;
 
-    (void)what;
+    if (what & EV_TIMEOUT) { /* the client has not read a byte for IDLE_MS */
+        plain_conn_free(conn);
+        return;
+    }
     if (evbuffer_write(conn->backlog, fd) < 0 && !retriable(errno)) {
         plain_conn_free(conn);
         return;
     }
     if (evbuffer_get_length(conn->backlog) == 0) {
         event_del(conn->write_ev);
-        event_add(conn->read_ev, NULL);
+        event_add(conn->read_ev, &IDLE);
     }
 }
 
@@ -250,7 +260,7 @@ static void plain_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, stru
     conn->write_ev = event_new(server->base, fd, EV_WRITE | EV_PERSIST, plain_write_cb, conn);
     conn->backlog = evbuffer_new();
     if (conn->read_ev == NULL || conn->write_ev == NULL || conn->backlog == NULL ||
-        event_add(conn->read_ev, NULL) != 0)
+        event_add(conn->read_ev, &IDLE) != 0)
         plain_conn_free(conn);
 }
 

@@ -338,10 +338,12 @@ struct tcp_echo *tcp_echo_new(struct event_base *base, const struct tcp_echo_opt
 
     /* REUSEABLE sets SO_REUSEADDR, so a restarted server can bind at once even while the old
      * one's connections sit in TIME_WAIT. CLOSE_ON_FREE closes the socket with the listener.
-     * A backlog of -1 lets libevent pick a sensible one. */
+     * The backlog is the kernel's queue of connections not yet accepted; when it is full, new
+     * clients wait a second and retry. (-1 would let libevent pick: 128.) */
     server->listener = evconnlistener_new_bind(base, accept_cb, server,
-                                               LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1,
-                                               (struct sockaddr *)&sin, sizeof sin);
+                                               LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                               TCP_ECHO_BACKLOG, (struct sockaddr *)&sin,
+                                               sizeof sin);
     if (server->listener == NULL) {
         fprintf(stderr, "tcp_echo: cannot listen on %s:%u: %s\n", opts->host, opts->port,
                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));

@@ -18,6 +18,7 @@
 struct event_base;
 
 #define TCP_ECHO_MAX_CONNECTIONS 1024     /* clients beyond this are closed at once */
+#define TCP_ECHO_BACKLOG 1024             /* connections the kernel completes before we accept */
 #define TCP_ECHO_MAX_PENDING (256 * 1024) /* bytes of echo per client before we stop reading */
 #define TCP_ECHO_RESUME_AT (64 * 1024)    /* ...and resume once it has drained to this */
 #define TCP_ECHO_ACCEPT_PAUSE_MS 100      /* after an accept error, wait this long */

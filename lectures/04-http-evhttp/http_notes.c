@@ -342,12 +342,28 @@ static void log_complete_cb(struct evhttp_request *req, void *arg)
     const char *timing =
         evhttp_find_header(evhttp_request_get_output_headers(req), "Server-Timing");
 
+    /* The reply made it: the connection may live on for more requests, so unhook the
+     * "went away" callback set in timing_log_layer. */
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
     if (app->log == NULL)
         return;
     fprintf(app->log, "server: %s %s -> %d (%s)\n", method_name(evhttp_request_get_command(req)),
             evhttp_request_get_uri(req), evhttp_request_get_response_code(req),
             timing != NULL ? timing : "no timing");
     fflush(app->log);
+}
+
+/* Runs instead of log_complete_cb when the connection closes while a reply is still being
+ * written: the client went away. */
+static void log_aborted_cb(struct evhttp_connection *conn, void *arg)
+{
+    struct http_notes *app = arg;
+
+    (void)conn;
+    if (app->log != NULL) {
+        fprintf(app->log, "server: a client went away before its reply was written\n");
+        fflush(app->log);
+    }
 }
 
 /* Outermost: times the rest of the chain and logs the request once its reply is out. */
@@ -364,8 +380,10 @@ static void timing_log_layer(struct request *r, size_t next)
     evhttp_add_header(evhttp_request_get_output_headers(r->req), "Server-Timing", timing);
     /* The callback gets the app, not a malloc'd per-request record: if the client goes away
      * in the middle of the reply, evhttp frees the request without calling it, and such a
-     * record would leak. Everything it logs can be read from the request itself. */
+     * record would leak. Everything it logs can be read from the request itself. That case
+     * is caught by the connection's close callback instead. */
     evhttp_request_set_on_complete_cb(r->req, log_complete_cb, r->app);
+    evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), log_aborted_cb, r->app);
 }
 
 /* CORS: lets a web page from another origin call this API. Every answer says which origins
@@ -416,9 +434,8 @@ static void send_response(struct request *r)
     if (r->res.body != NULL && buf != NULL)
         text = json_dumps(r->res.body, JSON_COMPACT | JSON_SORT_KEYS);
     if (text != NULL) {
-        /* evhttp's default Content-Type is text/html: say what this really is. */
-        evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type",
-                          "application/json");
+        /* No Content-Type here: evhttp_set_default_content_type() made it JSON for every reply
+         * that has a body. */
         evbuffer_add(buf, text, strlen(text));
         evbuffer_add(buf, "\n", 1);
         free(text);
@@ -487,6 +504,8 @@ struct http_notes *http_notes_new(struct event_base *base, const char *host, uin
     evhttp_set_allowed_methods(app->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
                                               EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                               EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    /* Without this, every reply with a body would say text/html; charset=ISO-8859-1. */
+    evhttp_set_default_content_type(app->http, "application/json");
     evhttp_set_max_body_size(app->http, HTTP_NOTES_BODY_MAX);
     evhttp_set_max_headers_size(app->http, HTTP_NOTES_HEADERS_MAX);
     evhttp_set_timeout(app->http, HTTP_NOTES_IDLE_S);
