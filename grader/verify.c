@@ -404,6 +404,128 @@ static void check_markdown_links(struct checks *k, const char *file, char *detai
     free(text);
 }
 
+/* Appends every .c and .h file of every lecture folder to *all (grown with realloc). */
+static void read_lecture_sources(const char *root, char **all, size_t *len)
+{
+    char dir[4400];
+    snprintf(dir, sizeof dir, "%s/lectures", root);
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        char sub[4700];
+        snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
+        char **files = list_files(sub);
+        for (size_t i = 0; files != NULL && files[i] != NULL; i++) {
+            if (!ends_with(files[i], ".c") && !ends_with(files[i], ".h"))
+                continue;
+            char path[5000];
+            snprintf(path, sizeof path, "%s/%s", sub, files[i]);
+            char *text = util_read_file(path);
+            size_t n = text != NULL ? strlen(text) : 0;
+            char *bigger = realloc(*all, *len + n + 2);
+            if (bigger != NULL) {
+                *all = bigger;
+                memcpy(*all + *len, text != NULL ? text : "", n);
+                *len += n;
+                (*all)[(*len)++] = '\n';
+                (*all)[*len] = '\0';
+            }
+            free(text);
+        }
+        free_names(files);
+    }
+    if (d != NULL)
+        closedir(d);
+}
+
+/* Checks one piece of a quoted block: it must stand, verbatim, in the demo sources. */
+static void check_quote_piece(const char *piece, size_t len, const char *sources, const char *file,
+                              char *detail, size_t detailsz, int *npieces)
+{
+    while (len > 0 && piece[0] == '\n') {
+        piece++;
+        len--;
+    }
+    while (len > 0 && piece[len - 1] == '\n')
+        len--;
+    if (len == 0)
+        return;
+    (*npieces)++;
+    char *want = strndup(piece, len);
+    if (want != NULL && strstr(sources, want) == NULL)
+        add_detail(detail, detailsz, "%s: quoted code not found in any lecture demo: %.60s...\n",
+                   file, want);
+    free(want);
+}
+
+/*
+ * Lecture notes quote their demos. Every ```c block in a lecture README (its indentation
+ * removed; "..." or a "... " comment line separates quoted pieces) must appear verbatim in a
+ * lecture's .c or .h file, so the notes cannot drift from the code they teach.
+ */
+static void check_lecture_quotes(struct checks *k)
+{
+    char *sources = NULL, detail[8192] = "";
+    size_t slen = 0;
+    int npieces = 0;
+    char dir[4400];
+
+    read_lecture_sources(k->root, &sources, &slen);
+    snprintf(dir, sizeof dir, "%s/lectures", k->root);
+    DIR *d = opendir(dir);
+    for (struct dirent *e; sources != NULL && d != NULL && (e = readdir(d)) != NULL;) {
+        char path[4700];
+        snprintf(path, sizeof path, "%s/%s/README.md", dir, e->d_name);
+        char *text = e->d_name[0] != '.' ? util_read_file(path) : NULL;
+        if (text == NULL)
+            continue;
+        char *piece = malloc(strlen(text) + 1);
+        size_t plen = 0;
+        size_t indent = 0;
+        int in_c = 0, in_other = 0;
+        for (char *line = text; piece != NULL && *line != '\0';) {
+            char *nl = strchr(line, '\n');
+            size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
+            size_t lead = strspn(line, " ");
+            if (!in_c && !in_other && strncmp(line + lead, "```", 3) == 0) {
+                in_c = strncmp(line + lead, "```c", 4) == 0 && len == lead + 4;
+                in_other = !in_c;
+                indent = lead;
+                plen = 0;
+            } else if ((in_c || in_other) && strncmp(line + lead, "```", 3) == 0) {
+                if (in_c)
+                    check_quote_piece(piece, plen, sources, path + strlen(k->root) + 1, detail,
+                                      sizeof detail, &npieces);
+                in_c = in_other = 0;
+            } else if (in_c) {
+                const char *body = line + (lead < indent ? lead : indent);
+                size_t blen = len - (size_t)(body - line);
+                char trimmed[64];
+                snprintf(trimmed, sizeof trimmed, "%.*s", (int)(blen < 63 ? blen : 63), body);
+                const char *t = trimmed + strspn(trimmed, " \t");
+                if (strcmp(t, "...") == 0 || strcmp(t, "/* ... */") == 0) {
+                    check_quote_piece(piece, plen, sources, path + strlen(k->root) + 1, detail,
+                                      sizeof detail, &npieces);
+                    plen = 0;
+                } else {
+                    memcpy(piece + plen, body, blen);
+                    plen += blen;
+                    piece[plen++] = '\n';
+                }
+            }
+            line += len + (nl != NULL);
+        }
+        free(piece);
+        free(text);
+    }
+    if (d != NULL)
+        closedir(d);
+    check(k, detail[0] == '\0' && npieces > 0, detail,
+          "the lecture notes quote their demos' code verbatim (%d quoted pieces)", npieces);
+    free(sources);
+}
+
 static void check_docs(struct checks *k, const struct course *c)
 {
     char detail[8192] = "";
@@ -667,6 +789,7 @@ int verify_course(const struct course *c, int verbose)
             check_test_names(&k, &plain, &c->exercises[i]);
     }
     check_docs(&k, c);
+    check_lecture_quotes(&k);
 
     if (built) {
         section(&k, "Solutions pass every test");
