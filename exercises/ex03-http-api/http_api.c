@@ -153,7 +153,8 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 static void stop_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
-    struct timeval grace = {HTTP_API_SHUTDOWN_GRACE_MS / 1000, (HTTP_API_SHUTDOWN_GRACE_MS % 1000) * 1000};
+    struct timeval grace = {HTTP_API_SHUTDOWN_GRACE_MS / 1000,
+                            (HTTP_API_SHUTDOWN_GRACE_MS % 1000) * 1000};
     (void)fd;
     (void)what;
 
@@ -209,7 +210,8 @@ static int bind_socket(const char *host, uint16_t port, bool share, FILE *log)
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* restart without waiting */
         if ((share && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
-            bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || (share && listen(fd, LISTEN_BACKLOG) != 0)) {
+            bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+            (share && listen(fd, LISTEN_BACKLOG) != 0)) {
             err = errno;
             close(fd);
             fd = -1;
@@ -319,9 +321,12 @@ struct http_api *http_api_new(const struct http_api_config *cfg)
     if (api == NULL)
         return NULL;
     api->app.log = cfg->log;
-    api->app.max_body_bytes = cfg->max_body_bytes > 0 ? cfg->max_body_bytes : HTTP_API_DEFAULT_MAX_BODY_BYTES;
-    api->app.max_header_bytes = cfg->max_header_bytes > 0 ? cfg->max_header_bytes : HTTP_API_DEFAULT_MAX_HEADER_BYTES;
-    api->idle_timeout_ms = cfg->idle_timeout_ms > 0 ? cfg->idle_timeout_ms : HTTP_API_DEFAULT_IDLE_TIMEOUT_MS;
+    api->app.max_body_bytes =
+        cfg->max_body_bytes > 0 ? cfg->max_body_bytes : HTTP_API_DEFAULT_MAX_BODY_BYTES;
+    api->app.max_header_bytes =
+        cfg->max_header_bytes > 0 ? cfg->max_header_bytes : HTTP_API_DEFAULT_MAX_HEADER_BYTES;
+    api->idle_timeout_ms =
+        cfg->idle_timeout_ms > 0 ? cfg->idle_timeout_ms : HTTP_API_DEFAULT_IDLE_TIMEOUT_MS;
     api->nworkers = cfg->threads > 0 ? cfg->threads : cores();
     api->app.store = items_store_new(cfg->max_items);
     api->workers = calloc((size_t)api->nworkers, sizeof *api->workers);

@@ -29,7 +29,8 @@ static void fail(struct items_json_error *err, int status, const char *fmt, ...)
 int items_json_parse(const char *body, size_t len, enum items_json_mode mode, struct item *out,
                      unsigned *set, struct items_json_error *err)
 {
-    /* TODO(4): check a request body (lecture: lectures/04-http-evhttp/README.md#json-bodies-with-jansson).
+    /* TODO(4): check a request body
+     * (lecture: lectures/04-http-evhttp/README.md#json-bodies-with-jansson).
      * The rules are in items_json.h; the test_json_* tests check each one.
      *   - memset *out to zero first: those are the defaults (not completed, no order);
      *   - an empty body is a 400 (json_loadb would only say "wrong arguments");
@@ -65,7 +66,8 @@ void items_json_url(char *url, size_t size, const char *origin, uint64_t id)
 
 int items_json_write(struct evbuffer *out, const struct item *item, const char *origin)
 {
-    /* TODO(5): write the item (lecture: lectures/04-http-evhttp/README.md#json-bodies-with-jansson).
+    /* TODO(5): write the item
+     * (lecture: lectures/04-http-evhttp/README.md#json-bodies-with-jansson).
      * Build the object with json_pack("{s:I, s:s, s:b, s:o, s:s}", ...): keys id, title,
      * completed, order (json_integer(order), or json_null() when !has_order: "o" steals the
      * reference) and url (items_json_url). jansson keeps keys in insertion order. Append it to

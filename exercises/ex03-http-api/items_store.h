@@ -7,7 +7,7 @@
  *
  * Items are plain C structs, not jansson objects. An item has a fixed shape that the JSON
  * layer checks once at the door (items_json.h), so the store never has to ask "is this field
- * a string?"; a struct is about a tenth of the memory of the same jansson object, and copying
+ * a string?"; a struct is a fraction of the memory of the same jansson object, and copying
  * one out under a read lock is a memcpy, with no reference counts shared between threads.
  *
  * Every function copies items in or out: no pointer into the store ever escapes the lock.

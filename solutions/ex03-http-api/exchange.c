@@ -78,7 +78,9 @@ static int host_is_plausible(const char *host)
     size_t len = strlen(host);
     if (len == 0 || len > EXCHANGE_HOST_MAX)
         return 0;
-    return strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]") == len;
+    static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "0123456789.-_:[]";
+    return strspn(host, allowed) == len;
 }
 
 void exchange_origin(const struct exchange *ex, char *origin, size_t size)

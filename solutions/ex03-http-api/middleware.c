@@ -74,9 +74,10 @@ void middleware_log(struct exchange *ex, struct middleware_chain next)
 /* Echo the headers a preflight asks for only if they look like a header-name list. */
 static bool header_list_is_plausible(const char *list)
 {
+    static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "0123456789-_, ";
     size_t len = strlen(list);
-    return len > 0 && len <= CORS_ECHO_MAX &&
-           strspn(list, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_, ") == len;
+    return len > 0 && len <= CORS_ECHO_MAX && strspn(list, allowed) == len;
 }
 
 void middleware_cors(struct exchange *ex, struct middleware_chain next)
@@ -90,9 +91,9 @@ void middleware_cors(struct exchange *ex, struct middleware_chain next)
          * does not know yet whether the path exists. */
         const char *asked = exchange_request_header(ex, "Access-Control-Request-Headers");
         exchange_add_header(ex, "Access-Control-Allow-Methods", CORS_ALLOW_METHODS);
-        exchange_add_header(ex, "Access-Control-Allow-Headers",
-                            asked != NULL && header_list_is_plausible(asked) ? asked
-                                                                              : CORS_DEFAULT_HEADERS);
+        if (asked == NULL || !header_list_is_plausible(asked))
+            asked = CORS_DEFAULT_HEADERS;
+        exchange_add_header(ex, "Access-Control-Allow-Headers", asked);
         exchange_add_header(ex, "Access-Control-Max-Age", CORS_MAX_AGE_S);
         ex->status = 204;
         return;

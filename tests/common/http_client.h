@@ -11,7 +11,8 @@
  *     struct client c;
  *     struct http_response r;
  *     client_connect(&c, port);
- *     http_send(&c, "POST", "/items", "Content-Type: application/json\r\n", "{\"title\":\"x\"}", 2000);
+ *     http_send(&c, "POST", "/items", "Content-Type: application/json\r\n",
+ *               "{\"title\":\"x\"}", 2000);
  *     if (http_read_response(&c, 0, &r, 2000) == CLIENT_OK) ... r.status, r.body ...
  *     http_response_free(&r);
  */
@@ -30,13 +31,14 @@ struct http_response {
     char status_line[256];
     char head[HTTP_CLIENT_HEAD_MAX]; /* the header lines, each "Name: value\n" */
     size_t head_len;
-    char *body;                      /* NUL-terminated, malloc'd; "" when empty; never NULL after a read */
+    char *body;                      /* NUL-terminated, malloc'd; "" if empty; never NULL */
     size_t body_len;
 };
 
 /*
- * Sends "METHOD TARGET HTTP/1.1", "Host: 127.0.0.1:PORT" (as curl would), the extra header lines in `headers` (each
- * ending in "\r\n"; may be NULL), a Content-Length header when body is not NULL, and the body.
+ * Sends "METHOD TARGET HTTP/1.1", "Host: 127.0.0.1:PORT" (as curl would), the extra header
+ * lines in `headers` (each ending in "\r\n"; may be NULL), a Content-Length header when body is
+ * not NULL, and the body.
  * Returns 0 or -1 (as client_send).
  */
 int http_send(struct client *c, const char *method, const char *target, const char *headers,
