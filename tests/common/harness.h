@@ -7,12 +7,16 @@
  * exit status. A stray exit(0) in the code under test therefore shows up as
  * "Early exit with return value 0" instead of a silent pass.
  *
- * Usage:
+ * Usage (the table is built inside a function: START_TEST makes each test a static pointer,
+ * which C does not accept in a file-scope initializer):
  *     START_TEST(test_one_client_gets_its_bytes_back) { ...; harness_pass(); } END_TEST
- *     static const struct harness_test tests[] = {
- *         {"test_one_client_gets_its_bytes_back", test_one_client_gets_its_bytes_back, 5},
- *     };
- *     int main(int argc, char **argv) { return HARNESS_MAIN("echo", tests, argc, argv); }
+ *     int main(int argc, char **argv)
+ *     {
+ *         const struct harness_test tests[] = {
+ *             {"test_one_client_gets_its_bytes_back", test_one_client_gets_its_bytes_back, 5},
+ *         };
+ *         return HARNESS_MAIN("echo", tests, argc, argv);
+ *     }
  *
  * Running a suite binary: no arguments runs every test; `--list` prints the test names; one or
  * more names run just those. CK_RUN_CASE=NAME does the same through Check itself.

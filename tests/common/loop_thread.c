@@ -193,7 +193,9 @@ void loop_thread_stop(struct loop_thread *lt)
     pthread_cond_signal(&lt->stop_cond);
     pthread_mutex_unlock(&lt->lock);
     pthread_join(lt->watchdog, NULL);
-    event_base_loopbreak(lt->base);
+    /* loopexit, not loopbreak: a loop that has not started turning yet clears the break flag
+     * when it starts, and would then run forever; a pending loopexit still ends it. */
+    event_base_loopexit(lt->base, NULL);
     pthread_join(lt->thread, NULL);
     event_del(lt->heartbeat);
     lt->running = 0;
