@@ -15,7 +15,7 @@
 
 bool chat_line_valid_utf8(const char *s, size_t len)
 {
-    /* TODO(8): UTF-8 validation (lectures/03-tcp-networking/README.md#protocol-framing)
+    /* TODO(5): UTF-8 validation (lectures/03-tcp-networking/README.md#protocol-framing)
      *   Walk the bytes. A byte below 0x80 is ASCII. Otherwise its top bits say how long the
      *   sequence is:
      *       110xxxxx  one continuation byte follows     (code points from U+0080)
@@ -34,7 +34,7 @@ bool chat_line_valid_utf8(const char *s, size_t len)
 
 size_t chat_line_strip_controls(char *s, size_t len)
 {
-    /* TODO(8): control characters (lectures/03-tcp-networking/README.md#protocol-framing)
+    /* TODO(5): control characters (lectures/03-tcp-networking/README.md#protocol-framing)
      *   Copy the bytes to keep towards the front of s (a "kept" index that trails the reading
      *   index) and return how many you kept. Drop:
      *   - bytes below 0x20, except TAB ('\t');
@@ -46,22 +46,34 @@ size_t chat_line_strip_controls(char *s, size_t len)
     return len;
 }
 
+/* One character of a nickname: A-Z a-z 0-9 _ -. The ranges are spelled out because isalnum()
+ * follows the process locale. */
+static bool nick_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+}
+
 bool chat_line_valid_nick(const char *s, size_t len)
 {
-    /* TODO(8): nickname rules (lectures/03-tcp-networking/README.md#protocol-framing)
-     *   1 to CHAT_NICK_MAX characters, each one of A-Z a-z 0-9 _ -. Test the ranges yourself
-     *   ('a' <= c && c <= 'z' ...): isalnum() depends on the locale, and a NUL byte or a
-     *   non-ASCII byte must be refused.
+    /* TODO(5): nickname rules (lectures/03-tcp-networking/README.md#protocol-framing)
+     *   1 to CHAT_NICK_MAX characters, each one passing nick_char(). A NUL byte or a
+     *   non-ASCII byte must be refused like any other.
      */
     return false;
 }
 
+/* ASCII only on purpose: tolower() would follow the process locale. */
+static unsigned char ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
 int chat_line_nick_cmp(const char *a, const char *b)
 {
-    /* TODO(8): compare ignoring case (lectures/03-tcp-networking/README.md#protocol-framing)
-     *   Like strcmp(), but on lower-cased ASCII letters ('A'..'Z' -> 'a'..'z'; leave other
-     *   bytes alone): "Alice" and "aLICE" compare equal, "alice" < "Bob". The room uses it to
-     *   keep nicks unique and to sort /list.
+    /* TODO(5): compare ignoring case (lectures/03-tcp-networking/README.md#protocol-framing)
+     *   Like strcmp(), but comparing ascii_lower() of each byte: "Alice" and "aLICE" compare
+     *   equal, "alice" < "Bob". The room uses it to keep nicks unique and to sort /list.
      */
     const unsigned char *x = (const unsigned char *)a;
     const unsigned char *y = (const unsigned char *)b;

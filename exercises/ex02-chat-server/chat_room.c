@@ -173,7 +173,7 @@ struct chat_member *chat_room_join(struct chat_room *room, struct chat_outbox *o
     room_insert(room, m);
     room->count++;
 
-    /* TODO(4): greet the newcomer (lectures/03-tcp-networking/README.md#many-connections)
+    /* TODO(3): greet the newcomer (lectures/03-tcp-networking/README.md#many-connections)
      *   Append to out->to_sender, each line ending in "\n":
      *   - "* welcome <nick>";
      *   - the history, oldest first, one "<nick>: <text>" per message: chat_history_count()
@@ -187,7 +187,7 @@ struct chat_member *chat_room_join(struct chat_room *room, struct chat_outbox *o
 
 void chat_room_leave(struct chat_room *room, struct chat_member *m, struct chat_outbox *out)
 {
-    /* TODO(4): tell the others (lectures/03-tcp-networking/README.md#many-connections)
+    /* TODO(3): tell the others (lectures/03-tcp-networking/README.md#many-connections)
      *   Append "* <nick> left\n" to out->to_others, before m is freed below.
      */
     room_unlink(room, m);
@@ -211,7 +211,7 @@ size_t chat_room_count(const struct chat_room *room)
 static void room_say(struct chat_room *room, struct chat_member *m, const char *text, size_t len,
                      struct chat_outbox *out)
 {
-    /* TODO(7): a chat message (lectures/03-tcp-networking/README.md#protocol-framing)
+    /* TODO(6): a chat message (lectures/03-tcp-networking/README.md#protocol-framing)
      *   - First record it: chat_history_add(room->history, m->nick, text, len) (if the room
      *     has a history). The server broadcasts only after this returns, so the message is in
      *     the history file before anyone can see it.
@@ -283,7 +283,7 @@ static bool blank(char c)
 void chat_room_handle_line(struct chat_room *room, struct chat_member *m, char *line, size_t len,
                            struct chat_outbox *out)
 {
-    /* TODO(7): check the line, then say it (lectures/03-tcp-networking/README.md#protocol-framing)
+    /* TODO(6): check the line, then say it (lectures/03-tcp-networking/README.md#protocol-framing)
      *   In this order:
      *   - a CR at the very end (the line ended in CRLF) is dropped: len--;
      *   - not chat_line_valid_utf8(): "! invalid utf-8\n" to the sender, and stop;

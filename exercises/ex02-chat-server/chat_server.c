@@ -181,7 +181,7 @@ static void client_mark_dirty(struct chat_client *c)
 /* Drops c after a failed read() or write(): a reset is ECONNRESET (reading) or EPIPE (writing). */
 static void client_fail(struct chat_client *c, int err)
 {
-    /* TODO(6): disconnect reasons (lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close)
+    /* TODO(8): disconnect reasons (lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close)
      *   A reset shows up as ECONNRESET when reading and as EPIPE (or ECONNRESET) when writing:
      *   client_drop(c, "reset"). Anything else: client_drop with "error: <strerror(err)>"
      *   (format it into a char array of CHAT_REASON_MAX bytes with snprintf).
@@ -195,7 +195,7 @@ static void client_fail(struct chat_client *c, int err)
  */
 static void client_send(struct chat_client *c, const void *data, size_t len)
 {
-    /* TODO(3): queue, with a bound (lectures/03-tcp-networking/README.md#buffering-and-backpressure)
+    /* TODO(4): queue, with a bound (lectures/03-tcp-networking/README.md#buffering-and-backpressure)
      *   - A doomed client gets nothing more; nothing to do for len == 0.
      *   - If evbuffer_get_length(c->out) + len would pass srv->cfg.max_output_bytes, this
      *     client is not reading: log "slow-reader <addr> nick=<nick> pending=<n> limit=<max>:
@@ -214,7 +214,7 @@ static void client_send(struct chat_client *c, const void *data, size_t len)
  */
 static void client_finish(struct chat_client *c, const char *reason, const char *last_line)
 {
-    /* TODO(6): a goodbye that is still written (lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close)
+    /* TODO(8): a goodbye that is still written (lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close)
      *   - Nothing to do if c is already finishing or doomed.
      *   - Queue last_line (if not NULL) with client_send; if that dropped the client, stop.
      *   - Copy reason into c->reason, set c->finishing, and stop reading (event_del read_ev):
@@ -228,15 +228,15 @@ static void client_finish(struct chat_client *c, const char *reason, const char 
 /* Writes what the kernel will take. The rest waits for write_ev. */
 static void client_flush(struct chat_client *c)
 {
-    /* TODO(3): write (lectures/03-tcp-networking/README.md#buffering-and-backpressure)
+    /* TODO(4): write (lectures/03-tcp-networking/README.md#buffering-and-backpressure)
      *   - While c->out is not empty: evbuffer_write(c->out, c->fd). On -1: EINTR, try again;
      *     EAGAIN or EWOULDBLOCK means the kernel's buffer for this socket is full, stop; any
-     *     other error: client_fail(c, errno) (TODO(6)) and return.
+     *     other error: client_fail(c, errno) (TODO(8)) and return.
      *   - All written: if c->waiting, event_del(c->write_ev) and clear c->waiting.
      *   - Some left: unless already waiting, event_add(c->write_ev, NULL) and set c->waiting;
      *     client_write_cb calls this again when the client has read enough.
      *
-     * TODO(6): closing once everything is out
+     * TODO(8): closing once everything is out
      *   - All written and c->finishing: client_doom(c), so server_settle frees it.
      *   - Some left and c->finishing: add write_ev with a CHAT_CLOSE_GRACE_MS timeout instead
      *     of NULL, so a client that never reads its last lines cannot stay forever.
@@ -251,12 +251,12 @@ static void client_flush(struct chat_client *c)
  */
 static void server_deliver(struct chat_server *srv, struct chat_client *c)
 {
-    /* TODO(3): fan-out (lectures/03-tcp-networking/README.md#buffering-and-backpressure)
+    /* TODO(4): fan-out (lectures/03-tcp-networking/README.md#buffering-and-backpressure)
      *   - out->to_others: unless the server is shutting down, client_send its bytes to every
      *     client in srv->clients except c and those finishing or doomed. evbuffer_pullup(buf, -1)
      *     gives the bytes in one piece: format once, copy to each.
      *   - out->to_sender: client_send to c.
-     *   - out->quit: client_finish(c, "quit", NULL) (TODO(6)).
+     *   - out->quit: client_finish(c, "quit", NULL) (TODO(8)).
      *   - Last, chat_outbox_clear(out), ready for the next event.
      *
      * TODO(9): log a rename
@@ -290,7 +290,7 @@ static void client_release(struct chat_client *c)
 /* Logs the disconnect, takes c out of the room (telling the others), closes and frees it. */
 static void client_free(struct chat_client *c)
 {
-    /* TODO(6): the last of a client (lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close)
+    /* TODO(8): the last of a client (lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close)
      *   - Log "disconnect <addr> nick=<nick> reason=<reason>".
      *   - chat_room_leave(srv->room, c->member, &srv->outbox), then server_deliver(srv, c):
      *     the others get "* <nick> left".
@@ -334,7 +334,7 @@ static void server_settle(struct chat_server *srv)
  */
 static int take_line(struct evbuffer *in, char *line, size_t *len)
 {
-    /* TODO(5): framing (lectures/03-tcp-networking/README.md#protocol-framing)
+    /* TODO(7): framing (lectures/03-tcp-networking/README.md#protocol-framing)
      *   - evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF) finds the first LF; its
      *     .pos is -1 when there is none. Do not assume one read() is one line: a line can
      *     arrive a byte at a time, and one read() can hold many lines.
@@ -355,7 +355,7 @@ static void client_read(struct chat_client *c)
     char line[CHAT_LINE_MAX];
     size_t len;
 
-    /* TODO(5): read, then handle whole lines (lectures/03-tcp-networking/README.md#protocol-framing)
+    /* TODO(7): read, then handle whole lines (lectures/03-tcp-networking/README.md#protocol-framing)
      *   - Read only while the input buffer holds less than CHAT_INPUT_MAX: evbuffer_read(c->in,
      *     c->fd, CHAT_INPUT_MAX - buffered). Once it is full the kernel keeps the rest and TCP
      *     slows the sender down: one client can never make us hold more than that.
@@ -368,7 +368,7 @@ static void client_read(struct chat_client *c)
      *     cannot starve the others. Lines may be left over: event_active(c->read_ev, EV_READ, 0)
      *     runs this callback again after the other ready events.
      *
-     * TODO(6): EOF and errors (lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close)
+     * TODO(8): EOF and errors (lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close)
      *   - evbuffer_read() returning 0 is EOF: set c->eof (and read no more). Still handle the
      *     complete lines already buffered, then client_finish(c, "eof", NULL): the client may
      *     only have half-closed, and then it is still waiting for its answers. Bytes after the
@@ -398,9 +398,9 @@ static void client_write_cb(evutil_socket_t fd, short what, void *arg)
     struct chat_server *srv = c->server;
     (void)fd;
 
-    /* TODO(3): the kernel has room again: client_flush(c).
+    /* TODO(4): the kernel has room again: client_flush(c).
      *
-     * TODO(6): `what & EV_TIMEOUT` means a finishing client took nothing for the whole grace
+     * TODO(8): `what & EV_TIMEOUT` means a finishing client took nothing for the whole grace
      *   period: set c->abort and client_doom(c) instead of flushing.
      */
     server_settle(srv);
@@ -418,13 +418,13 @@ static int client_new(struct chat_server *srv, evutil_socket_t fd, const char *a
      *   - Make its two buffers (evbuffer_new) and two events: read_ev, EV_READ | EV_PERSIST,
      *     calling client_read_cb, and write_ev, EV_WRITE | EV_PERSIST, calling client_write_cb,
      *     both with c as their argument. event_add the read event now, with srv->idle_tv as its
-     *     timeout (NULL until TODO(10)); the write event only when output waits (TODO(3)).
+     *     timeout (NULL until TODO(10)); the write event only when output waits (TODO(4)).
      *   - c->member = chat_room_join(srv->room, &srv->outbox): the room names the client and
      *     writes its welcome into the outbox.
      *   - Turn on TCP_NODELAY (setsockopt, IPPROTO_TCP): writes are batched already, and
      *     Nagle's algorithm would only delay them.
      *   - Link c at the front of srv->clients (prev/next), srv->nclients++, log
-     *     "connect <addr> nick=<nick>", and server_deliver(srv, c) sends the welcome (TODO(3)).
+     *     "connect <addr> nick=<nick>", and server_deliver(srv, c) sends the welcome (TODO(4)).
      *   - If anything fails: chat_outbox_clear(&srv->outbox), client_release(c), return -1.
      */
     evutil_closesocket(fd);

@@ -137,15 +137,15 @@ void chat_test_join(uint16_t port, struct client *c, char *nick)
     enum client_status st = recv_line(c, got);
     ck_assert_msg(st == CLIENT_OK && strncmp(got, "* welcome ", 10) == 0,
                   "c%d connected; expected its first line to be \"* welcome <nick>\"; %s%s%s; "
-                  "accept the client (TODO(2)), write its output (TODO(3)) and have the room greet "
-                  "it (TODO(4))",
+                  "accept the client (TODO(2)), write its output (TODO(4)) and have the room greet "
+                  "it (TODO(3))",
                   c->id, st == CLIENT_OK ? "received \"" : "",
                   st == CLIENT_OK ? transcript_escape(got, strlen(got), CHAT_TEST_SHOWN, shown, sizeof shown)
                                   : client_status_str(st),
                   st == CLIENT_OK ? "\"" : "");
     const char *name = got + 10;
     ck_assert_msg(strlen(name) >= 1 && strlen(name) <= CHAT_NICK_MAX,
-                  "c%d was welcomed as \"%s\"; expected a nickname such as guest1 (TODO(4))",
+                  "c%d was welcomed as \"%s\"; expected a nickname such as guest1 (TODO(3))",
                   c->id, name);
     if (nick != NULL)
         snprintf(nick, CHAT_NICK_MAX + 1, "%s", name);
@@ -154,13 +154,13 @@ void chat_test_join(uint16_t port, struct client *c, char *nick)
         ck_assert_msg(st == CLIENT_OK,
                       "c%d was welcomed; expected the history (if any) and then \"* end of "
                       "history\"; %s after %d more lines; send \"* end of history\" after the "
-                      "replay, always (TODO(4))",
+                      "replay, always (TODO(3))",
                       c->id, client_status_str(st), lines);
         if (strcmp(got, "* end of history") == 0)
             break;
         ck_assert_msg(strchr(got, ':') != NULL && got[0] != '*' && got[0] != '!',
                       "c%d was welcomed; expected history lines \"<nick>: <text>\" and then \"* end "
-                      "of history\"; received \"%s\" (TODO(4))",
+                      "of history\"; received \"%s\" (TODO(3))",
                       c->id, transcript_escape(got, strlen(got), CHAT_TEST_SHOWN, shown, sizeof shown));
     }
 }
@@ -175,8 +175,8 @@ void chat_test_join_all(uint16_t port, struct client *c, int n)
         snprintf(after, sizeof after, "c%d joined as %s", c[i].id, nick);
         for (int j = 0; j < i; j++)
             chat_test_expect_line(&c[j], expected, after,
-                                  "the room's join notice to the others (TODO(4)) and the fan-out "
-                                  "in server_deliver (TODO(3))");
+                                  "the room's join notice to the others (TODO(3)) and the fan-out "
+                                  "in server_deliver (TODO(4))");
     }
 }
 
@@ -186,7 +186,7 @@ void chat_test_send(struct client *c, const char *text)
 
     ck_assert_msg(client_send_str(c, text, CHAT_TEST_WAIT_MS) == 0,
                   "c%d could not send \"%s\": %s; the server is not reading from this client "
-                  "(TODO(5))",
+                  "(TODO(7))",
                   c->id, transcript_escape(text, strlen(text), CHAT_TEST_SHOWN, shown, sizeof shown),
                   strerror(errno));
 }

@@ -2,7 +2,7 @@
  * test_chat_commands.c - every command and every error of the protocol, over the network:
  * /nick (and its rules), /list, /me, /help, /quit, and unknown commands.
  *
- * These tests need TODO(9) (and TODO(6) for /quit's close).
+ * These tests need TODO(9) (and TODO(8) for /quit's close).
  */
 #include "chat_test.h"
 
@@ -56,12 +56,12 @@ START_TEST(test_invalid_nicknames_are_refused)
                  transcript_escape(bad[i], strlen(bad[i]), 40, shown, sizeof shown));
         chat_test_expect_line(&c[0], "! invalid nickname", after,
                               "cmd_nick and chat_line_valid_nick: 1-16 characters of A-Z a-z 0-9 _ - "
-                              "(TODO(8), TODO(9))");
+                              "(TODO(5), TODO(9))");
     }
     chat_test_send(&c[0], "/nick ABCDEFGHIJKLMNOP\n");
     chat_test_expect_line(&c[0], "* you are now ABCDEFGHIJKLMNOP",
                           "c1 sent \"/nick ABCDEFGHIJKLMNOP\\n\" (16 characters, the most allowed)",
-                          "chat_line_valid_nick (TODO(8))");
+                          "chat_line_valid_nick (TODO(5))");
     chat_test_expect_line(&c[1], "* guest1 is now ABCDEFGHIJKLMNOP",
                           "c1 tried five invalid names, then a valid one",
                           "cmd_nick: a refused rename tells nobody else (TODO(9))");
@@ -85,7 +85,7 @@ START_TEST(test_taken_nickname_is_refused)
     chat_test_send(&c[1], "/nick ALICE\n");
     chat_test_expect_line(&c[1], "! nickname taken", "alice is here and c2 sent \"/nick ALICE\\n\"",
                           "cmd_nick: names are unique without regard to case (chat_line_nick_cmp, "
-                          "TODO(8), TODO(9))");
+                          "TODO(5), TODO(9))");
     chat_test_send(&c[1], "/nick guest1\n");
     chat_test_expect_line(&c[1], "* you are now guest1",
                           "c1 renamed itself alice, so guest1 is free, and c2 asked for it",
@@ -206,10 +206,10 @@ START_TEST(test_quit_says_bye_and_closes)
     chat_test_expect_line(&c[0], "* bye", "c1 sent \"/quit\\n\"", "cmd_quit (TODO(9))");
     chat_test_expect_close(&c[0], "c1 sent \"/quit\\n\" and got \"* bye\"",
                            "server_deliver: when the outbox says quit, client_finish the sender "
-                           "(TODO(3), TODO(6))");
-    chat_test_expect_line(&c[1], "* guest1 left", "c1 quit", "client_free (TODO(6))");
+                           "(TODO(4), TODO(8))");
+    chat_test_expect_line(&c[1], "* guest1 left", "c1 quit", "client_free (TODO(8))");
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=quit", port);
-    chat_test_expect_log(&f, "disconnect", port, expected, "client_finish's reason (TODO(6))");
+    chat_test_expect_log(&f, "disconnect", port, expected, "client_finish's reason (TODO(8))");
     client_close(&c[0]);
     client_close(&c[1]);
     chat_test_stop(&f);

@@ -3,7 +3,7 @@
  * read is dropped (and nobody waits for it), a silent client times out, extra clients are
  * refused, and running out of file descriptors pauses accepting instead of spinning.
  *
- * These tests need TODO(3), TODO(10) and TODO(11).
+ * These tests need TODO(4) (the output bound, with TODO(8) to close), TODO(10) and TODO(11).
  */
 #include "chat_test.h"
 
@@ -53,7 +53,7 @@ START_TEST(test_slow_reader_is_dropped_without_stalling_others)
             len += (size_t)snprintf(batch + len, sizeof batch - len, "%06d %s\n", seq + i, text);
         ck_assert_msg(client_send(&c[2], batch, len, CHAT_TEST_WAIT_MS) == 0,
                       "c3 could not send after %zu bytes: the server stopped reading it; one slow "
-                      "reader must not stall the room: drop it (client_send, TODO(3))",
+                      "reader must not stall the room: drop it (client_send, TODO(4))",
                       sent);
         sent += len;
         for (int i = 0; i < FLOOD_BATCH; i++, seq++) {
@@ -66,30 +66,30 @@ START_TEST(test_slow_reader_is_dropped_without_stalling_others)
             ck_assert_msg(st == CLIENT_OK && strcmp(got, want) == 0,
                           "while c1 did not read, c3 sent %zu bytes of lines; c2 expected line %d "
                           "(\"guest3: %06d mmm...\"); %s \"%.40s\"; a slow reader must never hold "
-                          "up the others (TODO(3))",
+                          "up the others (TODO(4))",
                           sent, seq, seq, client_status_str(st), got);
         }
     }
     ck_assert_msg(sent < FLOOD_LIMIT_BYTES,
                   "c1 never read while c3 sent %u bytes of chat to the room, and c1 was not "
                   "dropped: its pending output grows without bound; in client_send, drop a client "
-                  "whose output would pass max_output_bytes (TODO(3))",
+                  "whose output would pass max_output_bytes (TODO(4))",
                   FLOOD_LIMIT_BYTES);
     snprintf(after, sizeof after, "c1 stopped reading while %zu bytes of chat went out", sent);
     int found = log_capture_wait(f.log, CHAT_TEST_WAIT_MS, got, sizeof got, "slow-reader 127.0.0.1:",
                                  " nick=guest1 pending=", NULL);
     ck_assert_msg(found, "after %s, expected a log line \"slow-reader 127.0.0.1:%u nick=guest1 "
-                         "pending=N limit=N: dropped\"; log: \"%s\" (TODO(3))",
+                         "pending=N limit=N: dropped\"; log: \"%s\" (TODO(4))",
                   after, slow_port, chat_test_log_tail(&f));
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=slow-reader",
              slow_port);
-    chat_test_expect_log(&f, "disconnect", slow_port, expected, "client_send's drop (TODO(3))");
-    chat_test_expect_close(&c[0], after, "the slow reader must be closed (TODO(3), TODO(6))");
+    chat_test_expect_log(&f, "disconnect", slow_port, expected, "client_send's drop (TODO(4))");
+    chat_test_expect_close(&c[0], after, "the slow reader must be closed (TODO(4), TODO(8))");
     if (!left_seen)
-        chat_test_expect_line(&c[1], "* guest1 left", after, "client_free (TODO(6))");
+        chat_test_expect_line(&c[1], "* guest1 left", after, "client_free (TODO(8))");
     chat_test_send(&c[2], "anyone left?\n");
     chat_test_expect_line(&c[1], "guest3: anyone left?", "the slow reader was dropped",
-                          "the room goes on (TODO(3))");
+                          "the room goes on (TODO(4))");
     for (int i = 0; i < 3; i++)
         client_close(&c[i]);
     chat_test_stop(&f);
@@ -111,14 +111,14 @@ START_TEST(test_idle_client_is_disconnected)
     chat_test_expect_line(&c[0], "! idle timeout", "c1 sent nothing for the idle timeout (300 ms)",
                           "client_read_cb: EV_TIMEOUT on the read event means idle (TODO(10))");
     int64_t elapsed = client_now_ms() - start;
-    chat_test_expect_close(&c[0], "c1 got \"! idle timeout\"", "client_finish (TODO(6), TODO(10))");
+    chat_test_expect_close(&c[0], "c1 got \"! idle timeout\"", "client_finish (TODO(8), TODO(10))");
     ck_assert_msg(elapsed >= IDLE_TIMEOUT_MS - 50,
                   "c1 was timed out %lld ms after connecting; expected no sooner than the idle "
                   "timeout of %d ms: pass it to event_add for the read event (TODO(10))",
                   (long long)elapsed, IDLE_TIMEOUT_MS);
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=idle-timeout", port);
     chat_test_expect_log(&f, "disconnect", port, expected, "client_read_cb (TODO(10))");
-    chat_test_expect_line(&c[1], "* guest1 left", "c1 timed out", "client_free (TODO(6))");
+    chat_test_expect_line(&c[1], "* guest1 left", "c1 timed out", "client_free (TODO(8))");
     chat_test_expect_line(&c[1], "! idle timeout", "c2 also sent nothing for 300 ms",
                           "client_read_cb (TODO(10))");
     client_close(&c[0]);
@@ -231,10 +231,18 @@ START_TEST(test_accept_errors_back_off_and_recover)
 }
 END_TEST
 
-size_t chat_limit_tests(struct harness_test *out)
+size_t chat_slow_reader_tests(struct harness_test *out)
 {
     const struct harness_test tests[] = {
         {"test_slow_reader_is_dropped_without_stalling_others", test_slow_reader_is_dropped_without_stalling_others, 30},
+    };
+    memcpy(out, tests, sizeof tests);
+    return sizeof tests / sizeof tests[0];
+}
+
+size_t chat_limit_tests(struct harness_test *out)
+{
+    const struct harness_test tests[] = {
         {"test_idle_client_is_disconnected", test_idle_client_is_disconnected, 10},
         {"test_server_full_refuses_extra_clients", test_server_full_refuses_extra_clients, 10},
         {"test_accept_errors_back_off_and_recover", test_accept_errors_back_off_and_recover, 20},

@@ -3,7 +3,7 @@
  * before anyone sees a message, loaded (skipping a corrupt line) when the server starts, and
  * still there after the real chat-server program is killed and started again.
  *
- * These tests need TODO(4) and TODO(7) (the replay), TODO(12) and TODO(13) (the file).
+ * The replay needs TODO(3) (and reading lines, TODO(7)); the file needs TODO(12) and TODO(13).
  */
 #include "chat_test.h"
 
@@ -28,15 +28,15 @@ START_TEST(test_history_is_replayed_to_new_clients)
     chat_test_start(&f, NULL);
     chat_test_join_all(f.port, c, 2);
     chat_test_send(&c[0], "first\nsecond\n");
-    chat_test_expect_line(&c[1], "guest1: first", "c1 sent \"first\\n\"", "room_say (TODO(7))");
-    chat_test_expect_line(&c[1], "guest1: second", "c1 sent \"second\\n\"", "room_say (TODO(7))");
+    chat_test_expect_line(&c[1], "guest1: first", "c1 sent \"first\\n\"", "room_say (TODO(6))");
+    chat_test_expect_line(&c[1], "guest1: second", "c1 sent \"second\\n\"", "room_say (TODO(6))");
     chat_test_connect(f.port, &late);
     const char *after = "c1 said \"first\" and \"second\", then c3 connected";
-    chat_test_expect_line(&late, "* welcome guest3", after, "chat_room_join (TODO(4))");
+    chat_test_expect_line(&late, "* welcome guest3", after, "chat_room_join (TODO(3))");
     chat_test_expect_line(&late, "guest1: first", after,
-                          "chat_room_join: replay the history, oldest first (TODO(4))");
-    chat_test_expect_line(&late, "guest1: second", after, "chat_room_join (TODO(4))");
-    chat_test_expect_line(&late, "* end of history", after, "chat_room_join (TODO(4))");
+                          "chat_room_join: replay the history, oldest first (TODO(3))");
+    chat_test_expect_line(&late, "guest1: second", after, "chat_room_join (TODO(3))");
+    chat_test_expect_line(&late, "* end of history", after, "chat_room_join (TODO(3))");
     client_close(&c[0]);
     client_close(&c[1]);
     client_close(&late);
@@ -61,7 +61,7 @@ START_TEST(test_message_is_saved_before_it_is_broadcast)
     chat_test_join_all(f.port, c, 2);
     chat_test_send(&c[0], "remember me\n");
     chat_test_expect_line(&c[1], "guest1: remember me", "c1 sent \"remember me\\n\"",
-                          "room_say (TODO(7))");
+                          "room_say (TODO(6))");
     long n = chat_test_read_file(path, text, sizeof text);
     ck_assert_msg(n > 0 && strstr(text, "\"remember me\"") != NULL && strstr(text, "\"guest1\"") != NULL,
                   "c2 has received \"guest1: remember me\", but %s %s; write the message to the "
@@ -92,12 +92,12 @@ START_TEST(test_history_file_is_loaded_at_start)
     chat_test_start(&f, &cfg);
     chat_test_connect(f.port, &a);
     const char *after = "the server started on a history file with a corrupt second line";
-    chat_test_expect_line(&a, "* welcome guest1", after, "chat_room_join (TODO(4))");
+    chat_test_expect_line(&a, "* welcome guest1", after, "chat_room_join (TODO(3))");
     chat_test_expect_line(&a, "alice: from yesterday", after,
                           "chat_history_open: load the file (TODO(13))");
     chat_test_expect_line(&a, "bob: me too", after,
                           "chat_history_open: skip a corrupt line and load the rest (TODO(13))");
-    chat_test_expect_line(&a, "* end of history", after, "chat_room_join (TODO(4))");
+    chat_test_expect_line(&a, "* end of history", after, "chat_room_join (TODO(3))");
     ck_assert_msg(log_capture_wait(f.log, CHAT_TEST_WAIT_MS, line, sizeof line, "history:", "line 2",
                                    NULL),
                   "after %s, expected a warning naming line 2 in the log; log: \"%s\" (TODO(13))",
@@ -137,7 +137,7 @@ START_TEST(test_history_survives_a_crash_and_restart)
     chat_test_join_all(sp.port, c, 2);
     chat_test_send(&c[0], "see you after the restart\n");
     chat_test_expect_line(&c[1], "guest1: see you after the restart",
-                          "c1 sent \"see you after the restart\\n\"", "room_say (TODO(7))");
+                          "c1 sent \"see you after the restart\\n\"", "room_say (TODO(6))");
     transcript_note("the program is killed with SIGKILL, then started again on the same file");
     server_process_cleanup(&sp);
     client_close(&c[0]);
@@ -146,11 +146,11 @@ START_TEST(test_history_survives_a_crash_and_restart)
     chat_test_connect(sp.port, &late);
     const char *after = "a message was seen, the program was killed and started again, and c3 "
                         "connected";
-    chat_test_expect_line(&late, "* welcome guest1", after, "chat_room_join (TODO(4))");
+    chat_test_expect_line(&late, "* welcome guest1", after, "chat_room_join (TODO(3))");
     chat_test_expect_line(&late, "guest1: see you after the restart", after,
                           "chat_history_add writes the file (TODO(12)); chat_history_open loads "
                           "it (TODO(13))");
-    chat_test_expect_line(&late, "* end of history", after, "chat_room_join (TODO(4))");
+    chat_test_expect_line(&late, "* end of history", after, "chat_room_join (TODO(3))");
     client_close(&late);
     server_process_cleanup(&sp);
     chat_test_remove_dir(dir);
@@ -158,11 +158,27 @@ START_TEST(test_history_survives_a_crash_and_restart)
 }
 END_TEST
 
-size_t chat_persistence_tests(struct harness_test *out)
+size_t chat_replay_tests(struct harness_test *out)
 {
     const struct harness_test tests[] = {
         {"test_history_is_replayed_to_new_clients", test_history_is_replayed_to_new_clients, 10},
+    };
+    memcpy(out, tests, sizeof tests);
+    return sizeof tests / sizeof tests[0];
+}
+
+size_t chat_persistence_write_tests(struct harness_test *out)
+{
+    const struct harness_test tests[] = {
         {"test_message_is_saved_before_it_is_broadcast", test_message_is_saved_before_it_is_broadcast, 10},
+    };
+    memcpy(out, tests, sizeof tests);
+    return sizeof tests / sizeof tests[0];
+}
+
+size_t chat_persistence_load_tests(struct harness_test *out)
+{
+    const struct harness_test tests[] = {
         {"test_history_file_is_loaded_at_start", test_history_file_is_loaded_at_start, 10},
         {"test_history_survives_a_crash_and_restart", test_history_survives_a_crash_and_restart, 20},
     };

@@ -1,16 +1,82 @@
 /*
- * test_chat_protocol.c - the room over the network: the welcome, join notices, and chat
- * messages that reach everyone but their sender.
+ * test_chat_protocol.c - the room over the network: listening, accepting, the welcome, join
+ * notices, and chat messages that reach everyone but their sender.
  *
- * These tests need TODO(1) to TODO(5) and TODO(7): listening, accepting, writing, the room's
- * greeting, reading lines, and handling a message.
+ * In TODO order: TODO(1) and TODO(2) (listen, accept), TODO(4) (writing what the room says:
+ * the welcome), then TODO(7) (reading lines; with TODO(5) and TODO(6) done, messages flow).
  */
 #include "chat_test.h"
 
 #include "transcript.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+START_TEST(test_server_listens_on_an_ephemeral_port)
+{
+    struct chat_fixture f;
+    struct client a;
+
+    chat_test_start(&f, NULL); /* asserts chat_server_new() and chat_server_port() */
+    chat_test_connect(f.port, &a);
+    client_close(&a);
+    chat_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_new_fails_on_a_port_in_use)
+{
+    struct chat_fixture f;
+    char needle[32], line[256];
+
+    chat_test_start(&f, NULL);
+    struct chat_server_config cfg = {
+        .host = "127.0.0.1",
+        .port = f.port,
+        .log = log_capture_stream(f.log),
+    };
+    transcript_note("a second server tries port %u, which the first one holds", f.port);
+    struct chat_server *second = chat_server_new(loop_thread_base(f.lt), &cfg);
+    if (second != NULL)
+        chat_server_free(second);
+    ck_assert_msg(second == NULL,
+                  "chat_server_new() on port %u, already in use by another server, returned a "
+                  "server; expected NULL; check the result of evconnlistener_new_bind (TODO(1))",
+                  f.port);
+    snprintf(needle, sizeof needle, "%u", f.port);
+    int found = log_capture_wait(f.log, CHAT_TEST_WAIT_MS, line, sizeof line, needle,
+                                 strerror(EADDRINUSE), NULL);
+    ck_assert_msg(found,
+                  "chat_server_new() failed on a port in use, as it should; expected a log line "
+                  "naming port %s and saying \"%s\"; log: \"%s\"; log strerror(errno) when the "
+                  "listener cannot be created (TODO(1))",
+                  needle, strerror(EADDRINUSE), chat_test_log_tail(&f));
+    chat_test_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+/* Only TODO(1) and TODO(2) are needed: the room names the client, and client_new logs it,
+ * before anything is written to the client. */
+START_TEST(test_connect_is_logged)
+{
+    struct chat_fixture f;
+    struct client a;
+    char expected[128];
+
+    chat_test_start(&f, NULL);
+    chat_test_connect(f.port, &a);
+    snprintf(expected, sizeof expected, "connect 127.0.0.1:%u nick=guest1", chat_test_local_port(&a));
+    chat_test_expect_log(&f, "connect", chat_test_local_port(&a), expected,
+                         "server_accept_cb and client_new: make the client, join the room, log it "
+                         "(TODO(2))");
+    client_close(&a);
+    chat_test_stop(&f);
+    harness_pass();
+}
+END_TEST
 
 START_TEST(test_new_client_is_welcomed)
 {
@@ -20,32 +86,15 @@ START_TEST(test_new_client_is_welcomed)
     chat_test_start(&f, NULL);
     chat_test_connect(f.port, &a);
     chat_test_expect_line(&a, "* welcome guest1", "c1 connected to a fresh server",
-                          "client_new (TODO(2)), client_send/client_flush (TODO(3)) and "
-                          "chat_room_join (TODO(4))");
+                          "client_new (TODO(2)), client_send/client_flush (TODO(4)) and "
+                          "chat_room_join (TODO(3))");
     chat_test_expect_line(&a, "* end of history", "c1 was welcomed (the history is empty)",
-                          "chat_room_join: \"* end of history\" is always sent (TODO(4))");
+                          "chat_room_join: \"* end of history\" is always sent (TODO(3))");
     chat_test_connect(f.port, &b);
     chat_test_expect_line(&b, "* welcome guest2", "c1 and then c2 connected",
-                          "the guest counter in chat_room_join (TODO(4))");
+                          "the guest counter in chat_room_join (TODO(3))");
     client_close(&a);
     client_close(&b);
-    chat_test_stop(&f);
-    harness_pass();
-}
-END_TEST
-
-START_TEST(test_connect_is_logged)
-{
-    struct chat_fixture f;
-    struct client a;
-    char expected[128];
-
-    chat_test_start(&f, NULL);
-    chat_test_join(f.port, &a, NULL);
-    snprintf(expected, sizeof expected, "connect 127.0.0.1:%u nick=guest1", chat_test_local_port(&a));
-    chat_test_expect_log(&f, "connect", chat_test_local_port(&a), expected,
-                         "the log line in client_new (TODO(2))");
-    client_close(&a);
     chat_test_stop(&f);
     harness_pass();
 }
@@ -60,11 +109,11 @@ START_TEST(test_join_is_announced_to_others)
     chat_test_join(f.port, &a, NULL);
     chat_test_join(f.port, &b, NULL);
     chat_test_expect_line(&a, "* guest2 joined", "c1 was in the room and c2 (guest2) joined",
-                          "chat_room_join's notice to the others (TODO(4)) and the fan-out in "
-                          "server_deliver (TODO(3))");
+                          "chat_room_join's notice to the others (TODO(3)) and the fan-out in "
+                          "server_deliver (TODO(4))");
     chat_test_join(f.port, &c, NULL);
-    chat_test_expect_line(&a, "* guest3 joined", "c3 (guest3) joined", "server_deliver (TODO(3))");
-    chat_test_expect_line(&b, "* guest3 joined", "c3 (guest3) joined", "server_deliver (TODO(3))");
+    chat_test_expect_line(&a, "* guest3 joined", "c3 (guest3) joined", "server_deliver (TODO(4))");
+    chat_test_expect_line(&b, "* guest3 joined", "c3 (guest3) joined", "server_deliver (TODO(4))");
     client_close(&a);
     client_close(&b);
     client_close(&c);
@@ -84,15 +133,15 @@ START_TEST(test_message_reaches_every_other_client)
     chat_test_join_all(f.port, c, 3);
     chat_test_send(&c[0], "hello everyone\n");
     chat_test_expect_line(&c[1], "guest1: hello everyone", "c1 (guest1) sent \"hello everyone\\n\"",
-                          "reading lines (TODO(5)), room_say (TODO(7)) and the fan-out (TODO(3))");
+                          "reading lines (TODO(7)), room_say (TODO(6)) and the fan-out (TODO(4))");
     chat_test_expect_line(&c[2], "guest1: hello everyone", "c1 (guest1) sent \"hello everyone\\n\"",
-                          "the fan-out in server_deliver: every other client (TODO(3))");
+                          "the fan-out in server_deliver: every other client (TODO(4))");
     chat_test_send(&c[1], "hi guest1\n");
     chat_test_expect_line(&c[0], "guest2: hi guest1",
                           "c1 sent \"hello everyone\\n\", then c2 sent \"hi guest1\\n\"",
-                          "the fan-out: the sender must not get its own message back (TODO(3))");
+                          "the fan-out: the sender must not get its own message back (TODO(4))");
     chat_test_expect_line(&c[2], "guest2: hi guest1", "c2 sent \"hi guest1\\n\"",
-                          "the fan-out in server_deliver (TODO(3))");
+                          "the fan-out in server_deliver (TODO(4))");
     for (int i = 0; i < 3; i++)
         client_close(&c[i]);
     chat_test_stop(&f);
@@ -110,7 +159,7 @@ START_TEST(test_empty_lines_are_ignored)
     chat_test_send(&c[0], "\n\n\r\nafter the blanks\n");
     chat_test_expect_line(&c[1], "guest1: after the blanks",
                           "c1 sent \"\\n\\n\\r\\nafter the blanks\\n\"",
-                          "chat_room_handle_line: empty lines are ignored (TODO(7))");
+                          "chat_room_handle_line: empty lines are ignored (TODO(6))");
     client_close(&c[0]);
     client_close(&c[1]);
     chat_test_stop(&f);
@@ -134,7 +183,7 @@ START_TEST(test_crlf_line_endings_are_accepted)
     ck_assert_msg(st == CLIENT_OK && memcmp(got, want, sizeof want - 1) == 0,
                   "after c1 sent \"from windows\\r\\n\", c2 expected the bytes \"guest1: from "
                   "windows\\n\"; received \"%s\" (%s); drop the CR before the LF in "
-                  "chat_room_handle_line (TODO(7))",
+                  "chat_room_handle_line (TODO(6))",
                   transcript_escape(got, n, 60, shown, sizeof shown), client_status_str(st));
     client_close(&c[0]);
     client_close(&c[1]);
@@ -143,12 +192,30 @@ START_TEST(test_crlf_line_endings_are_accepted)
 }
 END_TEST
 
-size_t chat_protocol_tests(struct harness_test *out)
+size_t chat_accept_tests(struct harness_test *out)
+{
+    const struct harness_test tests[] = {
+        {"test_server_listens_on_an_ephemeral_port", test_server_listens_on_an_ephemeral_port, 10},
+        {"test_new_fails_on_a_port_in_use", test_new_fails_on_a_port_in_use, 10},
+        {"test_connect_is_logged", test_connect_is_logged, 10},
+    };
+    memcpy(out, tests, sizeof tests);
+    return sizeof tests / sizeof tests[0];
+}
+
+size_t chat_welcome_tests(struct harness_test *out)
 {
     const struct harness_test tests[] = {
         {"test_new_client_is_welcomed", test_new_client_is_welcomed, 10},
-        {"test_connect_is_logged", test_connect_is_logged, 10},
         {"test_join_is_announced_to_others", test_join_is_announced_to_others, 10},
+    };
+    memcpy(out, tests, sizeof tests);
+    return sizeof tests / sizeof tests[0];
+}
+
+size_t chat_message_tests(struct harness_test *out)
+{
+    const struct harness_test tests[] = {
         {"test_message_reaches_every_other_client", test_message_reaches_every_other_client, 10},
         {"test_empty_lines_are_ignored", test_empty_lines_are_ignored, 10},
         {"test_crlf_line_endings_are_accepted", test_crlf_line_endings_are_accepted, 10},
