@@ -344,6 +344,7 @@ static int take_line(struct evbuffer *in, char *line, size_t *len)
      *   - Otherwise evbuffer_remove() the pos bytes before it into line (a line may contain
      *     NUL bytes: keep the length, *len), evbuffer_drain() the LF, and return 1.
      */
+    /* The starter's stand-in, so that it compiles: replace it. */
     return 0;
 }
 
@@ -427,6 +428,7 @@ static int client_new(struct chat_server *srv, evutil_socket_t fd, const char *a
      *     "connect <addr> nick=<nick>", and server_deliver(srv, c) sends the welcome (TODO(4)).
      *   - If anything fails: chat_outbox_clear(&srv->outbox), client_release(c), return -1.
      */
+    /* The starter's stand-in, so that it compiles: replace it. */
     evutil_closesocket(fd);
     return -1;
 }
@@ -451,6 +453,7 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
      *   client_new(srv, fd, addr). If it fails, log "disconnect <addr> reason=error: <text>".
      *   Then server_settle(srv): the welcome is written before the callback returns.
      */
+    /* The starter's stand-in, so that it compiles: replace it. */
     evutil_closesocket(fd);
 }
 
@@ -497,6 +500,7 @@ static int server_listen(struct chat_server *srv)
      *     picked it, and only this tells you which.
      *   - On any failure log "cannot listen on <host>:<port>: <reason>" and return -1.
      */
+    /* The starter's stand-in, so that it compiles: replace it. */
     server_log(srv, "cannot listen on %s:%u: server_listen() is not written yet", srv->host,
                srv->cfg.port);
     return -1;
