@@ -3,7 +3,7 @@
  * of the same entries in id order, all behind one pthread_rwlock_t.
  *
  * The list is what makes GET /items cheap: ids only ever grow, so appending each new entry at
- * the tail keeps the list sorted, and listing is a walk instead of a sort. (Java's
+ * the tail keeps the list sorted, and a page of the list is a walk instead of a sort. (Java's
  * LinkedHashMap is the same idea.) The map is what makes GET /items/{id} O(1).
  *
  * Locking rule of thumb used throughout: allocate and free outside the lock, link and unlink
@@ -62,7 +62,7 @@ struct items_store *items_store_new(size_t max_items)
      *   - items_store_create: allocate the entry outside the lock, then under the WRITE lock
      *     check max_items, take next_id++, grow if count >= nbuckets, link it into its bucket
      *     and at the tail of the id-order list (first/last), copy it out;
-     *   - items_store_get and items_store_foreach under the READ lock;
+     *   - items_store_get and items_store_page under the READ lock;
      *   - update, delete and clear under the write lock, freeing memory after unlocking.
      * Never return a pointer into the store: callers get copies. */
     store->nbuckets = INITIAL_BUCKETS;
@@ -145,12 +145,16 @@ size_t items_store_count(struct items_store *store)
     return 0;
 }
 
-int items_store_foreach(struct items_store *store, int (*fn)(const struct item *item, void *arg),
-                        void *arg)
+size_t items_store_page(struct items_store *store, size_t offset, size_t max, struct item *out,
+                        size_t *total)
 {
-    /* TODO(3): walk the id-order list under the read lock, passing a copy of each item. */
+    /* TODO(3): under the read lock, set *total to the count, walk to position `offset` of the
+     * id-order list (from the tail when that is nearer), and copy at most `max` items from
+     * there into out. Return how many were copied. */
     (void)store;
-    (void)fn;
-    (void)arg;
+    (void)offset;
+    (void)max;
+    (void)out;
+    *total = 0;
     return 0;
 }

@@ -10,7 +10,8 @@
  * a string?"; a struct is a fraction of the memory of the same jansson object, and copying
  * one out under a read lock is a memcpy, with no reference counts shared between threads.
  *
- * Every function copies items in or out: no pointer into the store ever escapes the lock.
+ * Every function copies items in or out: no pointer into the store ever escapes the lock, and
+ * no call holds it for longer than a bounded amount of work.
  * This header is the same in exercises/ and solutions/.
  */
 #ifndef ITEMS_STORE_H
@@ -88,12 +89,14 @@ void items_store_clear(struct items_store *store);
 size_t items_store_count(struct items_store *store);
 
 /*
- * Calls fn once per item, in id order, with a copy of the item, under the read lock: writers
- * wait until it returns, readers do not. Stops early when fn returns nonzero and returns that
- * value; returns 0 after the last item. fn must not call back into the store (it would wait
- * for itself).
+ * Copies one page of the list into out[0 .. max-1]: the items at positions offset, offset + 1,
+ * ... in id order (position 0 holds the smallest id). Returns how many were copied: max, or
+ * fewer on the last page, 0 when offset is at or past the end. Writes the number of items in
+ * the store to *total, counted under the same lock, so that offset + returned < *total says
+ * that more items follow. Holds the read lock for O(max) copies plus the walk to the offset
+ * (from whichever end of the list is nearer): a list has no index to jump to a position.
  */
-int items_store_foreach(struct items_store *store, int (*fn)(const struct item *item, void *arg),
-                        void *arg);
+size_t items_store_page(struct items_store *store, size_t offset, size_t max, struct item *out,
+                        size_t *total);
 
 #endif

@@ -52,7 +52,8 @@ void middleware_cors(struct exchange *ex, struct middleware_chain next)
      * Access-Control-Allow-Headers (echo Access-Control-Request-Headers if it is a plausible
      * list of header names, at most CORS_ECHO_MAX bytes; else CORS_DEFAULT_HEADERS) and
      * Access-Control-Max-Age, and do not call next. Otherwise add
-     * "Access-Control-Expose-Headers: Location" (so scripts can read it) and call next. */
+     * "Access-Control-Expose-Headers: Location, Link, X-Total-Count" (so scripts can read
+     * those) and call next. */
     middleware_run(ex, next);
 }
 

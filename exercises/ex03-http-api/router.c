@@ -5,12 +5,14 @@
  */
 #include "router.h"
 
+#include "http_api.h"
 #include "items_json.h"
 #include "items_store.h"
 
 #include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
 #include <inttypes.h>
-#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define COLLECTION_PATH "/items"
@@ -63,13 +65,28 @@ static enum route match(const char *path, const char **id_text, size_t *id_len)
  * answers 204 with no body.
  */
 
-/* GET /items: the array is written item by item straight into the response buffer, so a long
- * list never exists twice in memory (once as jansson objects, once as text). This is O(n)
- * under the read lock: writers wait while a long list is written. */
+/*
+ * GET /items: one page of the list. The page is copied out of the store first, under the read
+ * lock, and written as JSON after the lock is released, so writers never wait for the JSON.
+ * Both the copy (HTTP_API_PAGE_MAX_ITEMS items) and the response are bounded, however many
+ * items the store holds. When more items follow, the Link header says where (RFC 8288, as
+ * GitHub's API does), and X-Total-Count says how many there are in all.
+ */
 static void list_items(struct exchange *ex)
 {
-    /* TODO(6): write "[", then each item (items_store_foreach with a callback that adds a ","
-     * before every item but the first and calls items_json_write), then "]". Answer 200. */
+    /* TODO(6): GET /items?offset=N&limit=M
+     * (lecture: lectures/04-http-evhttp/README.md#path-parameters-and-query-strings).
+     *   - The query: evhttp_uri_get_query(evhttp_request_get_evhttp_uri(ex->req)) is NULL or
+     *     "offset=2&limit=10"; evhttp_parse_query_str() splits it into a struct evkeyvalq
+     *     (evhttp_find_header() reads a value, evhttp_clear_headers() frees them all).
+     *   - offset: default 0. limit: default HTTP_API_PAGE_MAX_ITEMS, and any larger limit
+     *     means HTTP_API_PAGE_MAX_ITEMS. Both are digits only; anything else, and a limit of
+     *     0, is exchange_fail(ex, 400, ...) with a message naming the parameter.
+     *   - malloc room for `limit` items, items_store_page() into it, then write "[", the
+     *     items separated by "," (items_json_write), "]", and free the room. Answer 200.
+     *   - If offset + the number returned < total, add the header
+     *         Link: <ORIGIN/items?offset=NEXT&limit=LIMIT>; rel="next"
+     *     and in any case X-Total-Count: TOTAL. */
     exchange_fail(ex, 501, "GET /items is not written yet (TODO(6) in router.c)");
 }
 

@@ -2,7 +2,8 @@
  * http_api.h - Exercise 03: a JSON CRUD API for todo items, on evhttp and jansson.
  *
  *     POST /items          201 + the item (and a Location header)
- *     GET /items           200 + every item, in id order
+ *     GET /items           200 + the items in id order, a page at a time:
+ *                          ?offset=N&limit=M, with a Link header to the next page
  *     DELETE /items        204: deletes every item
  *     GET /items/{id}      200 + the item
  *     PUT /items/{id}      200 + the item: full replacement
@@ -34,6 +35,7 @@
 #define HTTP_API_DEFAULT_MAX_HEADER_BYTES (8 * 1024) /* request line + headers; larger gets 431 */
 #define HTTP_API_DEFAULT_IDLE_TIMEOUT_MS 30000       /* close connections silent this long */
 #define HTTP_API_SHUTDOWN_GRACE_MS 5000 /* at shutdown, wait at most this long for replies */
+#define HTTP_API_PAGE_MAX_ITEMS 1000    /* items in one page of GET /items: default and maximum */
 
 struct http_api_config {
     const char *host;          /* address to bind, e.g. "127.0.0.1" or "::1"; NULL = default */

@@ -3,7 +3,7 @@
  * of the same entries in id order, all behind one pthread_rwlock_t.
  *
  * The list is what makes GET /items cheap: ids only ever grow, so appending each new entry at
- * the tail keeps the list sorted, and listing is a walk instead of a sort. (Java's
+ * the tail keeps the list sorted, and a page of the list is a walk instead of a sort. (Java's
  * LinkedHashMap is the same idea.) The map is what makes GET /items/{id} O(1).
  *
  * Locking rule of thumb used throughout: allocate and free outside the lock, link and unlink
@@ -271,17 +271,33 @@ size_t items_store_count(struct items_store *store)
     return count;
 }
 
-int items_store_foreach(struct items_store *store, int (*fn)(const struct item *item, void *arg),
-                        void *arg)
+/* The entry at position pos (0-based, pos < count) in id order. Caller holds the lock. */
+static const struct entry *entry_at(const struct items_store *store, size_t pos)
 {
-    struct item copy;
-    int result = 0;
+    const struct entry *e;
+    if (pos <= store->count / 2) {
+        e = store->first;
+        for (size_t i = 0; i < pos; i++)
+            e = e->next;
+    } else {
+        e = store->last;
+        for (size_t i = store->count - 1; i > pos; i--)
+            e = e->prev;
+    }
+    return e;
+}
+
+size_t items_store_page(struct items_store *store, size_t offset, size_t max, struct item *out,
+                        size_t *total)
+{
+    size_t n = 0;
 
     pthread_rwlock_rdlock(&store->lock);
-    for (const struct entry *e = store->first; e != NULL && result == 0; e = e->next) {
-        entry_copy_out(e, &copy);
-        result = fn(&copy, arg);
+    *total = store->count;
+    if (offset < store->count && max > 0) {
+        for (const struct entry *e = entry_at(store, offset); e != NULL && n < max; e = e->next)
+            entry_copy_out(e, &out[n++]);
     }
     pthread_rwlock_unlock(&store->lock);
-    return result;
+    return n;
 }

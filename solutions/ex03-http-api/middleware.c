@@ -98,9 +98,9 @@ void middleware_cors(struct exchange *ex, struct middleware_chain next)
         ex->status = 204;
         return;
     }
-    /* Scripts may read only a few response headers unless told otherwise; Location is the one
-     * a client of POST /items needs. */
-    exchange_add_header(ex, "Access-Control-Expose-Headers", "Location");
+    /* Scripts may read only a few response headers unless told otherwise: expose the ones a
+     * client needs, Location after POST /items and the paging headers of GET /items. */
+    exchange_add_header(ex, "Access-Control-Expose-Headers", "Location, Link, X-Total-Count");
     middleware_run(ex, next);
 }
 

@@ -5,12 +5,14 @@
  */
 #include "router.h"
 
+#include "http_api.h"
 #include "items_json.h"
 #include "items_store.h"
 
 #include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
 #include <inttypes.h>
-#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define COLLECTION_PATH "/items"
@@ -99,36 +101,104 @@ static int read_item(struct exchange *ex, enum items_json_mode mode, struct item
     return 0;
 }
 
-struct list_ctx {
-    struct evbuffer *out;
-    const char *origin;
-    bool first;
-};
-
-static int list_item_cb(const struct item *item, void *arg)
+/* A whole decimal number: digits only, so a sign, a fraction or an empty value is refused.
+ * Numbers too large for a size_t become SIZE_MAX, which is past the end of any list.
+ * Returns 0 and sets *out, or -1. */
+static int parse_count(const char *text, size_t *out)
 {
-    struct list_ctx *ctx = arg;
-    if (!ctx->first && evbuffer_add(ctx->out, ",", 1) != 0)
+    size_t len = strlen(text), v = 0;
+    if (len == 0 || strspn(text, "0123456789") != len)
         return -1;
-    ctx->first = false;
-    return items_json_write(ctx->out, item, ctx->origin);
+    for (size_t i = 0; i < len; i++) {
+        size_t digit = (size_t)(text[i] - '0');
+        v = v > (SIZE_MAX - digit) / 10 ? SIZE_MAX : v * 10 + digit;
+    }
+    *out = v;
+    return 0;
 }
 
-/* GET /items: the array is written item by item straight into the response buffer, so a long
- * list never exists twice in memory (once as jansson objects, once as text). This is O(n)
- * under the read lock: writers wait while a long list is written. */
+/* Reads the page that GET /items asks for, ?offset=N&limit=M, both optional: offset defaults
+ * to 0, limit to HTTP_API_PAGE_MAX_ITEMS, and a larger limit is cut down to that (a client
+ * asking for "everything" gets the first page and a link to the next). Other parameters are
+ * ignored. On a bad value answers 400 naming the parameter and returns -1. */
+static int read_page(struct exchange *ex, size_t *offset, size_t *limit)
+{
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(ex->req));
+    struct evkeyvalq params; /* evhttp_parse_query_str initialises it */
+    int rc = 0;
+
+    *offset = 0;
+    *limit = HTTP_API_PAGE_MAX_ITEMS;
+    if (query == NULL)
+        return 0;
+    if (evhttp_parse_query_str(query, &params) != 0) {
+        exchange_fail(ex, 400, "the query string is not a list of name=value pairs");
+        return -1;
+    }
+    const char *text = evhttp_find_header(&params, "offset");
+    if (text != NULL && parse_count(text, offset) != 0) {
+        exchange_fail(ex, 400, "offset must be a whole number of items to skip (0 or more), "
+                      "not \"%.40s\"", text);
+        rc = -1;
+    }
+    text = evhttp_find_header(&params, "limit");
+    if (rc == 0 && text != NULL) {
+        if (parse_count(text, limit) != 0 || *limit == 0) {
+            exchange_fail(ex, 400, "limit must be a whole number of items, 1 or more (a page "
+                          "holds at most %d), not \"%.40s\"", HTTP_API_PAGE_MAX_ITEMS, text);
+            rc = -1;
+        } else if (*limit > HTTP_API_PAGE_MAX_ITEMS) {
+            *limit = HTTP_API_PAGE_MAX_ITEMS;
+        }
+    }
+    evhttp_clear_headers(&params);
+    return rc;
+}
+
+/*
+ * GET /items: one page of the list. The page is copied out of the store first, under the read
+ * lock, and written as JSON after the lock is released, so writers never wait for the JSON.
+ * Both the copy (HTTP_API_PAGE_MAX_ITEMS items) and the response are bounded, however many
+ * items the store holds. When more items follow, the Link header says where (RFC 8288, as
+ * GitHub's API does), and X-Total-Count says how many there are in all.
+ */
 static void list_items(struct exchange *ex)
 {
-    char origin[EXCHANGE_ORIGIN_MAX];
-    exchange_origin(ex, origin, sizeof origin);
-    struct list_ctx ctx = {ex->out, origin, true};
-
-    if (evbuffer_add(ex->out, "[", 1) != 0 ||
-        items_store_foreach(ex->app->store, list_item_cb, &ctx) != 0 ||
-        evbuffer_add(ex->out, "]", 1) != 0) {
+    size_t offset, limit, total;
+    if (read_page(ex, &offset, &limit) != 0)
+        return;
+    struct item *page = malloc(limit * sizeof *page);
+    if (page == NULL) {
         exchange_fail(ex, 500, "out of memory");
         return;
     }
+    size_t n = items_store_page(ex->app->store, offset, limit, page, &total);
+
+    char origin[EXCHANGE_ORIGIN_MAX];
+    exchange_origin(ex, origin, sizeof origin);
+    int rc = evbuffer_add(ex->out, "[", 1);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (i > 0)
+            rc = evbuffer_add(ex->out, ",", 1);
+        if (rc == 0)
+            rc = items_json_write(ex->out, &page[i], origin);
+    }
+    if (rc == 0)
+        rc = evbuffer_add(ex->out, "]", 1);
+    free(page);
+    if (rc != 0) {
+        exchange_fail(ex, 500, "out of memory");
+        return;
+    }
+
+    char header[EXCHANGE_ORIGIN_MAX + 80];
+    if (offset + n < total) {
+        snprintf(header, sizeof header, "<%s/items?offset=%zu&limit=%zu>; rel=\"next\"", origin,
+                 offset + n, limit);
+        exchange_add_header(ex, "Link", header);
+    }
+    snprintf(header, sizeof header, "%zu", total);
+    exchange_add_header(ex, "X-Total-Count", header);
     ex->status = 200;
 }
 

@@ -150,6 +150,158 @@ START_TEST(test_get_all_lists_items_in_id_order)
 }
 END_TEST
 
+/* Creates items "item 1" .. "item n" (ids 1..n on a fresh server) over one keep-alive
+ * connection, which is much faster than a connection per item. */
+static void create_items(struct api_fixture *f, int n)
+{
+    struct client c;
+    struct http_response r;
+    char body[64];
+    ck_assert_msg(client_connect(&c, f->port) == 0, "cannot connect to the server");
+    for (int i = 1; i <= n; i++) {
+        snprintf(body, sizeof body, "{\"title\": \"item %d\"}", i);
+        http_send(&c, "POST", "/items", JSON_TYPE, body, REQUEST_TIMEOUT_MS);
+        enum client_status st = http_read_response(&c, 0, &r, REQUEST_TIMEOUT_MS);
+        ck_assert_msg(st == CLIENT_OK && r.status == 201, "POST /items %s (item %d of %d, on "
+                      "one keep-alive connection): expected 201, got %s (%s)", body, i, n,
+                      show(&r), client_status_str(st));
+        http_response_free(&r);
+    }
+    client_close(&c);
+}
+
+/* Asserts that a GET /items response is an array of exactly the ids first..first+count-1. */
+static void expect_page(const struct http_response *r, const char *request, int first, int count,
+                        const char *hint)
+{
+    json_t *j = body_json(r, request);
+    int ok = json_is_array(j) && json_array_size(j) == (size_t)count;
+    for (int i = 0; ok && i < count; i++)
+        ok = json_integer_value(json_object_get(json_array_get(j, (size_t)i), "id")) == first + i;
+    ck_assert_msg(ok, "%s: expected a 200 array of the %d items with ids %d to %d, got %s "
+                  "(%zu items); %s", request, count, first, first + count - 1, show(r),
+                  json_array_size(j), hint);
+    json_decref(j);
+}
+
+START_TEST(test_get_all_pages_with_limit_and_offset)
+{
+    struct api_fixture f;
+    struct http_response r;
+    const char *hint = "list_items reads ?offset=N&limit=M (evhttp_parse_query_str) and asks "
+                       "items_store_page for that page (TODO(6))";
+    api_start(&f, NULL);
+    create_items(&f, 5);
+    api_request(&f, "GET", "/items?limit=2&offset=1", NULL, NULL, &r);
+    EXPECT_STATUS(r, "GET /items?limit=2&offset=1", 200, hint);
+    expect_page(&r, "GET /items?limit=2&offset=1 with items 1-5", 2, 2, hint);
+    http_response_free(&r);
+    api_request(&f, "GET", "/items?offset=3", NULL, NULL, &r);
+    expect_page(&r, "GET /items?offset=3 with items 1-5", 4, 2, hint);
+    http_response_free(&r);
+    api_request(&f, "GET", "/items/?limit=1", NULL, NULL, &r);
+    expect_page(&r, "GET /items/?limit=1 with items 1-5", 1, 1, hint);
+    http_response_free(&r);
+    api_request(&f, "GET", "/items?offset=5", NULL, NULL, &r);
+    expect_page(&r, "GET /items?offset=5 with items 1-5 (past the end)", 1, 0, hint);
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_get_all_links_to_the_next_page)
+{
+    struct api_fixture f;
+    struct http_response r;
+    char want[128], link[256], total[32];
+    const char *hint = "when offset + the items returned < the number of items, add a Link "
+                       "header to the next page (list_items, TODO(6))";
+    api_start(&f, NULL);
+    create_items(&f, 5);
+    api_request(&f, "GET", "/items?limit=2", NULL, NULL, &r);
+    EXPECT_STATUS(r, "GET /items?limit=2", 200, hint);
+    snprintf(want, sizeof want, "<http://127.0.0.1:%u/items?offset=2&limit=2>; rel=\"next\"",
+             f.port);
+    const char *v = http_header(&r, "Link", link, sizeof link);
+    ck_assert_msg(v != NULL && strcmp(v, want) == 0, "GET /items?limit=2 with 5 items: expected "
+                  "the header \"Link: %s\", got \"%s\"; %s", want, v != NULL ? v : "(none)", hint);
+    v = http_header(&r, "X-Total-Count", total, sizeof total);
+    ck_assert_msg(v != NULL && strcmp(v, "5") == 0, "GET /items?limit=2 with 5 items: expected "
+                  "\"X-Total-Count: 5\", got \"%s\"; it counts every item, not the page",
+                  v != NULL ? v : "(none)");
+    expect_header(&r, "GET /items?limit=2", "Access-Control-Expose-Headers", "Link",
+                  "a script on another origin can read Link only if it is exposed (TODO(8))");
+    http_response_free(&r);
+    api_request(&f, "GET", "/items?offset=4&limit=2", NULL, NULL, &r);
+    EXPECT_STATUS(r, "GET /items?offset=4&limit=2", 200, hint);
+    v = http_header(&r, "Link", link, sizeof link);
+    ck_assert_msg(v == NULL, "GET /items?offset=4&limit=2 with 5 items (the last page): expected "
+                  "no Link header, got \"Link: %s\"; a client follows Link until there is none",
+                  v);
+    http_response_free(&r);
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_get_all_caps_the_page_size)
+{
+    struct api_fixture f;
+    struct http_response r;
+    char want[128], link[256];
+    const char *hint = "a limit over HTTP_API_PAGE_MAX_ITEMS counts as HTTP_API_PAGE_MAX_ITEMS, "
+                       "which is also the default (list_items, TODO(6))";
+    const char *requests[] = {"/items?limit=5000", "/items"};
+    api_start(&f, NULL);
+    create_items(&f, HTTP_API_PAGE_MAX_ITEMS + 1);
+    snprintf(want, sizeof want, "<http://127.0.0.1:%u/items?offset=%d&limit=%d>; rel=\"next\"",
+             f.port, HTTP_API_PAGE_MAX_ITEMS, HTTP_API_PAGE_MAX_ITEMS);
+    for (size_t i = 0; i < 2; i++) {
+        char request[96];
+        snprintf(request, sizeof request, "GET %s with %d items", requests[i],
+                 HTTP_API_PAGE_MAX_ITEMS + 1);
+        api_request(&f, "GET", requests[i], NULL, NULL, &r);
+        EXPECT_STATUS(r, request, 200, hint);
+        expect_page(&r, request, 1, HTTP_API_PAGE_MAX_ITEMS, hint);
+        const char *v = http_header(&r, "Link", link, sizeof link);
+        ck_assert_msg(v != NULL && strcmp(v, want) == 0, "%s: expected \"Link: %s\", got \"%s\"; "
+                      "%s", request, want, v != NULL ? v : "(none)", hint);
+        http_response_free(&r);
+    }
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_bad_paging_parameters_are_400)
+{
+    struct api_fixture f;
+    struct http_response r;
+    const struct {
+        const char *target, *names;
+    } bad[] = {
+        {"/items?limit=abc", "limit"}, {"/items?limit=-1", "limit"}, {"/items?limit=0", "limit"},
+        {"/items?limit=", "limit"},    {"/items?limit=1.5", "limit"}, {"/items?offset=x", "offset"},
+        {"/items?offset=-2", "offset"}, {"/items?offset=1e3", "offset"},
+    };
+    api_start(&f, NULL);
+    api_create(&f, "{\"title\": \"x\"}");
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char request[64];
+        snprintf(request, sizeof request, "GET %s", bad[i].target);
+        api_request(&f, "GET", bad[i].target, NULL, NULL, &r);
+        EXPECT_STATUS(r, request, 400, "offset is a whole number (0 or more) and limit one of 1 "
+                      "or more: anything else is a 400 that names the parameter (list_items, "
+                      "TODO(6))");
+        expect_error_body(&r, request, bad[i].names);
+        http_response_free(&r);
+    }
+    api_stop(&f);
+    harness_pass();
+}
+END_TEST
+
 START_TEST(test_put_replaces_the_whole_item)
 {
     struct api_fixture f;
@@ -798,6 +950,10 @@ void add_api_tests(struct test_list *list)
         {"test_post_sets_location_and_url", test_post_sets_location_and_url, 5},
         {"test_get_returns_the_item", test_get_returns_the_item, 5},
         {"test_get_all_lists_items_in_id_order", test_get_all_lists_items_in_id_order, 5},
+        {"test_get_all_pages_with_limit_and_offset", test_get_all_pages_with_limit_and_offset, 5},
+        {"test_get_all_links_to_the_next_page", test_get_all_links_to_the_next_page, 5},
+        {"test_get_all_caps_the_page_size", test_get_all_caps_the_page_size, 10},
+        {"test_bad_paging_parameters_are_400", test_bad_paging_parameters_are_400, 5},
         {"test_put_replaces_the_whole_item", test_put_replaces_the_whole_item, 5},
         {"test_patch_changes_only_the_fields_sent", test_patch_changes_only_the_fields_sent, 5},
         {"test_delete_removes_the_item", test_delete_removes_the_item, 5},

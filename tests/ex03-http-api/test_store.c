@@ -116,20 +116,8 @@ START_TEST(test_store_delete_removes_only_that_item)
 }
 END_TEST
 
-struct collect {
-    uint64_t ids[2000];
-    size_t n;
-};
-
-static int collect_cb(const struct item *item, void *arg)
-{
-    struct collect *c = arg;
-    if (c->n < sizeof c->ids / sizeof *c->ids)
-        c->ids[c->n++] = item->id;
-    return 0;
-}
-
-START_TEST(test_store_lists_in_id_order)
+/* 1000 items created, the even ids deleted: ids 1, 3, 5, ..., 999 remain. */
+static struct items_store *store_with_odd_ids(void)
 {
     struct items_store *s = new_store(0);
     struct item in = fields("x", false), out;
@@ -138,20 +126,56 @@ START_TEST(test_store_lists_in_id_order)
                       "items_store_create failed at item %d of 1000" HINT, i + 1);
     for (uint64_t id = 2; id <= 1000; id += 2)
         items_store_delete(s, id);
+    return s;
+}
 
-    static struct collect c;
-    ck_assert_msg(items_store_foreach(s, collect_cb, &c) == 0, "items_store_foreach returned "
-                  "nonzero although the callback always returned 0" HINT);
-    ck_assert_msg(c.n == 500, "1000 items created, the 500 even ids deleted: items_store_foreach "
-                  "visited %zu items, expected 500" HINT, c.n);
-    for (size_t i = 0; i < c.n; i++)
-        ck_assert_msg(c.ids[i] == 2 * i + 1, "items_store_foreach visit %zu: expected id %zu, got "
-                      "%llu; items must come in id order" HINT, i + 1, 2 * i + 1,
-                      (unsigned long long)c.ids[i]);
+START_TEST(test_store_lists_in_id_order)
+{
+    struct items_store *s = store_with_odd_ids();
+    static struct item page[600];
+    size_t total = 0, out_n;
+    struct item out;
+
+    out_n = items_store_page(s, 0, 600, page, &total);
+    ck_assert_msg(out_n == 500 && total == 500, "1000 items created, the 500 even ids deleted: "
+                  "items_store_page(offset 0, max 600) copied %zu items and said total %zu, "
+                  "expected 500 and 500" HINT, out_n, total);
+    for (size_t i = 0; i < out_n; i++)
+        ck_assert_msg(page[i].id == 2 * i + 1, "items_store_page item %zu: expected id %zu, got "
+                      "%llu; items must come in id order" HINT, i, 2 * i + 1,
+                      (unsigned long long)page[i].id);
     for (uint64_t id = 1; id <= 1000; id++)
         ck_assert_msg((items_store_get(s, id, &out) == ITEMS_STORE_OK) == (id % 2 == 1),
                       "items_store_get(%llu) after deleting the even ids: wrong answer" HINT,
                       (unsigned long long)id);
+    items_store_free(s);
+    harness_pass();
+}
+END_TEST
+
+START_TEST(test_store_page_starts_at_the_offset)
+{
+    struct items_store *s = store_with_odd_ids(); /* positions 0..499 hold ids 1, 3, ..., 999 */
+    struct item page[10];
+    size_t total = 0, n;
+    const struct {
+        size_t offset, max, want_n;
+    } cases[] = {
+        {0, 10, 10}, {7, 10, 10}, {260, 10, 10}, {495, 10, 5}, {499, 10, 1}, {500, 10, 0},
+        {100000, 10, 0}, {3, 0, 0},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        n = items_store_page(s, cases[c].offset, cases[c].max, page, &total);
+        ck_assert_msg(n == cases[c].want_n && total == 500, "500 items: items_store_page(offset "
+                      "%zu, max %zu) copied %zu items, total %zu; expected %zu and 500" HINT,
+                      cases[c].offset, cases[c].max, n, total, cases[c].want_n);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_msg(page[i].id == 2 * (cases[c].offset + i) + 1, "500 items with ids 1, 3, "
+                          "5, ...: items_store_page(offset %zu) item %zu has id %llu, expected "
+                          "%zu; the page starts at position offset in id order" HINT,
+                          cases[c].offset, i, (unsigned long long)page[i].id,
+                          2 * (cases[c].offset + i) + 1);
+    }
     items_store_free(s);
     harness_pass();
 }
@@ -254,6 +278,7 @@ void add_store_tests(struct test_list *list)
         {"test_store_update_changes_only_the_given_fields", test_store_update_changes_only_the_given_fields, 5},
         {"test_store_delete_removes_only_that_item", test_store_delete_removes_only_that_item, 5},
         {"test_store_lists_in_id_order", test_store_lists_in_id_order, 5},
+        {"test_store_page_starts_at_the_offset", test_store_page_starts_at_the_offset, 5},
         {"test_store_clear_keeps_ids_growing", test_store_clear_keeps_ids_growing, 5},
         {"test_store_refuses_items_past_capacity", test_store_refuses_items_past_capacity, 5},
         {"test_store_threads_get_unique_ids", test_store_threads_get_unique_ids, 10},
