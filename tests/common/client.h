@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define CLIENT_BUF_SIZE (64 * 1024) /* receive buffer; lines longer than this are cut */
 
@@ -72,5 +73,8 @@ void client_close(struct client *c);
 
 /* Milliseconds on a monotonic clock, for measuring elapsed time in tests. */
 int64_t client_now_ms(void);
+
+/* CLOCK_REALTIME now + timeout_ms, the deadline pthread_cond_timedwait() wants. */
+struct timespec client_realtime_deadline(int timeout_ms);
 
 #endif

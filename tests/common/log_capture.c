@@ -4,6 +4,8 @@
  */
 #include "log_capture.h"
 
+#include "client.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -119,14 +121,7 @@ int log_capture_wait(struct log_capture *lc, int timeout_ms, char *out, size_t o
     va_end(ap);
     needles[n] = NULL;
 
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = client_realtime_deadline(timeout_ms);
 
     int found = 0;
     pthread_mutex_lock(&lc->lock);

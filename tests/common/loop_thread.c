@@ -12,6 +12,7 @@
  */
 #include "loop_thread.h"
 
+#include "client.h"
 #include "transcript.h"
 
 #include <check.h>
@@ -110,13 +111,7 @@ static void *watchdog_main(void *arg)
 
     pthread_mutex_lock(&lt->lock);
     while (!lt->stopping) {
-        struct timespec wake;
-        clock_gettime(CLOCK_REALTIME, &wake);
-        wake.tv_nsec += WATCHDOG_CHECK_MS * 1000000L;
-        if (wake.tv_nsec >= 1000000000L) {
-            wake.tv_sec++;
-            wake.tv_nsec -= 1000000000L;
-        }
+        struct timespec wake = client_realtime_deadline(WATCHDOG_CHECK_MS);
         if (pthread_cond_timedwait(&lt->stop_cond, &lt->lock, &wake) != ETIMEDOUT)
             continue;
         long long stalled = now_ms() - atomic_load(&lt->last_beat_ms);

@@ -6,6 +6,8 @@
  */
 #include "echo_test.h"
 
+#include "fd_limit.h"
+
 #include "transcript.h"
 
 #include <errno.h>
@@ -15,7 +17,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define FD_LIMIT_FOR_TEST 256     /* RLIMIT_NOFILE while exhausting descriptors */
 #define ACCEPT_FAILURES_MAX 10    /* lines a backing-off listener may log before its 2nd retry */
 
 /* Starts a server and floods c1 until the server stops taking its bytes. Returns bytes sent. */
@@ -157,23 +158,12 @@ START_TEST(test_accept_errors_back_off_and_recover)
 {
     struct echo_fixture f;
     struct client c;
-    static int fillers[FD_LIMIT_FOR_TEST];
-    int nfill = 0;
-    struct rlimit old, low;
+    static struct fd_limit fl; /* static: its table of descriptors is large for a stack */
 
     echo_test_start(&f, 0, 0);
-    ck_assert_msg(getrlimit(RLIMIT_NOFILE, &old) == 0, "test setup failed: getrlimit");
-    low = old;
-    if (low.rlim_cur > FD_LIMIT_FOR_TEST)
-        low.rlim_cur = FD_LIMIT_FOR_TEST;
-    ck_assert_msg(setrlimit(RLIMIT_NOFILE, &low) == 0, "test setup failed: setrlimit");
-
-    /* Fill the table, then free exactly one descriptor for the client's own socket. */
-    int fd;
-    while (nfill < FD_LIMIT_FOR_TEST && (fd = fcntl(0, F_DUPFD_CLOEXEC, 0)) >= 0)
-        fillers[nfill++] = fd;
-    ck_assert_msg(nfill > 0, "test setup failed: could not duplicate a descriptor");
-    close(fillers[--nfill]);
+    /* Fill the table, leaving exactly one descriptor for the client's own socket. */
+    ck_assert_msg(fd_limit_exhaust(&fl, 1) == 0,
+                  "test setup failed: cannot lower RLIMIT_NOFILE and fill the descriptor table");
     int connected = client_connect(&c, f.port);
 
     int failures = 0, count_at_second = 0;
@@ -187,9 +177,7 @@ START_TEST(test_accept_errors_back_off_and_recover)
         }
     }
     /* Give the descriptors back before asserting anything. */
-    while (nfill > 0)
-        close(fillers[--nfill]);
-    setrlimit(RLIMIT_NOFILE, &old);
+    fd_limit_restore(&fl);
 
     ck_assert_msg(connected == 0, "test setup failed: the client could not connect (%s)", strerror(errno));
     ck_assert_msg(failures >= 1,

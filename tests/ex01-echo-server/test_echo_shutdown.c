@@ -8,6 +8,7 @@
  */
 #include "echo_test.h"
 
+#include "dispatch_thread.h"
 #include "server_process.h"
 #include "transcript.h"
 
@@ -30,59 +31,6 @@
 #define FLUSH_BYTES (60 * 1024)     /* one read's worth, far more than the slow reader's buffers */
 #define NEW_CLIENT_WAIT_MS 300      /* how long a client that connects after shutdown waits */
 
-/* event_base_dispatch() on a thread of its own, and whether it has returned. */
-struct dispatch_thread {
-    struct event_base *base;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t returned_cond;
-    bool returned;
-};
-
-static void *dispatch_main(void *arg)
-{
-    struct dispatch_thread *d = arg;
-
-    event_base_dispatch(d->base);
-    pthread_mutex_lock(&d->lock);
-    d->returned = true;
-    pthread_cond_broadcast(&d->returned_cond);
-    pthread_mutex_unlock(&d->lock);
-    return NULL;
-}
-
-static void dispatch_start(struct dispatch_thread *d, struct event_base *base)
-{
-    d->base = base;
-    d->returned = false;
-    pthread_mutex_init(&d->lock, NULL);
-    pthread_cond_init(&d->returned_cond, NULL);
-    ck_assert_msg(pthread_create(&d->thread, NULL, dispatch_main, d) == 0,
-                  "test setup failed: cannot start the dispatch thread");
-}
-
-/* Waits up to timeout_ms for dispatch to return; joins the thread if it did. */
-static bool dispatch_wait(struct dispatch_thread *d, int timeout_ms)
-{
-    struct timespec deadline;
-
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&d->lock);
-    while (!d->returned && pthread_cond_timedwait(&d->returned_cond, &d->lock, &deadline) == 0)
-        ;
-    bool returned = d->returned;
-    pthread_mutex_unlock(&d->lock);
-    if (returned)
-        pthread_join(d->thread, NULL);
-    return returned;
-}
-
 static void shutdown_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -103,7 +51,8 @@ static void request_shutdown(struct echo_fixture *f)
 static void start_with_dispatch(struct echo_fixture *f, struct dispatch_thread *d)
 {
     echo_test_create(f, 0, 0); /* the shared loop thread never returns by itself: use our own */
-    dispatch_start(d, loop_thread_base(f->lt));
+    ck_assert_msg(dispatch_thread_start(d, loop_thread_base(f->lt)) == 0,
+                  "test setup failed: cannot start the dispatch thread");
 }
 
 START_TEST(test_shutdown_flushes_then_closes)
@@ -162,7 +111,7 @@ START_TEST(test_shutdown_flushes_then_closes)
     echo_test_expect_log(&f, "disconnect", slow_port, expected,
                          "close with reason=shutdown once the pending output is written (TODO(9))");
 
-    ck_assert_msg(dispatch_wait(&d, ECHO_TEST_WAIT_MS),
+    ck_assert_msg(dispatch_thread_wait(&d, ECHO_TEST_WAIT_MS),
                   "every client is gone after echo_server_shutdown(), yet event_base_dispatch() did "
                   "not return: something is still registered on the base (the listener, a timer, "
                   "a connection's event?) (TODO(9))");
@@ -186,7 +135,7 @@ START_TEST(test_shutdown_does_not_wait_forever)
     uint16_t port = echo_test_local_port(&c);
     size_t sent = echo_test_send_until_stalled(&c, ECHO_TEST_FLOOD_LIMIT);
     request_shutdown(&f);
-    ck_assert_msg(dispatch_wait(&d, ECHO_TEST_WAIT_MS),
+    ck_assert_msg(dispatch_thread_wait(&d, ECHO_TEST_WAIT_MS),
                   "a client sent %zu bytes, never read, and the server was shut down; expected "
                   "event_base_dispatch() to return within about a second; it did not; give the "
                   "shutdown a deadline that closes whatever is left (TODO(9))",

@@ -7,6 +7,8 @@
  */
 #include "chat_test.h"
 
+#include "fd_limit.h"
+
 #include "transcript.h"
 
 #include <errno.h>
@@ -22,7 +24,6 @@
 #define FLOOD_LIMIT_BYTES (64u << 20)  /* give up: the slow reader was never dropped */
 #define SLOW_RCVBUF 4096               /* the slow reader's small receive buffer */
 #define IDLE_TIMEOUT_MS 300
-#define FD_LIMIT_FOR_TEST 256          /* RLIMIT_NOFILE while exhausting descriptors */
 #define ACCEPT_FAILURES_MAX 10         /* lines a backing-off listener may log before its 2nd retry */
 
 /* c[0] never reads; c[2] floods the room; c[1] reads everything. The server must drop c[0]
@@ -172,23 +173,12 @@ START_TEST(test_accept_errors_back_off_and_recover)
 {
     struct chat_fixture f;
     struct client c;
-    static int fillers[FD_LIMIT_FOR_TEST];
-    int nfill = 0;
-    struct rlimit old, low;
+    static struct fd_limit fl; /* static: its table of descriptors is large for a stack */
 
     chat_test_start(&f, NULL);
-    ck_assert_msg(getrlimit(RLIMIT_NOFILE, &old) == 0, "test setup failed: getrlimit");
-    low = old;
-    if (low.rlim_cur > FD_LIMIT_FOR_TEST)
-        low.rlim_cur = FD_LIMIT_FOR_TEST;
-    ck_assert_msg(setrlimit(RLIMIT_NOFILE, &low) == 0, "test setup failed: setrlimit");
-
-    /* Fill the table, then free exactly one descriptor for the client's own socket. */
-    int fd;
-    while (nfill < FD_LIMIT_FOR_TEST && (fd = fcntl(0, F_DUPFD_CLOEXEC, 0)) >= 0)
-        fillers[nfill++] = fd;
-    ck_assert_msg(nfill > 0, "test setup failed: could not duplicate a descriptor");
-    close(fillers[--nfill]);
+    /* Fill the table, leaving exactly one descriptor for the client's own socket. */
+    ck_assert_msg(fd_limit_exhaust(&fl, 1) == 0,
+                  "test setup failed: cannot lower RLIMIT_NOFILE and fill the descriptor table");
     int connected = client_connect(&c, f.port);
 
     int failures = 0, count_at_second = 0;
@@ -202,9 +192,7 @@ START_TEST(test_accept_errors_back_off_and_recover)
         }
     }
     /* Give the descriptors back before asserting anything. */
-    while (nfill > 0)
-        close(fillers[--nfill]);
-    setrlimit(RLIMIT_NOFILE, &old);
+    fd_limit_restore(&fl);
 
     ck_assert_msg(connected == 0, "test setup failed: the client could not connect (%s)",
                   strerror(errno));

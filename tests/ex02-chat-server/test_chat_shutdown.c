@@ -8,6 +8,8 @@
  */
 #include "chat_test.h"
 
+#include "dispatch_thread.h"
+
 #include "server_process.h"
 #include "transcript.h"
 
@@ -25,49 +27,6 @@
 
 #define PROCESS_WAIT_MS 5000
 
-/* event_base_dispatch() on a thread of its own, and whether it has returned. */
-struct dispatch_thread {
-    struct event_base *base;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t returned_cond;
-    bool returned;
-};
-
-static void *dispatch_main(void *arg)
-{
-    struct dispatch_thread *d = arg;
-
-    event_base_dispatch(d->base);
-    pthread_mutex_lock(&d->lock);
-    d->returned = true;
-    pthread_cond_broadcast(&d->returned_cond);
-    pthread_mutex_unlock(&d->lock);
-    return NULL;
-}
-
-/* Waits up to timeout_ms for dispatch to return; joins the thread if it did. */
-static bool dispatch_wait(struct dispatch_thread *d, int timeout_ms)
-{
-    struct timespec deadline;
-
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&d->lock);
-    while (!d->returned && pthread_cond_timedwait(&d->returned_cond, &d->lock, &deadline) == 0)
-        ;
-    bool returned = d->returned;
-    pthread_mutex_unlock(&d->lock);
-    if (returned)
-        pthread_join(d->thread, NULL);
-    return returned;
-}
-
 static void shutdown_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -78,15 +37,12 @@ static void shutdown_cb(evutil_socket_t fd, short what, void *arg)
 START_TEST(test_shutdown_notifies_and_closes_clients)
 {
     struct chat_fixture f;
-    struct dispatch_thread d = {0};
+    struct dispatch_thread d;
     struct client c[2];
     char expected[128];
 
     chat_test_create(&f, NULL); /* the shared loop thread never returns by itself: use our own */
-    d.base = loop_thread_base(f.lt);
-    pthread_mutex_init(&d.lock, NULL);
-    pthread_cond_init(&d.returned_cond, NULL);
-    ck_assert_msg(pthread_create(&d.thread, NULL, dispatch_main, &d) == 0,
+    ck_assert_msg(dispatch_thread_start(&d, loop_thread_base(f.lt)) == 0,
                   "test setup failed: cannot start the dispatch thread");
     chat_test_join_all(f.port, c, 2);
     uint16_t port = chat_test_local_port(&c[0]);
@@ -105,7 +61,7 @@ START_TEST(test_shutdown_notifies_and_closes_clients)
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=shutdown", port);
     chat_test_expect_log(&f, "disconnect", port, expected,
                          "clients closed by a shutdown are logged with reason=shutdown (TODO(15))");
-    bool returned = dispatch_wait(&d, CHAT_TEST_WAIT_MS);
+    bool returned = dispatch_thread_wait(&d, CHAT_TEST_WAIT_MS);
     ck_assert_msg(returned,
                   "every client was closed after chat_server_shutdown(), but event_base_dispatch() "
                   "did not return within %d ms: something is still on the base; free the listener "
