@@ -146,13 +146,32 @@ int log_capture_wait(struct log_capture *lc, int timeout_ms, char *out, size_t o
     return found;
 }
 
-int log_capture_count(struct log_capture *lc, const char *needle)
+/* Caller holds the lock. */
+static int count_locked(struct log_capture *lc, const char *needle)
 {
     int count = 0;
-
-    pthread_mutex_lock(&lc->lock);
     for (const char *p = lc->text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
         count++;
+    return count;
+}
+
+int log_capture_count(struct log_capture *lc, const char *needle)
+{
+    pthread_mutex_lock(&lc->lock);
+    int count = count_locked(lc, needle);
+    pthread_mutex_unlock(&lc->lock);
+    return count;
+}
+
+int log_capture_wait_count(struct log_capture *lc, const char *needle, int n, int timeout_ms)
+{
+    struct timespec deadline = client_realtime_deadline(timeout_ms);
+    int count;
+
+    pthread_mutex_lock(&lc->lock);
+    while ((count = count_locked(lc, needle)) < n &&
+           pthread_cond_timedwait(&lc->grew, &lc->lock, &deadline) != ETIMEDOUT)
+        ;
     pthread_mutex_unlock(&lc->lock);
     return count;
 }

@@ -28,7 +28,11 @@ FILE *log_capture_stream(struct log_capture *lc);
 int log_capture_wait(struct log_capture *lc, int timeout_ms, char *out, size_t outsz, ...)
     __attribute__((sentinel));
 
-/* The number of lines logged so far that contain `needle`. */
+/* Waits until `needle` has been logged at least n times (or the timeout passes) and returns
+ * how many times it has been logged. */
+int log_capture_wait_count(struct log_capture *lc, const char *needle, int n, int timeout_ms);
+
+/* The number of times `needle` has been logged so far. */
 int log_capture_count(struct log_capture *lc, const char *needle);
 
 /* The last lines of the log (up to outsz - 1 bytes), for failure messages. Returns out. */

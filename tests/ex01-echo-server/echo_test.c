@@ -206,12 +206,7 @@ void echo_test_expect_log(struct echo_fixture *f, const char *verb, uint16_t por
 
 int echo_test_wait_log_count(struct echo_fixture *f, const char *needle, int n, int timeout_ms)
 {
-    int64_t deadline = client_now_ms() + timeout_ms;
-    int count;
-
-    while ((count = log_capture_count(f->log, needle)) < n && client_now_ms() < deadline)
-        poll(NULL, 0, 5); /* a short poll interval, not a synchronisation sleep */
-    return count;
+    return log_capture_wait_count(f->log, needle, n, timeout_ms);
 }
 
 size_t echo_test_exchange(struct client *c, const unsigned char *data, size_t len,
