@@ -36,6 +36,7 @@
 #define HTTP_API_DEFAULT_IDLE_TIMEOUT_MS 30000       /* close connections silent this long */
 #define HTTP_API_SHUTDOWN_GRACE_MS 5000 /* at shutdown, wait at most this long for replies */
 #define HTTP_API_PAGE_MAX_ITEMS 1000    /* items in one page of GET /items: default and maximum */
+#define HTTP_API_LOG_FLUSH_MS 100       /* a logged line reaches the log stream's file this soon */
 
 struct http_api_config {
     const char *host;          /* address to bind, e.g. "127.0.0.1" or "::1"; NULL = default */
@@ -46,7 +47,9 @@ struct http_api_config {
     int idle_timeout_ms;       /* keep-alive and slow-request timeout; 0 = the default */
     size_t max_items;          /* the store's capacity (507 past it); 0 = the store's default */
     FILE *log;                 /* one line per request, written with a single fprintf call from
-                                  any worker thread; NULL = no logging */
+                                  any worker thread; NULL = no logging. It may be buffered: the
+                                  server flushes it HTTP_API_LOG_FLUSH_MS after a request and
+                                  in http_api_free() */
 };
 
 struct http_api;

@@ -68,11 +68,14 @@ int items_json_write(struct evbuffer *out, const struct item *item, const char *
 {
     /* TODO(5): write the item
      * (lecture: lectures/04-http-evhttp/README.md#json-bodies-with-jansson).
-     * Build the object with json_pack("{s:I, s:s, s:b, s:o, s:s}", ...): keys id, title,
-     * completed, order (json_integer(order), or json_null() when !has_order: "o" steals the
-     * reference) and url (items_json_url). jansson keeps keys in insertion order. Append it to
-     * `out` with json_dump_callback(obj, cb, out, JSON_COMPACT), where cb calls evbuffer_add,
-     * then json_decref(obj). test_json_writes_an_item shows the exact text expected. */
+     * An item always has the same five fields, so no JSON library is needed to write one:
+     * append {"id":ID,"title":"TITLE","completed":true|false,"order":N|null,"url":"URL"}
+     * with one evbuffer_add_printf (PRIu64 and PRId64 print the integers; the url is
+     * ORIGIN/items/ID). Only the title needs care: write a static helper escape_title(dst,
+     * src) that puts a backslash before '"' and '\\' and writes bytes below 0x20 as \u00XX
+     * (e.g. \u0009 for a tab), into a buffer of ITEM_TITLE_MAX * 6 + 1 bytes. (json_pack and
+     * json_dump_callback would work too, but build and free a dozen jansson values per item.)
+     * test_json_writes_an_item shows the exact text expected. */
     (void)out;
     (void)item;
     (void)origin;

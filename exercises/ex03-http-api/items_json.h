@@ -48,7 +48,8 @@ int items_json_parse(const char *body, size_t len, enum items_json_mode mode, st
 /*
  * Appends an item to `out` as a JSON object:
  *     {"id":1,"title":"buy milk","completed":false,"order":null,"url":"ORIGIN/items/1"}
- * where ORIGIN is e.g. "http://127.0.0.1:3000". Returns 0, or -1 if out of memory.
+ * where ORIGIN is e.g. "http://127.0.0.1:3000". The title must be valid UTF-8, as every title
+ * that passed items_json_parse is. Returns 0, or -1 if out of memory.
  */
 int items_json_write(struct evbuffer *out, const struct item *item, const char *origin);
 
