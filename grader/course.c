@@ -1,139 +1,222 @@
 /*
- * course.c - see course.h. jansson does the parsing; this file turns the document into plain
- * arrays and says exactly what is wrong when the data file is not as expected.
+ * course.c - see course.h. jansson does the parsing; this file turns course.json into plain
+ * arrays and says exactly what is wrong, and where, when the file is not as expected. Each
+ * exercise's tests.json is read by suite_data.c, the loader the test suites use too.
  */
 #include "course.h"
 
+#include "util.h"
+
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *opt_str(json_t *obj, const char *key)
+struct loader {
+    const char *path;
+    char *text; /* the raw file, to find line numbers */
+    char *err;
+    size_t errsz;
+};
+
+/* Reports a problem at the line of the first `"key"` after the first `"near"` in the text. */
+static int fail(struct loader *L, const char *near, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(struct loader *L, const char *near, const char *key, const char *fmt, ...)
 {
-    json_t *v = json_object_get(obj, key);
-    return json_is_string(v) ? json_string_value(v) : NULL;
+    char msg[384], quoted[256];
+    const char *at = L->text != NULL ? L->text : "";
+    va_list ap;
+    int line = 1;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *marks[] = {near, key};
+    for (size_t i = 0; i < 2; i++) {
+        if (marks[i] == NULL)
+            continue;
+        snprintf(quoted, sizeof quoted, "\"%s\"", marks[i]);
+        const char *p = strstr(at, quoted);
+        if (p != NULL)
+            at = p;
+    }
+    for (const char *c = L->text; c != NULL && c < at; c++)
+        line += *c == '\n';
+    snprintf(L->err, L->errsz, "%s:%d: %s", L->path, line, msg);
+    return -1;
 }
 
-/* Fills a NULL-terminated array of borrowed strings from a JSON array of strings. */
-static const char **str_array(json_t *arr, size_t *n)
+static int only_keys(struct loader *L, json_t *obj, const char *near, const char *what,
+                     const char *const allowed[])
 {
-    size_t count = json_is_array(arr) ? json_array_size(arr) : 0;
-    const char **out = calloc(count + 1, sizeof *out);
-    size_t k = 0;
+    const char *key;
+    json_t *value;
 
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < count; i++) {
-        json_t *v = json_array_get(arr, i);
-        if (json_is_string(v))
-            out[k++] = json_string_value(v);
-    }
-    *n = k;
-    return out;
-}
-
-static int load_exercise(struct course_exercise *ex, json_t *obj, char *err, size_t errsz)
-{
-    ex->id = opt_str(obj, "id");
-    ex->dir = opt_str(obj, "dir");
-    ex->title = opt_str(obj, "title");
-    ex->file = opt_str(obj, "file");
-    ex->program = opt_str(obj, "program");
-    ex->port = (int)json_integer_value(json_object_get(obj, "port"));
-    if (ex->id == NULL || ex->dir == NULL || ex->title == NULL) {
-        snprintf(err, errsz, "an exercise needs \"id\", \"dir\" and \"title\"");
-        return -1;
-    }
-    ex->aliases = str_array(json_object_get(obj, "aliases"), &ex->naliases);
-    json_t *tests = json_object_get(obj, "tests");
-    ex->ntests = json_is_array(tests) ? json_array_size(tests) : 0;
-    ex->tests = calloc(ex->ntests + 1, sizeof *ex->tests);
-    if (ex->aliases == NULL || ex->tests == NULL) {
-        snprintf(err, errsz, "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < ex->ntests; i++) {
-        json_t *t = json_array_get(tests, i);
-        struct course_test *ct = &ex->tests[i];
-        ct->name = opt_str(t, "name");
-        if (ct->name == NULL) {
-            snprintf(err, errsz, "%s: test %zu has no \"name\"", ex->id, i + 1);
-            return -1;
-        }
-        ct->todo = opt_str(t, "todo");
-        ct->lecture = opt_str(t, "lecture");
-        ct->hint = opt_str(t, "hint");
-        ct->repro = opt_str(t, "repro");
-        json_t *w = json_object_get(t, "weight");
-        ct->weight = json_is_integer(w) ? (int)json_integer_value(w) : 1;
+    if (!json_is_object(obj))
+        return fail(L, near, NULL, "%s must be an object", what);
+    json_object_foreach(obj, key, value) {
+        size_t i = 0;
+        while (allowed[i] != NULL && strcmp(allowed[i], key) != 0)
+            i++;
+        if (allowed[i] == NULL)
+            return fail(L, near, key, "unknown key \"%s\" in %s", key, what);
     }
     return 0;
+}
+
+/* A required string. */
+static int str(struct loader *L, json_t *obj, const char *key, const char *near, const char **out)
+{
+    *out = json_string_value(json_object_get(obj, key));
+    if (*out == NULL || **out == '\0')
+        return fail(L, near, key, "%s needs a non-empty string \"%s\"", near, key);
+    return 0;
+}
+
+/* A NULL-terminated array of borrowed strings from an optional JSON array of strings. */
+static int str_array(struct loader *L, json_t *obj, const char *key, const char *near,
+                     const char ***out, size_t *n)
+{
+    json_t *arr = json_object_get(obj, key);
+    size_t count = arr != NULL ? json_array_size(arr) : 0;
+
+    if (arr != NULL && !json_is_array(arr))
+        return fail(L, near, key, "\"%s\" must be an array of strings", key);
+    *out = calloc(count + 1, sizeof **out);
+    if (*out == NULL)
+        return fail(L, near, key, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        (*out)[i] = json_string_value(json_array_get(arr, i));
+        if ((*out)[i] == NULL)
+            return fail(L, near, key, "\"%s\" must be an array of strings", key);
+    }
+    *n = count;
+    return 0;
+}
+
+static int load_exercise(struct loader *L, struct course_exercise *ex, json_t *obj, size_t i)
+{
+    static const char *const keys[] = {"id", "dir", "title", "program", "aliases", NULL};
+    char near[32];
+
+    snprintf(near, sizeof near, "exercise %zu", i + 1);
+    if (only_keys(L, obj, NULL, near, keys) != 0 || str(L, obj, "id", near, &ex->id) != 0)
+        return -1;
+    if (str(L, obj, "dir", ex->id, &ex->dir) != 0 || str(L, obj, "title", ex->id, &ex->title) != 0 ||
+        str(L, obj, "program", ex->id, &ex->program) != 0 ||
+        str_array(L, obj, "aliases", ex->id, &ex->aliases, &ex->naliases) != 0)
+        return -1;
+    snprintf(ex->data_path, sizeof ex->data_path, "tests/%s/tests.json", ex->dir);
+    return suite_data_load(&ex->data, ex->data_path, L->err, L->errsz);
+}
+
+static int load_demo(struct loader *L, struct course_demo *cd, json_t *d, size_t i)
+{
+    static const char *const keys[] = {"lecture", "program", "args", "expect", "timeout", NULL};
+    char near[32];
+
+    snprintf(near, sizeof near, "demo %zu", i + 1);
+    if (only_keys(L, d, NULL, near, keys) != 0 || str(L, d, "program", near, &cd->program) != 0 ||
+        str(L, d, "lecture", cd->program, &cd->lecture) != 0 ||
+        str_array(L, d, "args", cd->program, &cd->args, &cd->nargs) != 0 ||
+        str_array(L, d, "expect", cd->program, &cd->expect, &cd->nexpect) != 0)
+        return -1;
+    json_t *t = json_object_get(d, "timeout");
+    cd->timeout_s = 30;
+    if (t != NULL && (!json_is_number(t) || json_number_value(t) <= 0))
+        return fail(L, cd->program, "timeout", "\"timeout\" must be a number of seconds");
+    if (t != NULL)
+        cd->timeout_s = json_number_value(t);
+    return 0;
+}
+
+static int load_fixture(struct loader *L, struct course_fixture *cf, json_t *f, size_t i)
+{
+    static const char *const keys[] = {"name", "exercise", "verdict", "tests", "about", NULL};
+    char near[32];
+
+    snprintf(near, sizeof near, "fixture %zu", i + 1);
+    if (only_keys(L, f, NULL, near, keys) != 0 || str(L, f, "name", near, &cf->name) != 0)
+        return -1;
+    return str(L, f, "exercise", cf->name, &cf->exercise) != 0 ||
+                   str(L, f, "verdict", cf->name, &cf->verdict) != 0 ||
+                   str(L, f, "about", cf->name, &cf->about) != 0 ||
+                   str_array(L, f, "tests", cf->name, &cf->tests, &cf->ntests) != 0
+               ? -1
+               : 0;
+}
+
+/* The length of a JSON array under `key` (0 when absent); -1 when it is not an array. */
+static long array_len(json_t *root, const char *key)
+{
+    json_t *arr = json_object_get(root, key);
+    return arr == NULL ? 0 : json_is_array(arr) ? (long)json_array_size(arr) : -1;
 }
 
 int course_load(struct course *c, const char *path, char *err, size_t errsz)
 {
+    static const char *const keys[] = {"about", "exercises", "demos", "fixtures", NULL};
+    struct loader L = {.path = path, .err = err, .errsz = errsz};
     json_error_t jerr;
 
     memset(c, 0, sizeof *c);
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL) {
-        snprintf(err, errsz, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+    L.text = util_read_file(path);
+    if (L.text == NULL) {
+        snprintf(err, errsz, "%s: cannot read it", path);
         return -1;
     }
+    json_t *root = json_loads(L.text, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        snprintf(err, errsz, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+        goto fail;
+    }
     c->doc = root;
-
-    json_t *exs = json_object_get(root, "exercises");
-    c->nexercises = json_is_array(exs) ? json_array_size(exs) : 0;
-    c->exercises = calloc(c->nexercises + 1, sizeof *c->exercises);
-    json_t *demos = json_object_get(root, "demos");
-    c->ndemos = json_is_array(demos) ? json_array_size(demos) : 0;
-    c->demos = calloc(c->ndemos + 1, sizeof *c->demos);
-    json_t *fix = json_object_get(root, "fixtures");
-    c->nfixtures = json_is_array(fix) ? json_array_size(fix) : 0;
-    c->fixtures = calloc(c->nfixtures + 1, sizeof *c->fixtures);
+    if (only_keys(&L, root, NULL, "the file", keys) != 0)
+        goto fail;
+    long nex = array_len(root, "exercises"), ndemo = array_len(root, "demos");
+    long nfix = array_len(root, "fixtures");
+    if (nex <= 0 || ndemo < 0 || nfix < 0) {
+        fail(&L, NULL, NULL, "\"exercises\" must be a non-empty array; \"demos\" and "
+                             "\"fixtures\" arrays");
+        goto fail;
+    }
+    c->exercises = calloc((size_t)nex, sizeof *c->exercises);
+    c->demos = calloc((size_t)ndemo + 1, sizeof *c->demos);
+    c->fixtures = calloc((size_t)nfix + 1, sizeof *c->fixtures);
     if (c->exercises == NULL || c->demos == NULL || c->fixtures == NULL) {
         snprintf(err, errsz, "out of memory");
         goto fail;
     }
-
-    for (size_t i = 0; i < c->nexercises; i++) {
-        char sub[256];
-        if (load_exercise(&c->exercises[i], json_array_get(exs, i), sub, sizeof sub) != 0) {
-            snprintf(err, errsz, "%s: %s", path, sub);
+    /* Each count grows before its entry loads, so course_free() frees a half-loaded entry. */
+    for (size_t i = 0; i < (size_t)nex; i++)
+        if (c->nexercises++, load_exercise(&L, &c->exercises[i], json_array_get(json_object_get(root, "exercises"),
+                                                               i), i) != 0)
+            goto fail;
+    for (size_t i = 0; i < (size_t)ndemo; i++)
+        if (c->ndemos++, load_demo(&L, &c->demos[i], json_array_get(json_object_get(root, "demos"), i), i) != 0)
+            goto fail;
+    for (size_t i = 0; i < (size_t)nfix; i++) {
+        struct course_fixture *cf = &c->fixtures[c->nfixtures++];
+        if (load_fixture(&L, cf, json_array_get(json_object_get(root, "fixtures"), i), i) != 0)
+            goto fail;
+        const struct course_exercise *ex = course_find(c, cf->exercise);
+        if (ex == NULL) {
+            fail(&L, cf->name, "exercise", "fixture %s: no exercise %s", cf->name, cf->exercise);
             goto fail;
         }
+        for (size_t k = 0; k < cf->ntests; k++)
+            if (course_find_test(ex, cf->tests[k]) == NULL) {
+                fail(&L, cf->name, cf->tests[k], "fixture %s: %s has no test %s", cf->name,
+                     ex->id, cf->tests[k]);
+                goto fail;
+            }
     }
-    for (size_t i = 0; i < c->ndemos; i++) {
-        json_t *d = json_array_get(demos, i);
-        struct course_demo *cd = &c->demos[i];
-        cd->lecture = opt_str(d, "lecture");
-        cd->program = opt_str(d, "program");
-        cd->args = str_array(json_object_get(d, "args"), &cd->nargs);
-        cd->expect = str_array(json_object_get(d, "expect"), &cd->nexpect);
-        json_t *t = json_object_get(d, "timeout");
-        cd->timeout_s = json_is_number(t) ? json_number_value(t) : 30;
-        if (cd->program == NULL || cd->args == NULL || cd->expect == NULL) {
-            snprintf(err, errsz, "%s: demo %zu needs a \"program\"", path, i + 1);
-            goto fail;
-        }
-    }
-    for (size_t i = 0; i < c->nfixtures; i++) {
-        json_t *f = json_array_get(fix, i);
-        struct course_fixture *cf = &c->fixtures[i];
-        cf->name = opt_str(f, "name");
-        cf->exercise = opt_str(f, "exercise");
-        cf->verdict = opt_str(f, "verdict");
-        cf->about = opt_str(f, "about");
-        cf->tests = str_array(json_object_get(f, "tests"), &cf->ntests);
-        if (cf->name == NULL || cf->exercise == NULL || cf->verdict == NULL || cf->tests == NULL) {
-            snprintf(err, errsz, "%s: fixture %zu needs \"name\", \"exercise\" and \"verdict\"",
-                     path, i + 1);
-            goto fail;
-        }
-    }
+    free(L.text);
     return 0;
 fail:
+    free(L.text);
     course_free(c);
     return -1;
 }
@@ -155,19 +238,30 @@ const struct course_exercise *course_find(const struct course *c, const char *na
     return NULL;
 }
 
-const struct course_test *course_find_test(const struct course_exercise *ex, const char *name)
+const struct suite_test *course_find_test(const struct course_exercise *ex, const char *name)
 {
-    for (size_t i = 0; i < ex->ntests; i++)
-        if (strcmp(ex->tests[i].name, name) == 0)
-            return &ex->tests[i];
-    return NULL;
+    return suite_data_test(&ex->data, name);
+}
+
+const struct suite_todo *course_test_todo(const struct course_exercise *ex,
+                                          const struct suite_test *t)
+{
+    return suite_data_todo(&ex->data, t->todo);
+}
+
+void course_exercise_ids(const struct course *c, char *out, size_t outsz)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < c->nexercises; i++)
+        snprintf(out + strlen(out), outsz - strlen(out), "%s%s", i > 0 ? ", " : "",
+                 c->exercises[i].id);
 }
 
 void course_free(struct course *c)
 {
     for (size_t i = 0; c->exercises != NULL && i < c->nexercises; i++) {
         free(c->exercises[i].aliases);
-        free(c->exercises[i].tests);
+        suite_data_free(&c->exercises[i].data);
     }
     for (size_t i = 0; c->demos != NULL && i < c->ndemos; i++) {
         free(c->demos[i].args);

@@ -1,36 +1,29 @@
 /*
- * course.h - the course's data: exercises, their tests, the demos and the grader's fixtures,
- * read from grader/course.json.
+ * course.h - the course's data: the exercises and their tests, the lecture demos and the
+ * grader's fixtures.
  *
- * Code knows how to grade; the data file knows what there is to grade: each test's hint, the
- * TODO and the lecture section that teach it, and a command that reproduces it by hand.
- * All strings point into the parsed JSON document and live as long as the course.
+ * Code knows how to grade; the data files know what there is to grade. grader/course.json
+ * lists the exercises, demos and fixtures; each exercise's tests/EXERCISE/tests.json describes
+ * its TODOs and tests (suite_data.h), and is the only place those facts are written. Both
+ * loaders reject unknown keys and bad values, naming the file and line.
+ * All strings point into the parsed documents and live as long as the course.
  */
 #ifndef COURSE_H
 #define COURSE_H
 
-#include <stddef.h>
+#include "suite_data.h"
 
-struct course_test {
-    const char *name;    /* the Check test case */
-    const char *todo;    /* "TODO(3)", or NULL */
-    const char *lecture; /* "lectures/03-tcp-networking/README.md#reading-and-writing", or NULL */
-    const char *hint;    /* what usually causes a failure, or NULL */
-    const char *repro;   /* a shell command that reproduces the check by hand, or NULL */
-    int weight;          /* points (default 1) */
-};
+#include <stddef.h>
 
 struct course_exercise {
     const char *id;      /* "ex01" */
     const char *dir;     /* "ex01-echo-server" */
     const char *title;
-    const char *file;    /* the main file a student edits, e.g. "echo_server.c" */
     const char *program; /* the command-line server, e.g. "echo-server" */
-    int port;            /* its default port */
     const char **aliases;
     size_t naliases;
-    struct course_test *tests;
-    size_t ntests;
+    char data_path[256];    /* "tests/ex01-echo-server/tests.json" */
+    struct suite_data data; /* its TODOs and tests */
 };
 
 struct course_demo {
@@ -54,7 +47,7 @@ struct course_fixture {
 };
 
 struct course {
-    void *doc; /* the json_t document, owned */
+    void *doc; /* the json_t document of course.json, owned */
     struct course_exercise *exercises;
     size_t nexercises;
     struct course_demo *demos;
@@ -63,14 +56,22 @@ struct course {
     size_t nfixtures;
 };
 
-/* Loads the file. Returns 0, or -1 with a message in err. */
+/* Loads grader/course.json at `path` and each exercise's tests.json (paths relative to the
+ * current directory, the repository root). Returns 0, or -1 with a message in err. */
 int course_load(struct course *c, const char *path, char *err, size_t errsz);
 
 /* Finds an exercise by id ("ex01"), number ("1", "01"), folder name or alias. NULL if none. */
 const struct course_exercise *course_find(const struct course *c, const char *name);
 
 /* Finds a test of an exercise by name. NULL if none. */
-const struct course_test *course_find_test(const struct course_exercise *ex, const char *name);
+const struct suite_test *course_find_test(const struct course_exercise *ex, const char *name);
+
+/* The TODO a test proves. Never NULL for a test of `ex` (the loader checks). */
+const struct suite_todo *course_test_todo(const struct course_exercise *ex,
+                                          const struct suite_test *t);
+
+/* The exercises' ids as "ex01, ex02, ex03", for messages. */
+void course_exercise_ids(const struct course *c, char *out, size_t outsz);
 
 void course_free(struct course *c);
 

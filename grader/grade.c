@@ -30,7 +30,7 @@ int grade_exercise(const struct runner *r, const struct course_exercise *ex, con
             return -1;
         }
     }
-    res->tests = calloc(ex->ntests + 1, sizeof *res->tests);
+    res->tests = calloc(ex->data.ntests + 1, sizeof *res->tests);
     if (res->tests == NULL) {
         fputs("grade: out of memory\n", stderr);
         exit(2);
@@ -44,8 +44,8 @@ int grade_exercise(const struct runner *r, const struct course_exercise *ex, con
     }
 
     const struct test_result *first_failure = NULL;
-    for (size_t i = 0; i < ex->ntests; i++) {
-        const struct course_test *t = &ex->tests[i];
+    for (size_t i = 0; i < ex->data.ntests; i++) {
+        const struct suite_test *t = &ex->data.tests[i];
         if (!selected(t->name, only))
             continue;
         struct test_result *tr = &res->tests[res->ntests++];

@@ -32,7 +32,8 @@ static void usage(FILE *out, const char *argv0)
             "usage: %s [options] [EXERCISE [TEST...]]\n"
             "\n"
             "Grades your exercises (exercises/): builds each one, runs its tests, and explains\n"
-            "the first failure. EXERCISE is ex01, ex02, ex03 (or 1, 2, 3, or echo, chat, http).\n"
+            "the first failure. EXERCISE is an exercise's id, number or name: ex01, 1 or echo\n"
+            "(--list shows them all).\n"
             "\n"
             "options:\n"
             "  --solutions       grade the reference solutions (solutions/) instead\n"
@@ -54,43 +55,41 @@ static void list_course(const struct course *c)
     for (size_t i = 0; i < c->nexercises; i++) {
         const struct course_exercise *ex = &c->exercises[i];
         printf("%s  %s  (exercises/%s)\n", ex->id, ex->title, ex->dir);
-        for (size_t k = 0; k < ex->ntests; k++)
-            printf("  %s\n", ex->tests[k].name);
+        for (size_t k = 0; k < ex->data.ntests; k++)
+            printf("  %s\n", ex->data.tests[k].name);
     }
 }
 
-/* The number in "TODO(n)", or a large number when there is none. */
-static int todo_number(const char *todo)
-{
-    int n;
-    return todo != NULL && sscanf(todo, "TODO(%d)", &n) == 1 ? n : 1 << 30;
-}
-
 /* Points the student at the first thing to do, after a run that had failures: the first
- * exercise that is not done, and the earliest TODO among its failing tests (TODOs are
- * numbered in the order to do them). */
+ * exercise that is not done, and the TODO of its first failing test. Tests run in TODO order,
+ * so that is also the earliest TODO any failing test points to, and the one the first-failure
+ * report names. */
 static void print_next_step(const struct exercise_result *results, size_t n, const char *tree)
 {
     for (size_t i = 0; i < n; i++) {
         const struct exercise_result *er = &results[i];
         if (er->passed == er->ntests)
             continue;
-        const char *todo = NULL;
-        for (size_t k = 0; k < er->ntests; k++) {
-            const struct course_test *t = course_find_test(er->ex, er->tests[k].name);
-            if (er->tests[k].verdict != VERDICT_PASS && t != NULL &&
-                todo_number(t->todo) < todo_number(todo))
-                todo = t->todo;
-        }
         printf("\nNext: %s/%s", tree, er->ex->dir);
-        if (er->build_log != NULL)
+        if (er->build_log != NULL) {
             printf(" does not compile: fix the errors above first.\n");
-        else if (er->passed == 0 && strcmp(tree, "exercises") == 0)
-            printf("/README.md explains the task; then start at %s.\n",
-                   todo != NULL ? todo : "TODO(1)");
-        else
-            printf(": %zu of %zu tests still fail; the earliest TODO they point to is %s.\n",
-                   er->ntests - er->passed, er->ntests, todo != NULL ? todo : "(none)");
+            return;
+        }
+        const struct suite_todo *todo = NULL;
+        for (size_t k = 0; k < er->ntests && todo == NULL; k++) {
+            const struct suite_test *t = course_find_test(er->ex, er->tests[k].name);
+            if (er->tests[k].verdict != VERDICT_PASS && t != NULL)
+                todo = course_test_todo(er->ex, t);
+        }
+        if (todo == NULL) {
+            printf(": %zu of %zu tests still fail.\n", er->ntests - er->passed, er->ntests);
+        } else if (er->passed == 0 && strcmp(tree, "exercises") == 0) {
+            printf("/README.md explains the task; then start at TODO(%d): %s.\n", todo->number,
+                   todo->title);
+        } else {
+            printf(": %zu of %zu tests still fail; next is TODO(%d): %s.\n",
+                   er->ntests - er->passed, er->ntests, todo->number, todo->title);
+        }
         return;
     }
 }
@@ -172,8 +171,10 @@ int main(int argc, char **argv)
     if (npos > 0) {
         only_ex = course_find(&course, positional[0]);
         if (only_ex == NULL) {
-            fprintf(stderr, "grade: no exercise called %s (try ex01, ex02, ex03, or --list)\n",
-                    positional[0]);
+            char ids[256];
+            course_exercise_ids(&course, ids, sizeof ids);
+            fprintf(stderr, "grade: no exercise called %s (try %s, or --list)\n", positional[0],
+                    ids);
             goto out;
         }
     }
@@ -199,11 +200,6 @@ int main(int argc, char **argv)
         const struct course_exercise *ex = &course.exercises[i];
         if (only_ex != NULL && ex != only_ex)
             continue;
-        if (ex->ntests == 0) {
-            /* An exercise still being written has no tests in course.json yet. */
-            printf("\n%s  %s: no tests yet\n", ex->id, ex->title);
-            continue;
-        }
         fflush(stdout);
         if (grade_exercise(&r, ex, tree, only_tests, stdout, &st, &results[nres]) != 0) {
             status = 2;

@@ -155,7 +155,8 @@ static int find_todo(const char *dir, const char *todo, char *out, size_t outsz)
 void report_failure(FILE *out, const struct report_style *st, const struct course_exercise *ex,
                     const char *tree, const char *build_dir, const struct test_result *res)
 {
-    const struct course_test *t = course_find_test(ex, res->name);
+    const struct suite_test *t = course_find_test(ex, res->name);
+    const struct suite_todo *todo = t != NULL ? course_test_todo(ex, t) : NULL;
     const char *advice = verdict_advice(res->verdict);
     char suite[256], program[256];
 
@@ -184,16 +185,19 @@ void report_failure(FILE *out, const struct report_style *st, const struct cours
     fprintf(out, "  Run just this test:\n    ./grader/grade %s %s\n", ex->id, res->name);
     if (res->verdict == VERDICT_CRASH || res->verdict == VERDICT_TIMEOUT)
         fprintf(out, "    CK_FORK=no gdb --args ./%s/%s %s\n", build_dir, suite, res->name);
-    if (t != NULL && t->hint != NULL)
-        fprintf(out, "  Hint: %s\n", t->hint);
-    if (t != NULL && t->todo != NULL) {
-        char dir[512], where[1100];
-        snprintf(dir, sizeof dir, "%s/%s", tree, ex->dir);
-        if (find_todo(dir, t->todo, where, sizeof where) == 0)
-            fprintf(out, "  Look at: %s at %s\n", t->todo, where);
-        else
-            fprintf(out, "  Look at: the code you wrote for %s in %s/\n", t->todo, dir);
-    }
-    if (t != NULL && t->lecture != NULL)
-        fprintf(out, "  Read: %s\n", t->lecture);
+    if (t == NULL || todo == NULL)
+        return;
+    fprintf(out, "  Hint:\n");
+    print_indented(out, t->concept, "    ", 0);
+    char dir[512], marker[32], where[1100];
+    snprintf(dir, sizeof dir, "%s/%s", tree, ex->dir);
+    snprintf(marker, sizeof marker, "TODO(%d)", todo->number);
+    if (find_todo(dir, marker, where, sizeof where) == 0)
+        fprintf(out, "  Look at: %s, %s, at %s\n", marker, todo->title, where);
+    else
+        fprintf(out, "  Look at: the code you wrote for %s (%s) in %s/\n", marker, todo->title,
+                dir);
+    fprintf(out, "  Read: %s\n", todo->lecture);
+    fprintf(out, "  More help: ./grader/grade hint %s  (each call goes one step deeper)\n",
+            ex->id);
 }

@@ -19,9 +19,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define SUITE_LIMIT_S 120      /* outer limit for one test's process (Check's are shorter) */
-#define BUILD_LIMIT_S 900      /* outer limit for one build step */
-#define SANITIZER_EXIT 23      /* ASAN_OPTIONS/UBSAN_OPTIONS exitcode in the asan test setup */
 #define BLOCKED_LOOP_PHRASE "the server's event loop was blocked" /* tests/common/loop_thread.h */
 
 const char *verdict_name(enum verdict v)
@@ -118,7 +115,7 @@ int runner_build(const struct runner *r, const char *tree, const struct course_e
     runner_suite_path(tree, ex, suite, sizeof suite);
     runner_program_path(tree, ex, program, sizeof program);
     char *argv[] = {"ninja", "-C", (char *)r->build_dir, suite, program, NULL};
-    if (proc_run(argv, r->root, NULL, BUILD_LIMIT_S, &res) != 0) {
+    if (proc_run(argv, r->root, NULL, LIMIT_BUILD_S, &res) != 0) {
         *log = xstrdup("out of memory");
         return -1;
     }
@@ -242,13 +239,13 @@ void runner_run_test(const struct runner *r, const char *tree, const struct cour
     char *env[] = {env_case, env_tap, env_transcript, "CK_FORK=yes", "CK_VERBOSITY=silent",
                    NULL, NULL, NULL, NULL};
     if (r->sanitized) {
-        env[5] = "ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:exitcode=23";
-        env[6] = "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=23";
-        env[7] = "CK_TIMEOUT_MULTIPLIER=3";
+        env[5] = util_sanitizer_env[0];
+        env[6] = util_sanitizer_env[1];
+        env[7] = "CK_TIMEOUT_MULTIPLIER=" SANITIZER_SLOWDOWN_TEXT;
     }
     char *argv[] = {path, NULL};
 
-    if (proc_run(argv, NULL, env, SUITE_LIMIT_S * (r->sanitized ? 3 : 1), &proc) != 0) {
+    if (proc_run(argv, NULL, env, LIMIT_TEST_S * (r->sanitized ? SANITIZER_SLOWDOWN : 1), &proc) != 0) {
         res->verdict = VERDICT_ERROR;
         res->message = xstrdup("out of memory");
         return;

@@ -8,13 +8,26 @@
 #include <string.h>
 #include <sys/stat.h>
 
+char *const util_sanitizer_env[] = {SANITIZER_ASAN_OPTIONS, SANITIZER_UBSAN_OPTIONS, NULL};
+
+_Noreturn void util_oom(void)
+{
+    fputs("grade: out of memory\n", stderr);
+    exit(2);
+}
+
+void util_free_strv(char **strv)
+{
+    for (size_t i = 0; strv != NULL && strv[i] != NULL; i++)
+        free(strv[i]);
+    free(strv);
+}
+
 char *xstrdup(const char *s)
 {
     char *d = strdup(s != NULL ? s : "");
-    if (d == NULL) {
-        fputs("grader: out of memory\n", stderr);
-        exit(2);
-    }
+    if (d == NULL)
+        util_oom();
     return d;
 }
 

@@ -6,6 +6,27 @@
 
 #include <stddef.h>
 
+/* Time limits, in seconds, of the processes the grader starts. Sanitized runs get
+ * SANITIZER_SLOWDOWN times as long. */
+#define LIMIT_SETUP_S 300  /* meson setup */
+#define LIMIT_BUILD_S 1200 /* one ninja run */
+#define LIMIT_TEST_S 120   /* one test's process, an outer bound: Check's own timeouts are shorter */
+#define SANITIZER_SLOWDOWN 3
+#define SANITIZER_SLOWDOWN_TEXT "3"
+
+/* The environment of a sanitized test or demo: ASan (leaks included) and UBSan report with the
+ * exit status SANITIZER_EXIT. The options are written once, in the root meson.build, which
+ * passes them here and to `meson test --setup=asan`. NULL-terminated. */
+#define SANITIZER_EXIT 23
+extern char *const util_sanitizer_env[];
+
+/* The grader's one policy for running out of memory: say so and exit with status 2 (a set-up
+ * error), never carry on with a partial result. */
+_Noreturn void util_oom(void);
+
+/* Frees a NULL-terminated array of strings and the array (NULL is fine). */
+void util_free_strv(char **strv);
+
 /* strdup that exits with status 2 ("set-up error") when memory runs out. */
 char *xstrdup(const char *s);
 

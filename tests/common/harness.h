@@ -1,5 +1,11 @@
 /*
- * harness.h - the shared main() of every Check suite in this course.
+ * harness.h - how every Check suite of this course declares and runs its tests.
+ *
+ * A test is written once in C, with HARNESS_TEST, and described once in its exercise's
+ * tests/EXERCISE/tests.json (the TODO it proves, its timeout, weight and hints; see
+ * suite_data.h). The suite's main() (harness_main.c, shared by every suite) runs the tests in
+ * the data file's order, which is TODO order, and refuses to run when the C tests and the data
+ * file name different tests.
  *
  * Each test runs in its own forked process (Check's fork mode) with its own timeout, so a crash
  * or a hang in the code under test fails that one test and nothing else. A test passes only by
@@ -7,15 +13,10 @@
  * exit status. A stray exit(0) in the code under test therefore shows up as
  * "Early exit with return value 0" instead of a silent pass.
  *
- * Usage (the table is built inside a function: START_TEST makes each test a static pointer,
- * which C does not accept in a file-scope initializer):
- *     START_TEST(test_one_client_gets_its_bytes_back) { ...; harness_pass(); } END_TEST
- *     int main(int argc, char **argv)
+ *     HARNESS_TEST(test_one_client_gets_its_bytes_back)
  *     {
- *         const struct harness_test tests[] = {
- *             {"test_one_client_gets_its_bytes_back", test_one_client_gets_its_bytes_back, 5},
- *         };
- *         return HARNESS_MAIN("echo", tests, argc, argv);
+ *         ...
+ *         harness_pass();
  *     }
  *
  * Running a suite binary: no arguments runs every test; `--list` prints the test names; one or
@@ -25,26 +26,30 @@
 #define HARNESS_H
 
 #include <check.h>
-#include <stddef.h>
 
 /* The exit status of a passing test. Chosen so that no ordinary exit() in student code matches. */
 #define HARNESS_PASS_EXIT 86
 
-struct harness_test {
-    const char *name;     /* also the Check test-case name, so reports name the test */
-    const TTest *fn;      /* the START_TEST function */
-    double timeout_s;     /* per-test timeout in seconds (scaled by CK_TIMEOUT_MULTIPLIER) */
-};
+/* Defines a test and registers it before main() runs (a constructor). The name must be a
+ * "name" in the suite's tests.json. */
+#define HARNESS_TEST(name)                                                                       \
+    static void name##_fn(int _i CK_ATTRIBUTE_UNUSED);                                           \
+    static const TTest name##_ttest = {#name, name##_fn, __FILE__, __LINE__};                    \
+    __attribute__((constructor)) static void name##_register(void)                               \
+    {                                                                                            \
+        harness_register(&name##_ttest);                                                         \
+    }                                                                                            \
+    static void name##_fn(int _i CK_ATTRIBUTE_UNUSED)
+
+/* Adds a test to the suite; HARNESS_TEST calls it. Aborts with a message when out of memory. */
+void harness_register(const TTest *test);
 
 /* Ends a passing test. Every test must call it last; a test that returns without it fails. */
 _Noreturn void harness_pass(void);
 
-/* Builds one test case per test, runs them in fork mode, prints Check's summary. Returns the
- * process exit status: 0 when every selected test passed, 1 otherwise, 2 for bad arguments. */
-int harness_main(const char *suite_name, const struct harness_test *tests, size_t ntests,
-                 int argc, char **argv);
-
-#define HARNESS_MAIN(suite_name, tests, argc, argv)                                              \
-    harness_main((suite_name), (tests), sizeof(tests) / sizeof((tests)[0]), (argc), (argv))
+/* Runs the suite described by the data file `data_path`: one Check test case per test, in the
+ * file's order, in fork mode. Returns the process exit status: 0 when every selected test
+ * passed, 1 otherwise, 2 for bad arguments or a data file that disagrees with the C tests. */
+int harness_main(const char *suite_name, const char *data_path, int argc, char **argv);
 
 #endif

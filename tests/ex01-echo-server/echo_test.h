@@ -23,7 +23,6 @@
 #define ECHO_TEST_WAIT_MS 5000          /* how long to wait for something that should happen */
 #define ECHO_TEST_FLOOD_LIMIT (64u << 20) /* bytes a non-reading client tries to push */
 #define ECHO_TEST_STALL_MS 500          /* no progress this long means the send has stalled */
-#define ECHO_TEST_MAX_TESTS 64          /* room in the suite's table */
 #define ECHO_TEST_SMALL_BUF 4096        /* socket buffer size asked for a slow reader */
 
 /* A server under test, running on its own loop thread. */
@@ -114,12 +113,5 @@ uint64_t echo_test_random(uint64_t *state);
 
 /* Index of the first differing byte of a and b, or len if they are equal. */
 size_t echo_test_first_difference(const unsigned char *a, const unsigned char *b, size_t len);
-
-/* The test tables of each file, in the order the suite runs them. Each fills `out` and
- * returns how many it added. */
-size_t echo_data_tests(struct harness_test *out);
-size_t echo_disconnect_tests(struct harness_test *out);
-size_t echo_limit_tests(struct harness_test *out);
-size_t echo_shutdown_tests(struct harness_test *out);
 
 #endif

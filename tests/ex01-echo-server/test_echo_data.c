@@ -18,7 +18,7 @@
 #define LARGE_BYTES (8u << 20)       /* several MiB: far more than any socket buffer */
 #define LARGE_WAIT_MS 60000          /* generous: sanitizers slow big copies down */
 
-START_TEST(test_one_client_gets_its_bytes_back)
+HARNESS_TEST(test_one_client_gets_its_bytes_back)
 {
     struct echo_fixture f;
     struct client c;
@@ -30,11 +30,10 @@ START_TEST(test_one_client_gets_its_bytes_back)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /* A server that serves one client at a time (a blocking read() on the first) never answers the
  * second client while the first stays silent. */
-START_TEST(test_clients_are_served_in_any_order)
+HARNESS_TEST(test_clients_are_served_in_any_order)
 {
     struct echo_fixture f;
     struct client a, b;
@@ -59,9 +58,8 @@ START_TEST(test_clients_are_served_in_any_order)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_fifty_clients_interleaved)
+HARNESS_TEST(test_fifty_clients_interleaved)
 {
     struct echo_fixture f;
     static struct client c[FIFTY_CLIENTS];
@@ -94,14 +92,13 @@ START_TEST(test_fifty_clients_interleaved)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
 static size_t random_chunk(uint64_t *rng)
 {
     return 1 + (size_t)(echo_test_random(rng) % BINARY_MAX_CHUNK);
 }
 
-START_TEST(test_binary_data_with_random_chunking)
+HARNESS_TEST(test_binary_data_with_random_chunking)
 {
     struct echo_fixture f;
     struct client c;
@@ -129,9 +126,8 @@ START_TEST(test_binary_data_with_random_chunking)
     free(back);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_large_payload_echoed_while_reading)
+HARNESS_TEST(test_large_payload_echoed_while_reading)
 {
     struct echo_fixture f;
     struct client c;
@@ -156,17 +152,4 @@ START_TEST(test_large_payload_echoed_while_reading)
     free(back);
     harness_pass();
 }
-END_TEST
 
-size_t echo_data_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_one_client_gets_its_bytes_back", test_one_client_gets_its_bytes_back, 10},
-        {"test_clients_are_served_in_any_order", test_clients_are_served_in_any_order, 15},
-        {"test_fifty_clients_interleaved", test_fifty_clients_interleaved, 15},
-        {"test_binary_data_with_random_chunking", test_binary_data_with_random_chunking, 15},
-        {"test_large_payload_echoed_while_reading", test_large_payload_echoed_while_reading, 60},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}

@@ -26,7 +26,7 @@ static void expected_disconnect(char *out, size_t outsz, uint16_t port, unsigned
     snprintf(out, outsz, "disconnect 127.0.0.1:%u bytes=%llu reason=%s", port, bytes, reason);
 }
 
-START_TEST(test_connect_and_eof_are_logged)
+HARNESS_TEST(test_connect_and_eof_are_logged)
 {
     struct echo_fixture f;
     struct client c;
@@ -47,9 +47,8 @@ START_TEST(test_connect_and_eof_are_logged)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_reset_is_logged_as_reset)
+HARNESS_TEST(test_reset_is_logged_as_reset)
 {
     struct echo_fixture f;
     struct client c;
@@ -67,11 +66,10 @@ START_TEST(test_reset_is_logged_as_reset)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /* The slow reader's small buffers make most of the echo wait in the server when the EOF
  * arrives: closing at once would lose it. */
-START_TEST(test_half_close_gets_pending_echo_then_close)
+HARNESS_TEST(test_half_close_gets_pending_echo_then_close)
 {
     struct echo_fixture f;
     struct client c;
@@ -104,9 +102,8 @@ START_TEST(test_half_close_gets_pending_echo_then_close)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_idle_client_is_disconnected)
+HARNESS_TEST(test_idle_client_is_disconnected)
 {
     struct echo_fixture f;
     struct client c;
@@ -135,9 +132,8 @@ START_TEST(test_idle_client_is_disconnected)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_idle_timeout_zero_never_closes)
+HARNESS_TEST(test_idle_timeout_zero_never_closes)
 {
     struct echo_fixture f;
     struct client c;
@@ -155,9 +151,8 @@ START_TEST(test_idle_timeout_zero_never_closes)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_active_client_is_not_disconnected)
+HARNESS_TEST(test_active_client_is_not_disconnected)
 {
     struct echo_fixture f;
     struct client c;
@@ -178,12 +173,11 @@ START_TEST(test_active_client_is_not_disconnected)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /* A client that sends but never reads gets its input paused by backpressure. With reading
  * paused, the read event's timer is off too, so only a timeout on the write side notices that
  * this client has gone idle. */
-START_TEST(test_stalled_reader_is_disconnected_when_idle)
+HARNESS_TEST(test_stalled_reader_is_disconnected_when_idle)
 {
     struct echo_fixture f;
     struct client c;
@@ -211,19 +205,4 @@ START_TEST(test_stalled_reader_is_disconnected_when_idle)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-size_t echo_disconnect_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_connect_and_eof_are_logged", test_connect_and_eof_are_logged, 15},
-        {"test_reset_is_logged_as_reset", test_reset_is_logged_as_reset, 10},
-        {"test_half_close_gets_pending_echo_then_close", test_half_close_gets_pending_echo_then_close, 30},
-        {"test_idle_client_is_disconnected", test_idle_client_is_disconnected, 15},
-        {"test_idle_timeout_zero_never_closes", test_idle_timeout_zero_never_closes, 15},
-        {"test_active_client_is_not_disconnected", test_active_client_is_not_disconnected, 15},
-        {"test_stalled_reader_is_disconnected_when_idle", test_stalled_reader_is_disconnected_when_idle, 30},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}

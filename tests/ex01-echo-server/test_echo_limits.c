@@ -36,7 +36,7 @@ static size_t flood_until_paused(struct echo_fixture *f, struct client *c1)
 /* The server stops reading from a client that does not read its echo, so the client's sends
  * stall after the server's bound plus what the kernel's socket buffers hold (a few MiB on
  * loopback) instead of growing the server's memory without end. */
-START_TEST(test_non_reading_client_is_paused)
+HARNESS_TEST(test_non_reading_client_is_paused)
 {
     struct echo_fixture f;
     struct client c1;
@@ -46,9 +46,8 @@ START_TEST(test_non_reading_client_is_paused)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_paused_client_does_not_slow_others)
+HARNESS_TEST(test_paused_client_does_not_slow_others)
 {
     struct echo_fixture f;
     struct client c1, c2;
@@ -64,9 +63,8 @@ START_TEST(test_paused_client_does_not_slow_others)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_paused_client_resumes_after_reading)
+HARNESS_TEST(test_paused_client_resumes_after_reading)
 {
     struct echo_fixture f;
     struct client c1;
@@ -83,9 +81,8 @@ START_TEST(test_paused_client_resumes_after_reading)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_connection_limit_refuses_extra_clients)
+HARNESS_TEST(test_connection_limit_refuses_extra_clients)
 {
     struct echo_fixture f;
     struct client a, b, extra;
@@ -122,9 +119,8 @@ START_TEST(test_connection_limit_refuses_extra_clients)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_closed_connection_frees_a_slot)
+HARNESS_TEST(test_closed_connection_frees_a_slot)
 {
     struct echo_fixture f;
     struct client a, b;
@@ -147,14 +143,13 @@ START_TEST(test_closed_connection_frees_a_slot)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /*
  * Runs out of file descriptors on purpose: with the table full, the server's accept() fails
  * with EMFILE. A listener that keeps retrying would log (and spin) thousands of times; one
  * that pauses for ~100 ms logs once per pause. When descriptors are free again it recovers.
  */
-START_TEST(test_accept_errors_back_off_and_recover)
+HARNESS_TEST(test_accept_errors_back_off_and_recover)
 {
     struct echo_fixture f;
     struct client c;
@@ -202,9 +197,8 @@ START_TEST(test_accept_errors_back_off_and_recover)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_new_fails_on_a_port_in_use)
+HARNESS_TEST(test_new_fails_on_a_port_in_use)
 {
     struct echo_fixture f;
     char needle[32], line[256];
@@ -234,19 +228,4 @@ START_TEST(test_new_fails_on_a_port_in_use)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-size_t echo_limit_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_non_reading_client_is_paused", test_non_reading_client_is_paused, 30},
-        {"test_paused_client_does_not_slow_others", test_paused_client_does_not_slow_others, 30},
-        {"test_paused_client_resumes_after_reading", test_paused_client_resumes_after_reading, 60},
-        {"test_connection_limit_refuses_extra_clients", test_connection_limit_refuses_extra_clients, 15},
-        {"test_closed_connection_frees_a_slot", test_closed_connection_frees_a_slot, 15},
-        {"test_accept_errors_back_off_and_recover", test_accept_errors_back_off_and_recover, 20},
-        {"test_new_fails_on_a_port_in_use", test_new_fails_on_a_port_in_use, 10},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}

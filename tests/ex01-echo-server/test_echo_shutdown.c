@@ -55,7 +55,7 @@ static void start_with_dispatch(struct echo_fixture *f, struct dispatch_thread *
                   "test setup failed: cannot start the dispatch thread");
 }
 
-START_TEST(test_shutdown_flushes_then_closes)
+HARNESS_TEST(test_shutdown_flushes_then_closes)
 {
     struct echo_fixture f;
     struct dispatch_thread d;
@@ -120,10 +120,9 @@ START_TEST(test_shutdown_flushes_then_closes)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /* A client that never reads its echo must not keep a shutdown (and the process) alive. */
-START_TEST(test_shutdown_does_not_wait_forever)
+HARNESS_TEST(test_shutdown_does_not_wait_forever)
 {
     struct echo_fixture f;
     struct dispatch_thread d;
@@ -150,7 +149,6 @@ START_TEST(test_shutdown_does_not_wait_forever)
     echo_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /* Starts the real program on port 0 and fails the test with its output if it does not listen. */
 static void start_binary(struct server_process *sp, char *const argv[])
@@ -202,21 +200,19 @@ static void check_signal_shutdown(int sig, const char *name)
     client_close(&c);
 }
 
-START_TEST(test_sigterm_stops_the_program_gracefully)
+HARNESS_TEST(test_sigterm_stops_the_program_gracefully)
 {
     check_signal_shutdown(SIGTERM, "SIGTERM");
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_sigint_stops_the_program_gracefully)
+HARNESS_TEST(test_sigint_stops_the_program_gracefully)
 {
     check_signal_shutdown(SIGINT, "SIGINT");
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_command_line_is_checked)
+HARNESS_TEST(test_command_line_is_checked)
 {
     struct server_process sp;
     char status_text[64], text[256];
@@ -260,17 +256,4 @@ START_TEST(test_command_line_is_checked)
     }
     harness_pass();
 }
-END_TEST
 
-size_t echo_shutdown_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_shutdown_flushes_then_closes", test_shutdown_flushes_then_closes, 20},
-        {"test_shutdown_does_not_wait_forever", test_shutdown_does_not_wait_forever, 20},
-        {"test_sigterm_stops_the_program_gracefully", test_sigterm_stops_the_program_gracefully, 15},
-        {"test_sigint_stops_the_program_gracefully", test_sigint_stops_the_program_gracefully, 15},
-        {"test_command_line_is_checked", test_command_line_is_checked, 20},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}

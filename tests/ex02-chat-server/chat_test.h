@@ -24,7 +24,6 @@
 #include <stdint.h>
 
 #define CHAT_TEST_WAIT_MS 5000   /* how long to wait for something that should happen */
-#define CHAT_TEST_MAX_TESTS 64   /* room in the suite's table */
 #define CHAT_TEST_LINE_MAX 4096  /* longest line a test reads */
 #define CHAT_TEST_PATH_MAX 256
 
@@ -107,28 +106,5 @@ long chat_test_read_file(const char *path, char *buf, size_t size);
 
 /* The number of '\n' in the file, or -1 if it cannot be read. */
 long chat_test_count_lines(const char *path);
-
-/* The test tables, in the order of the TODOs they need (see suite.c). Each fills `out` and
- * returns how many it added. */
-size_t chat_accept_tests(struct harness_test *out);            /* TODO(1), TODO(2) */
-size_t chat_room_greeting_tests(struct harness_test *out);     /* TODO(3) */
-size_t chat_welcome_tests(struct harness_test *out);           /* TODO(4) */
-size_t chat_line_tests(struct harness_test *out);              /* TODO(5) */
-size_t chat_room_line_tests(struct harness_test *out);         /* TODO(6) */
-size_t chat_message_tests(struct harness_test *out);           /* TODO(7) */
-size_t chat_framing_tests(struct harness_test *out);           /* TODO(7) */
-size_t chat_replay_tests(struct harness_test *out);            /* TODO(3), TODO(7) */
-size_t chat_disconnect_tests(struct harness_test *out);        /* TODO(8) */
-size_t chat_line_bound_tests(struct harness_test *out);        /* TODO(7), TODO(8) */
-size_t chat_slow_reader_tests(struct harness_test *out);       /* TODO(4), TODO(8) */
-size_t chat_room_command_tests(struct harness_test *out);      /* TODO(9) */
-size_t chat_command_tests(struct harness_test *out);           /* TODO(9) */
-size_t chat_limit_tests(struct harness_test *out);             /* TODO(10), TODO(11) */
-size_t chat_history_write_tests(struct harness_test *out);     /* TODO(12) */
-size_t chat_persistence_write_tests(struct harness_test *out); /* TODO(12) */
-size_t chat_history_load_tests(struct harness_test *out);      /* TODO(13) */
-size_t chat_persistence_load_tests(struct harness_test *out);  /* TODO(13) */
-size_t chat_history_compact_tests(struct harness_test *out);   /* TODO(14) */
-size_t chat_shutdown_tests(struct harness_test *out);          /* TODO(15) */
 
 #endif

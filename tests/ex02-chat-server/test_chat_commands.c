@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-START_TEST(test_nick_change_is_announced_and_logged)
+HARNESS_TEST(test_nick_change_is_announced_and_logged)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -36,9 +36,8 @@ START_TEST(test_nick_change_is_announced_and_logged)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_invalid_nicknames_are_refused)
+HARNESS_TEST(test_invalid_nicknames_are_refused)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -70,9 +69,8 @@ START_TEST(test_invalid_nicknames_are_refused)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_taken_nickname_is_refused)
+HARNESS_TEST(test_taken_nickname_is_refused)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -95,9 +93,8 @@ START_TEST(test_taken_nickname_is_refused)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_list_shows_users_sorted)
+HARNESS_TEST(test_list_shows_users_sorted)
 {
     struct chat_fixture f;
     struct client c[3];
@@ -126,9 +123,8 @@ START_TEST(test_list_shows_users_sorted)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_me_sends_an_action)
+HARNESS_TEST(test_me_sends_an_action)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -146,9 +142,8 @@ START_TEST(test_me_sends_an_action)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_help_lists_the_commands)
+HARNESS_TEST(test_help_lists_the_commands)
 {
     struct chat_fixture f;
     struct client a;
@@ -172,9 +167,8 @@ START_TEST(test_help_lists_the_commands)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_unknown_command_is_refused)
+HARNESS_TEST(test_unknown_command_is_refused)
 {
     struct chat_fixture f;
     struct client a;
@@ -191,9 +185,8 @@ START_TEST(test_unknown_command_is_refused)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_quit_says_bye_and_closes)
+HARNESS_TEST(test_quit_says_bye_and_closes)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -215,20 +208,4 @@ START_TEST(test_quit_says_bye_and_closes)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-size_t chat_command_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_nick_change_is_announced_and_logged", test_nick_change_is_announced_and_logged, 10},
-        {"test_invalid_nicknames_are_refused", test_invalid_nicknames_are_refused, 10},
-        {"test_taken_nickname_is_refused", test_taken_nickname_is_refused, 10},
-        {"test_list_shows_users_sorted", test_list_shows_users_sorted, 10},
-        {"test_me_sends_an_action", test_me_sends_an_action, 10},
-        {"test_help_lists_the_commands", test_help_lists_the_commands, 10},
-        {"test_unknown_command_is_refused", test_unknown_command_is_refused, 10},
-        {"test_quit_says_bye_and_closes", test_quit_says_bye_and_closes, 10},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}

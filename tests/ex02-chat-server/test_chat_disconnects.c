@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-START_TEST(test_leave_is_announced_on_eof)
+HARNESS_TEST(test_leave_is_announced_on_eof)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -30,9 +30,8 @@ START_TEST(test_leave_is_announced_on_eof)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_reset_is_announced_and_logged)
+HARNESS_TEST(test_reset_is_announced_and_logged)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -51,12 +50,11 @@ START_TEST(test_reset_is_announced_and_logged)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /* `printf 'hi\n' | nc -N host port`: the client shuts its write side after its last line and
  * waits for the answers. EOF means "no more input", not "gone". The answer here is the error
  * for an invalid line, the one answer that needs no command. */
-START_TEST(test_half_closed_client_still_gets_answers)
+HARNESS_TEST(test_half_closed_client_still_gets_answers)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -80,15 +78,4 @@ START_TEST(test_half_closed_client_still_gets_answers)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-size_t chat_disconnect_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_leave_is_announced_on_eof", test_leave_is_announced_on_eof, 10},
-        {"test_reset_is_announced_and_logged", test_reset_is_announced_and_logged, 10},
-        {"test_half_closed_client_still_gets_answers", test_half_closed_client_still_gets_answers, 10},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}

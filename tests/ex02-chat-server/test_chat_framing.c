@@ -15,7 +15,7 @@
 
 #define MANY_LINES 300 /* several times CHAT_LINES_PER_WAKEUP, in one write */
 
-START_TEST(test_line_split_across_many_writes)
+HARNESS_TEST(test_line_split_across_many_writes)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -35,9 +35,8 @@ START_TEST(test_line_split_across_many_writes)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_many_lines_in_one_write)
+HARNESS_TEST(test_many_lines_in_one_write)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -64,9 +63,8 @@ START_TEST(test_many_lines_in_one_write)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_line_at_the_length_limit_is_accepted)
+HARNESS_TEST(test_line_at_the_length_limit_is_accepted)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -86,7 +84,6 @@ START_TEST(test_line_at_the_length_limit_is_accepted)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /* Sends `text` from c[0] and expects "! line too long", a close, the others told, the log. */
 static void expect_too_long(struct chat_fixture *f, struct client *c, const char *text,
@@ -108,7 +105,7 @@ static void expect_too_long(struct chat_fixture *f, struct client *c, const char
     chat_test_expect_log(f, "disconnect", port, expected, "client_free's log line (TODO(8))");
 }
 
-START_TEST(test_long_line_is_refused_and_disconnected)
+HARNESS_TEST(test_long_line_is_refused_and_disconnected)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -125,9 +122,8 @@ START_TEST(test_long_line_is_refused_and_disconnected)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_long_line_without_newline_is_refused)
+HARNESS_TEST(test_long_line_without_newline_is_refused)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -143,9 +139,8 @@ START_TEST(test_long_line_without_newline_is_refused)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_invalid_utf8_is_refused)
+HARNESS_TEST(test_invalid_utf8_is_refused)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -164,10 +159,9 @@ START_TEST(test_invalid_utf8_is_refused)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /* Exact bytes: the ESC sequences, BEL and the NUL must be gone, the TAB kept. */
-START_TEST(test_control_characters_are_stripped)
+HARNESS_TEST(test_control_characters_are_stripped)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -191,27 +185,5 @@ START_TEST(test_control_characters_are_stripped)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-size_t chat_framing_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_line_split_across_many_writes", test_line_split_across_many_writes, 10},
-        {"test_many_lines_in_one_write", test_many_lines_in_one_write, 10},
-        {"test_line_at_the_length_limit_is_accepted", test_line_at_the_length_limit_is_accepted, 10},
-        {"test_invalid_utf8_is_refused", test_invalid_utf8_is_refused, 10},
-        {"test_control_characters_are_stripped", test_control_characters_are_stripped, 10},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}
 
-size_t chat_line_bound_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_long_line_is_refused_and_disconnected", test_long_line_is_refused_and_disconnected, 10},
-        {"test_long_line_without_newline_is_refused", test_long_line_without_newline_is_refused, 10},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}

@@ -52,7 +52,7 @@ static bool looks_like_time(const char *t)
            t[19] == 'Z';
 }
 
-START_TEST(test_history_writes_json_lines)
+HARNESS_TEST(test_history_writes_json_lines)
 {
     struct history_files hf;
     static char text[HISTORY_FILE_MAX];
@@ -106,9 +106,8 @@ START_TEST(test_history_writes_json_lines)
     chat_test_remove_dir(hf.dir);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_history_loads_the_last_messages)
+HARNESS_TEST(test_history_loads_the_last_messages)
 {
     struct history_files hf;
     char file[1024] = "";
@@ -144,9 +143,8 @@ START_TEST(test_history_loads_the_last_messages)
     chat_test_remove_dir(hf.dir);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_history_skips_corrupt_lines)
+HARNESS_TEST(test_history_skips_corrupt_lines)
 {
     struct history_files hf;
     FILE *log = tmpfile();
@@ -186,9 +184,8 @@ START_TEST(test_history_skips_corrupt_lines)
     chat_test_remove_dir(hf.dir);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_history_file_is_compacted)
+HARNESS_TEST(test_history_file_is_compacted)
 {
     struct history_files hf;
     const int size = 2, messages = 25;
@@ -227,11 +224,10 @@ START_TEST(test_history_file_is_compacted)
     chat_test_remove_dir(hf.dir);
     harness_pass();
 }
-END_TEST
 
 /* A crash in the middle of a write leaves a last line without its '\n'. Appending after it
  * would glue the next message onto the broken line, and both would be lost. */
-START_TEST(test_history_repairs_a_truncated_last_line)
+HARNESS_TEST(test_history_repairs_a_truncated_last_line)
 {
     struct history_files hf;
 
@@ -257,33 +253,6 @@ START_TEST(test_history_repairs_a_truncated_last_line)
     chat_test_remove_dir(hf.dir);
     harness_pass();
 }
-END_TEST
 
-size_t chat_history_write_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_history_writes_json_lines", test_history_writes_json_lines, 5},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}
 
-size_t chat_history_load_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_history_loads_the_last_messages", test_history_loads_the_last_messages, 5},
-        {"test_history_skips_corrupt_lines", test_history_skips_corrupt_lines, 5},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}
 
-size_t chat_history_compact_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_history_file_is_compacted", test_history_file_is_compacted, 10},
-        {"test_history_repairs_a_truncated_last_line", test_history_repairs_a_truncated_last_line, 5},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}

@@ -28,7 +28,7 @@
 
 /* c[0] never reads; c[2] floods the room; c[1] reads everything. The server must drop c[0]
  * once its pending output passes the bound, and c[1] must get every line meanwhile. */
-START_TEST(test_slow_reader_is_dropped_without_stalling_others)
+HARNESS_TEST(test_slow_reader_is_dropped_without_stalling_others)
 {
     struct chat_fixture f;
     struct client c[3];
@@ -96,9 +96,8 @@ START_TEST(test_slow_reader_is_dropped_without_stalling_others)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_idle_client_is_disconnected)
+HARNESS_TEST(test_idle_client_is_disconnected)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -127,9 +126,8 @@ START_TEST(test_idle_client_is_disconnected)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_server_full_refuses_extra_clients)
+HARNESS_TEST(test_server_full_refuses_extra_clients)
 {
     struct chat_fixture f;
     struct client c[2], extra;
@@ -162,14 +160,13 @@ START_TEST(test_server_full_refuses_extra_clients)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /*
  * Runs out of file descriptors on purpose: with the table full, the server's accept() fails
  * with EMFILE. A listener that keeps retrying would log (and spin) thousands of times; one that
  * pauses for ~100 ms logs once per pause. When descriptors are free again it recovers.
  */
-START_TEST(test_accept_errors_back_off_and_recover)
+HARNESS_TEST(test_accept_errors_back_off_and_recover)
 {
     struct chat_fixture f;
     struct client c;
@@ -217,24 +214,5 @@ START_TEST(test_accept_errors_back_off_and_recover)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-size_t chat_slow_reader_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_slow_reader_is_dropped_without_stalling_others", test_slow_reader_is_dropped_without_stalling_others, 30},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}
 
-size_t chat_limit_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_idle_client_is_disconnected", test_idle_client_is_disconnected, 10},
-        {"test_server_full_refuses_extra_clients", test_server_full_refuses_extra_clients, 10},
-        {"test_accept_errors_back_off_and_recover", test_accept_errors_back_off_and_recover, 20},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}

@@ -19,7 +19,7 @@ struct sample {
 
 #define SAMPLE(what, literal) {what, literal, sizeof literal - 1}
 
-START_TEST(test_utf8_is_validated)
+HARNESS_TEST(test_utf8_is_validated)
 {
     static const struct sample good[] = {
         SAMPLE("plain ASCII", "hello, world"),
@@ -58,9 +58,8 @@ START_TEST(test_utf8_is_validated)
                       bad[i].what);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_control_characters_are_removed)
+HARNESS_TEST(test_control_characters_are_removed)
 {
     static const struct {
         const char *what;
@@ -93,9 +92,8 @@ START_TEST(test_control_characters_are_removed)
     }
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_nickname_rules)
+HARNESS_TEST(test_nickname_rules)
 {
     static const char *good[] = {"alice", "Bob_42", "x", "a-b_c", "ABCDEFGHIJKLMNOP" /* 16 */};
     static const struct sample bad[] = {
@@ -121,9 +119,8 @@ START_TEST(test_nickname_rules)
                       bad[i].what);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_nicknames_compare_ignoring_case)
+HARNESS_TEST(test_nicknames_compare_ignoring_case)
 {
     ck_assert_msg(chat_line_nick_cmp("Alice", "aLICE") == 0,
                   "chat_line_nick_cmp(\"Alice\", \"aLICE\") is not 0; expected 0: names are equal "
@@ -136,16 +133,4 @@ START_TEST(test_nicknames_compare_ignoring_case)
                   "\"bob2\", \"bob_\" > \"BOB\") (TODO(5))");
     harness_pass();
 }
-END_TEST
 
-size_t chat_line_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_utf8_is_validated", test_utf8_is_validated, 5},
-        {"test_control_characters_are_removed", test_control_characters_are_removed, 5},
-        {"test_nickname_rules", test_nickname_rules, 5},
-        {"test_nicknames_compare_ignoring_case", test_nicknames_compare_ignoring_case, 5},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}

@@ -20,7 +20,7 @@
 #define HISTORY_FILE_MAX (64 * 1024)
 #define PROCESS_WAIT_MS 5000
 
-START_TEST(test_history_is_replayed_to_new_clients)
+HARNESS_TEST(test_history_is_replayed_to_new_clients)
 {
     struct chat_fixture f;
     struct client c[2], late;
@@ -43,11 +43,10 @@ START_TEST(test_history_is_replayed_to_new_clients)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /* The moment c2 sees the message, the file must already hold it: the history is written
  * first, then broadcast, so a crash right after can never lose a message someone saw. */
-START_TEST(test_message_is_saved_before_it_is_broadcast)
+HARNESS_TEST(test_message_is_saved_before_it_is_broadcast)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -73,9 +72,8 @@ START_TEST(test_message_is_saved_before_it_is_broadcast)
     chat_test_remove_dir(dir);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_history_file_is_loaded_at_start)
+HARNESS_TEST(test_history_file_is_loaded_at_start)
 {
     struct chat_fixture f;
     struct client a;
@@ -107,7 +105,6 @@ START_TEST(test_history_file_is_loaded_at_start)
     chat_test_remove_dir(dir);
     harness_pass();
 }
-END_TEST
 
 /* Starts the real program on port 0 with a history file. */
 static void start_program(struct server_process *sp, const char *path)
@@ -125,7 +122,7 @@ static void start_program(struct server_process *sp, const char *path)
 
 /* The program is killed (SIGKILL: no shutdown code runs, as in a crash) right after a message
  * was seen, then started again on the same file. */
-START_TEST(test_history_survives_a_crash_and_restart)
+HARNESS_TEST(test_history_survives_a_crash_and_restart)
 {
     struct server_process sp;
     struct client c[2], late;
@@ -156,32 +153,6 @@ START_TEST(test_history_survives_a_crash_and_restart)
     chat_test_remove_dir(dir);
     harness_pass();
 }
-END_TEST
 
-size_t chat_replay_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_history_is_replayed_to_new_clients", test_history_is_replayed_to_new_clients, 10},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}
 
-size_t chat_persistence_write_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_message_is_saved_before_it_is_broadcast", test_message_is_saved_before_it_is_broadcast, 10},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}
 
-size_t chat_persistence_load_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_history_file_is_loaded_at_start", test_history_file_is_loaded_at_start, 10},
-        {"test_history_survives_a_crash_and_restart", test_history_survives_a_crash_and_restart, 20},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-START_TEST(test_server_listens_on_an_ephemeral_port)
+HARNESS_TEST(test_server_listens_on_an_ephemeral_port)
 {
     struct chat_fixture f;
     struct client a;
@@ -24,9 +24,8 @@ START_TEST(test_server_listens_on_an_ephemeral_port)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_new_fails_on_a_port_in_use)
+HARNESS_TEST(test_new_fails_on_a_port_in_use)
 {
     struct chat_fixture f;
     char needle[32], line[256];
@@ -56,11 +55,10 @@ START_TEST(test_new_fails_on_a_port_in_use)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /* Only TODO(1) and TODO(2) are needed: the room names the client, and client_new logs it,
  * before anything is written to the client. */
-START_TEST(test_connect_is_logged)
+HARNESS_TEST(test_connect_is_logged)
 {
     struct chat_fixture f;
     struct client a;
@@ -76,9 +74,8 @@ START_TEST(test_connect_is_logged)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_new_client_is_welcomed)
+HARNESS_TEST(test_new_client_is_welcomed)
 {
     struct chat_fixture f;
     struct client a, b;
@@ -98,9 +95,8 @@ START_TEST(test_new_client_is_welcomed)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_join_is_announced_to_others)
+HARNESS_TEST(test_join_is_announced_to_others)
 {
     struct chat_fixture f;
     struct client a, b, c;
@@ -120,11 +116,10 @@ START_TEST(test_join_is_announced_to_others)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /* Everyone but the sender gets the message. The sender's next line proves it got nothing:
  * the server handles lines in order, so an echo of its own message would arrive first. */
-START_TEST(test_message_reaches_every_other_client)
+HARNESS_TEST(test_message_reaches_every_other_client)
 {
     struct chat_fixture f;
     struct client c[3];
@@ -147,9 +142,8 @@ START_TEST(test_message_reaches_every_other_client)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_empty_lines_are_ignored)
+HARNESS_TEST(test_empty_lines_are_ignored)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -165,10 +159,9 @@ START_TEST(test_empty_lines_are_ignored)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /* The test client's line reader would hide a stray CR, so the exact bytes are compared. */
-START_TEST(test_crlf_line_endings_are_accepted)
+HARNESS_TEST(test_crlf_line_endings_are_accepted)
 {
     struct chat_fixture f;
     struct client c[2];
@@ -190,36 +183,6 @@ START_TEST(test_crlf_line_endings_are_accepted)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-size_t chat_accept_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_server_listens_on_an_ephemeral_port", test_server_listens_on_an_ephemeral_port, 10},
-        {"test_new_fails_on_a_port_in_use", test_new_fails_on_a_port_in_use, 10},
-        {"test_connect_is_logged", test_connect_is_logged, 10},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}
 
-size_t chat_welcome_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_new_client_is_welcomed", test_new_client_is_welcomed, 10},
-        {"test_join_is_announced_to_others", test_join_is_announced_to_others, 10},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}
 
-size_t chat_message_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_message_reaches_every_other_client", test_message_reaches_every_other_client, 10},
-        {"test_empty_lines_are_ignored", test_empty_lines_are_ignored, 10},
-        {"test_crlf_line_endings_are_accepted", test_crlf_line_endings_are_accepted, 10},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}

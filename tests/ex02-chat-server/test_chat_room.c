@@ -84,7 +84,7 @@ static struct chat_member *join(struct room_fixture *r)
     return m;
 }
 
-START_TEST(test_room_greets_and_announces_members)
+HARNESS_TEST(test_room_greets_and_announces_members)
 {
     struct room_fixture r;
 
@@ -109,9 +109,8 @@ START_TEST(test_room_greets_and_announces_members)
     room_stop(&r);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_room_sends_messages_to_the_others)
+HARNESS_TEST(test_room_sends_messages_to_the_others)
 {
     struct room_fixture r;
 
@@ -131,9 +130,8 @@ START_TEST(test_room_sends_messages_to_the_others)
     room_stop(&r);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_room_drops_cr_and_ignores_empty_lines)
+HARNESS_TEST(test_room_drops_cr_and_ignores_empty_lines)
 {
     struct room_fixture r;
 
@@ -157,9 +155,8 @@ START_TEST(test_room_drops_cr_and_ignores_empty_lines)
     room_stop(&r);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_room_refuses_invalid_utf8)
+HARNESS_TEST(test_room_refuses_invalid_utf8)
 {
     struct room_fixture r;
 
@@ -176,9 +173,8 @@ START_TEST(test_room_refuses_invalid_utf8)
     room_stop(&r);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_room_renames_members)
+HARNESS_TEST(test_room_renames_members)
 {
     struct room_fixture r;
 
@@ -202,9 +198,8 @@ START_TEST(test_room_renames_members)
     room_stop(&r);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_room_refuses_taken_nicknames_ignoring_case)
+HARNESS_TEST(test_room_refuses_taken_nicknames_ignoring_case)
 {
     struct room_fixture r;
 
@@ -228,9 +223,8 @@ START_TEST(test_room_refuses_taken_nicknames_ignoring_case)
     room_stop(&r);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_room_lists_members_sorted)
+HARNESS_TEST(test_room_lists_members_sorted)
 {
     struct room_fixture r;
 
@@ -248,35 +242,6 @@ START_TEST(test_room_lists_members_sorted)
     room_stop(&r);
     harness_pass();
 }
-END_TEST
 
-size_t chat_room_greeting_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_room_greets_and_announces_members", test_room_greets_and_announces_members, 5},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}
 
-size_t chat_room_line_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_room_sends_messages_to_the_others", test_room_sends_messages_to_the_others, 5},
-        {"test_room_drops_cr_and_ignores_empty_lines", test_room_drops_cr_and_ignores_empty_lines, 5},
-        {"test_room_refuses_invalid_utf8", test_room_refuses_invalid_utf8, 5},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}
 
-size_t chat_room_command_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_room_renames_members", test_room_renames_members, 5},
-        {"test_room_refuses_taken_nicknames_ignoring_case", test_room_refuses_taken_nicknames_ignoring_case, 5},
-        {"test_room_lists_members_sorted", test_room_lists_members_sorted, 5},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}

@@ -34,7 +34,7 @@ static void shutdown_cb(evutil_socket_t fd, short what, void *arg)
     chat_server_shutdown(arg);
 }
 
-START_TEST(test_shutdown_notifies_and_closes_clients)
+HARNESS_TEST(test_shutdown_notifies_and_closes_clients)
 {
     struct chat_fixture f;
     struct dispatch_thread d;
@@ -72,9 +72,8 @@ START_TEST(test_shutdown_notifies_and_closes_clients)
     chat_test_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_sigterm_shuts_down_cleanly)
+HARNESS_TEST(test_sigterm_shuts_down_cleanly)
 {
     struct server_process sp;
     struct client a;
@@ -105,14 +104,4 @@ START_TEST(test_sigterm_shuts_down_cleanly)
     server_process_cleanup(&sp);
     harness_pass();
 }
-END_TEST
 
-size_t chat_shutdown_tests(struct harness_test *out)
-{
-    const struct harness_test tests[] = {
-        {"test_shutdown_notifies_and_closes_clients", test_shutdown_notifies_and_closes_clients, 15},
-        {"test_sigterm_shuts_down_cleanly", test_sigterm_shuts_down_cleanly, 15},
-    };
-    memcpy(out, tests, sizeof tests);
-    return sizeof tests / sizeof tests[0];
-}

@@ -16,20 +16,7 @@
 
 #define REQUEST_TIMEOUT_MS 3000 /* how long a test waits for one response */
 
-#define SUITE_MAX_TESTS 128
 
-/* The suite's tests in running order. Each test file appends its own with a function (Check's
- * START_TEST names are not constants, so the tables are built at run time). */
-struct test_list {
-    struct harness_test tests[SUITE_MAX_TESTS];
-    size_t count;
-};
-
-void test_list_add(struct test_list *list, const struct harness_test *tests, size_t count);
-void add_store_tests(struct test_list *list);
-void add_json_tests(struct test_list *list);
-void add_api_tests(struct test_list *list);
-void add_cli_tests(struct test_list *list);
 
 /* A running server for one test, logging into a capture. */
 struct api_fixture {

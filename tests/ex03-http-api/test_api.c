@@ -49,7 +49,7 @@ static void expect_header(const struct http_response *r, const char *request, co
 
 /* ---- the endpoints ------------------------------------------------------------------------ */
 
-START_TEST(test_post_creates_an_item)
+HARNESS_TEST(test_post_creates_an_item)
 {
     struct api_fixture f;
     struct http_response r;
@@ -72,9 +72,8 @@ START_TEST(test_post_creates_an_item)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_post_sets_location_and_url)
+HARNESS_TEST(test_post_sets_location_and_url)
 {
     struct api_fixture f;
     struct http_response r;
@@ -96,9 +95,8 @@ START_TEST(test_post_sets_location_and_url)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_get_returns_the_item)
+HARNESS_TEST(test_get_returns_the_item)
 {
     struct api_fixture f;
     struct http_response r;
@@ -117,9 +115,8 @@ START_TEST(test_get_returns_the_item)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_get_all_lists_items_in_id_order)
+HARNESS_TEST(test_get_all_lists_items_in_id_order)
 {
     struct api_fixture f;
     struct http_response r;
@@ -148,7 +145,6 @@ START_TEST(test_get_all_lists_items_in_id_order)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /* Creates items "item 1" .. "item n" (ids 1..n on a fresh server) over one keep-alive
  * connection, which is much faster than a connection per item. */
@@ -184,7 +180,7 @@ static void expect_page(const struct http_response *r, const char *request, int 
     json_decref(j);
 }
 
-START_TEST(test_get_all_pages_with_limit_and_offset)
+HARNESS_TEST(test_get_all_pages_with_limit_and_offset)
 {
     struct api_fixture f;
     struct http_response r;
@@ -208,9 +204,8 @@ START_TEST(test_get_all_pages_with_limit_and_offset)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_get_all_links_to_the_next_page)
+HARNESS_TEST(test_get_all_links_to_the_next_page)
 {
     struct api_fixture f;
     struct http_response r;
@@ -243,9 +238,8 @@ START_TEST(test_get_all_links_to_the_next_page)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_get_all_caps_the_page_size)
+HARNESS_TEST(test_get_all_caps_the_page_size)
 {
     struct api_fixture f;
     struct http_response r;
@@ -272,9 +266,8 @@ START_TEST(test_get_all_caps_the_page_size)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_bad_paging_parameters_are_400)
+HARNESS_TEST(test_bad_paging_parameters_are_400)
 {
     struct api_fixture f;
     struct http_response r;
@@ -300,9 +293,8 @@ START_TEST(test_bad_paging_parameters_are_400)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_put_replaces_the_whole_item)
+HARNESS_TEST(test_put_replaces_the_whole_item)
 {
     struct api_fixture f;
     struct http_response r;
@@ -327,9 +319,8 @@ START_TEST(test_put_replaces_the_whole_item)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_patch_changes_only_the_fields_sent)
+HARNESS_TEST(test_patch_changes_only_the_fields_sent)
 {
     struct api_fixture f;
     struct http_response r;
@@ -352,9 +343,8 @@ START_TEST(test_patch_changes_only_the_fields_sent)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_delete_removes_the_item)
+HARNESS_TEST(test_delete_removes_the_item)
 {
     struct api_fixture f;
     struct http_response r;
@@ -370,9 +360,8 @@ START_TEST(test_delete_removes_the_item)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_delete_all_removes_every_item)
+HARNESS_TEST(test_delete_all_removes_every_item)
 {
     struct api_fixture f;
     struct http_response r;
@@ -392,11 +381,10 @@ START_TEST(test_delete_all_removes_every_item)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /* ---- errors ------------------------------------------------------------------------------- */
 
-START_TEST(test_unknown_id_is_404)
+HARNESS_TEST(test_unknown_id_is_404)
 {
     struct api_fixture f;
     struct http_response r;
@@ -414,9 +402,8 @@ START_TEST(test_unknown_id_is_404)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_invalid_ids_are_404)
+HARNESS_TEST(test_invalid_ids_are_404)
 {
     struct api_fixture f;
     struct http_response r;
@@ -435,9 +422,8 @@ START_TEST(test_invalid_ids_are_404)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_unknown_path_is_404)
+HARNESS_TEST(test_unknown_path_is_404)
 {
     struct api_fixture f;
     struct http_response r;
@@ -455,9 +441,8 @@ START_TEST(test_unknown_path_is_404)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_unsupported_method_is_405_with_allow)
+HARNESS_TEST(test_unsupported_method_is_405_with_allow)
 {
     struct api_fixture f;
     struct http_response r;
@@ -480,9 +465,8 @@ START_TEST(test_unsupported_method_is_405_with_allow)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_invalid_json_is_400_with_position)
+HARNESS_TEST(test_invalid_json_is_400_with_position)
 {
     struct api_fixture f;
     struct http_response r;
@@ -501,9 +485,8 @@ START_TEST(test_invalid_json_is_400_with_position)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_invalid_item_is_422_with_reason)
+HARNESS_TEST(test_invalid_item_is_422_with_reason)
 {
     struct api_fixture f;
     struct http_response r;
@@ -525,9 +508,8 @@ START_TEST(test_invalid_item_is_422_with_reason)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_duplicate_keys_are_rejected)
+HARNESS_TEST(test_duplicate_keys_are_rejected)
 {
     struct api_fixture f;
     struct http_response r;
@@ -541,9 +523,8 @@ START_TEST(test_duplicate_keys_are_rejected)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_non_json_body_is_415)
+HARNESS_TEST(test_non_json_body_is_415)
 {
     struct api_fixture f;
     struct http_response r;
@@ -565,9 +546,8 @@ START_TEST(test_non_json_body_is_415)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_body_over_limit_is_413)
+HARNESS_TEST(test_body_over_limit_is_413)
 {
     struct api_fixture f;
     struct http_response r;
@@ -594,9 +574,8 @@ START_TEST(test_body_over_limit_is_413)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_oversized_headers_are_431)
+HARNESS_TEST(test_oversized_headers_are_431)
 {
     struct api_fixture f;
     struct http_response r;
@@ -616,9 +595,8 @@ START_TEST(test_oversized_headers_are_431)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_malformed_request_gets_400)
+HARNESS_TEST(test_malformed_request_gets_400)
 {
     struct api_fixture f;
     struct http_response r;
@@ -639,11 +617,10 @@ START_TEST(test_malformed_request_gets_400)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /* ---- CORS ----------------------------------------------------------------------------------- */
 
-START_TEST(test_every_response_has_cors_headers)
+HARNESS_TEST(test_every_response_has_cors_headers)
 {
     struct api_fixture f;
     struct http_response r;
@@ -671,9 +648,8 @@ START_TEST(test_every_response_has_cors_headers)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_preflight_gets_204_with_cors_headers)
+HARNESS_TEST(test_preflight_gets_204_with_cors_headers)
 {
     struct api_fixture f;
     struct http_response r;
@@ -703,11 +679,10 @@ START_TEST(test_preflight_gets_204_with_cors_headers)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
 /* ---- connections ---------------------------------------------------------------------------- */
 
-START_TEST(test_trailing_slash_is_accepted)
+HARNESS_TEST(test_trailing_slash_is_accepted)
 {
     struct api_fixture f;
     struct http_response r;
@@ -724,9 +699,8 @@ START_TEST(test_trailing_slash_is_accepted)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_keep_alive_serves_several_requests)
+HARNESS_TEST(test_keep_alive_serves_several_requests)
 {
     struct api_fixture f;
     struct http_response r;
@@ -761,7 +735,6 @@ START_TEST(test_keep_alive_serves_several_requests)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
 #define CLIENTS 4
 #define ITEMS_PER_CLIENT 50
@@ -805,7 +778,7 @@ static void *client_main(void *arg)
     return NULL;
 }
 
-START_TEST(test_threads_share_one_store)
+HARNESS_TEST(test_threads_share_one_store)
 {
     struct api_fixture f;
     struct http_api_config cfg = {.threads = 2};
@@ -846,9 +819,8 @@ START_TEST(test_threads_share_one_store)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_each_request_is_logged)
+HARNESS_TEST(test_each_request_is_logged)
 {
     struct api_fixture f;
     struct http_response r;
@@ -874,9 +846,8 @@ START_TEST(test_each_request_is_logged)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_idle_connection_is_closed)
+HARNESS_TEST(test_idle_connection_is_closed)
 {
     struct api_fixture f;
     struct http_api_config cfg = {.threads = 1, .idle_timeout_ms = 300};
@@ -893,9 +864,8 @@ START_TEST(test_idle_connection_is_closed)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_full_store_is_507)
+HARNESS_TEST(test_full_store_is_507)
 {
     struct api_fixture f;
     struct http_api_config cfg = {.threads = 1, .max_items = 1};
@@ -910,9 +880,8 @@ START_TEST(test_full_store_is_507)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_free_closes_connections_promptly)
+HARNESS_TEST(test_free_closes_connections_promptly)
 {
     struct api_fixture f;
     struct http_api_config cfg = {.threads = 2};
@@ -941,43 +910,4 @@ START_TEST(test_free_closes_connections_promptly)
     api_stop(&f);
     harness_pass();
 }
-END_TEST
 
-void add_api_tests(struct test_list *list)
-{
-    const struct harness_test tests[] = {
-        {"test_post_creates_an_item", test_post_creates_an_item, 5},
-        {"test_post_sets_location_and_url", test_post_sets_location_and_url, 5},
-        {"test_get_returns_the_item", test_get_returns_the_item, 5},
-        {"test_get_all_lists_items_in_id_order", test_get_all_lists_items_in_id_order, 5},
-        {"test_get_all_pages_with_limit_and_offset", test_get_all_pages_with_limit_and_offset, 5},
-        {"test_get_all_links_to_the_next_page", test_get_all_links_to_the_next_page, 5},
-        {"test_get_all_caps_the_page_size", test_get_all_caps_the_page_size, 10},
-        {"test_bad_paging_parameters_are_400", test_bad_paging_parameters_are_400, 5},
-        {"test_put_replaces_the_whole_item", test_put_replaces_the_whole_item, 5},
-        {"test_patch_changes_only_the_fields_sent", test_patch_changes_only_the_fields_sent, 5},
-        {"test_delete_removes_the_item", test_delete_removes_the_item, 5},
-        {"test_delete_all_removes_every_item", test_delete_all_removes_every_item, 5},
-        {"test_unknown_id_is_404", test_unknown_id_is_404, 5},
-        {"test_invalid_ids_are_404", test_invalid_ids_are_404, 5},
-        {"test_unknown_path_is_404", test_unknown_path_is_404, 5},
-        {"test_unsupported_method_is_405_with_allow", test_unsupported_method_is_405_with_allow, 5},
-        {"test_invalid_json_is_400_with_position", test_invalid_json_is_400_with_position, 5},
-        {"test_invalid_item_is_422_with_reason", test_invalid_item_is_422_with_reason, 5},
-        {"test_duplicate_keys_are_rejected", test_duplicate_keys_are_rejected, 5},
-        {"test_non_json_body_is_415", test_non_json_body_is_415, 5},
-        {"test_body_over_limit_is_413", test_body_over_limit_is_413, 5},
-        {"test_oversized_headers_are_431", test_oversized_headers_are_431, 5},
-        {"test_malformed_request_gets_400", test_malformed_request_gets_400, 5},
-        {"test_every_response_has_cors_headers", test_every_response_has_cors_headers, 5},
-        {"test_preflight_gets_204_with_cors_headers", test_preflight_gets_204_with_cors_headers, 5},
-        {"test_trailing_slash_is_accepted", test_trailing_slash_is_accepted, 5},
-        {"test_keep_alive_serves_several_requests", test_keep_alive_serves_several_requests, 5},
-        {"test_threads_share_one_store", test_threads_share_one_store, 10},
-        {"test_each_request_is_logged", test_each_request_is_logged, 5},
-        {"test_idle_connection_is_closed", test_idle_connection_is_closed, 5},
-        {"test_full_store_is_507", test_full_store_is_507, 5},
-        {"test_free_closes_connections_promptly", test_free_closes_connections_promptly, 5},
-    };
-    test_list_add(list, tests, sizeof tests / sizeof *tests);
-}

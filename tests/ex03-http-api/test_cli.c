@@ -32,7 +32,7 @@ static void get(uint16_t port, const char *target, struct http_response *r)
     client_close(&c);
 }
 
-START_TEST(test_cli_listens_and_serves)
+HARNESS_TEST(test_cli_listens_and_serves)
 {
     struct server_process sp;
     struct http_response r;
@@ -48,9 +48,8 @@ START_TEST(test_cli_listens_and_serves)
     server_process_cleanup(&sp);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_cli_rejects_bad_arguments)
+HARNESS_TEST(test_cli_rejects_bad_arguments)
 {
     char *bad[][5] = {
         {"http-api", "--port", "http", NULL},
@@ -74,7 +73,6 @@ START_TEST(test_cli_rejects_bad_arguments)
     }
     harness_pass();
 }
-END_TEST
 
 static void exits_cleanly_on(int sig, const char *name)
 {
@@ -95,27 +93,15 @@ static void exits_cleanly_on(int sig, const char *name)
     server_process_cleanup(&sp);
 }
 
-START_TEST(test_cli_exits_0_on_sigterm)
+HARNESS_TEST(test_cli_exits_0_on_sigterm)
 {
     exits_cleanly_on(SIGTERM, "SIGTERM");
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_cli_exits_0_on_sigint)
+HARNESS_TEST(test_cli_exits_0_on_sigint)
 {
     exits_cleanly_on(SIGINT, "SIGINT");
     harness_pass();
 }
-END_TEST
 
-void add_cli_tests(struct test_list *list)
-{
-    const struct harness_test tests[] = {
-        {"test_cli_listens_and_serves", test_cli_listens_and_serves, 5},
-        {"test_cli_rejects_bad_arguments", test_cli_rejects_bad_arguments, 10},
-        {"test_cli_exits_0_on_sigterm", test_cli_exits_0_on_sigterm, 10},
-        {"test_cli_exits_0_on_sigint", test_cli_exits_0_on_sigint, 10},
-    };
-    test_list_add(list, tests, sizeof tests / sizeof *tests);
-}

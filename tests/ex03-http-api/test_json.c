@@ -35,7 +35,7 @@ static void expect_refused(const char *body, enum items_json_mode mode, int stat
                   got == 0 ? "success" : "status", got, err.message);
 }
 
-START_TEST(test_json_accepts_a_full_item)
+HARNESS_TEST(test_json_accepts_a_full_item)
 {
     const char *body = "{\"title\": \"buy milk\", \"completed\": true, \"order\": 3}";
     int got = parse(body, ITEMS_JSON_FULL);
@@ -49,9 +49,8 @@ START_TEST(test_json_accepts_a_full_item)
                   (long long)out.order, set);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_json_full_body_gets_defaults)
+HARNESS_TEST(test_json_full_body_gets_defaults)
 {
     const char *body = "{\"title\": \"walk dog\"}";
     int got = parse(body, ITEMS_JSON_FULL);
@@ -62,9 +61,8 @@ START_TEST(test_json_full_body_gets_defaults)
                   out.has_order, set);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_json_partial_body_sets_only_its_fields)
+HARNESS_TEST(test_json_partial_body_sets_only_its_fields)
 {
     const char *body = "{\"completed\": true, \"order\": null}";
     int got = parse(body, ITEMS_JSON_PARTIAL);
@@ -77,33 +75,29 @@ START_TEST(test_json_partial_body_sets_only_its_fields)
                   "PARTIAL): expected success with set 0 (a PATCH that changes nothing)" HINT4);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_json_syntax_error_names_line_and_column)
+HARNESS_TEST(test_json_syntax_error_names_line_and_column)
 {
     expect_refused("{\n  \"title\": \"x\",\n  \"completed\": tru\n}", ITEMS_JSON_FULL, 400, "line 3");
     expect_refused("{\"title\": \"x\"", ITEMS_JSON_FULL, 400, "column");
     expect_refused("", ITEMS_JSON_FULL, 400, "empty");
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_json_body_must_be_an_object)
+HARNESS_TEST(test_json_body_must_be_an_object)
 {
     expect_refused("[{\"title\": \"x\"}]", ITEMS_JSON_FULL, 400, "object");
     expect_refused("\"buy milk\"", ITEMS_JSON_FULL, 400, "object");
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_json_duplicate_keys_are_refused)
+HARNESS_TEST(test_json_duplicate_keys_are_refused)
 {
     expect_refused("{\"title\": \"a\", \"title\": \"b\"}", ITEMS_JSON_FULL, 400, "duplicate");
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_json_title_is_required_and_checked)
+HARNESS_TEST(test_json_title_is_required_and_checked)
 {
     char long_title[ITEM_TITLE_MAX + 32];
     char max_title[ITEM_TITLE_MAX + 32];
@@ -120,17 +114,15 @@ START_TEST(test_json_title_is_required_and_checked)
                   ITEM_TITLE_MAX, err.message);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_json_completed_must_be_a_boolean)
+HARNESS_TEST(test_json_completed_must_be_a_boolean)
 {
     expect_refused("{\"title\": \"x\", \"completed\": \"yes\"}", ITEMS_JSON_FULL, 422, "completed");
     expect_refused("{\"completed\": 1}", ITEMS_JSON_PARTIAL, 422, "completed");
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_json_order_must_be_an_integer_in_range)
+HARNESS_TEST(test_json_order_must_be_an_integer_in_range)
 {
     expect_refused("{\"title\": \"x\", \"order\": 1.5}", ITEMS_JSON_FULL, 422, "order");
     expect_refused("{\"title\": \"x\", \"order\": \"3\"}", ITEMS_JSON_FULL, 422, "order");
@@ -141,9 +133,8 @@ START_TEST(test_json_order_must_be_an_integer_in_range)
                   "must be accepted, got \"%s\"" HINT4, err.message);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_json_unknown_fields_are_refused_id_and_url_ignored)
+HARNESS_TEST(test_json_unknown_fields_are_refused_id_and_url_ignored)
 {
     expect_refused("{\"title\": \"x\", \"done\": true}", ITEMS_JSON_FULL, 422, "done");
     const char *body = "{\"id\": 99, \"title\": \"x\", \"url\": \"http://elsewhere/items/99\"}";
@@ -153,9 +144,8 @@ START_TEST(test_json_unknown_fields_are_refused_id_and_url_ignored)
                   esc(body, strlen(body)), got, err.message);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_json_writes_an_item)
+HARNESS_TEST(test_json_writes_an_item)
 {
     struct evbuffer *buf = evbuffer_new();
     struct item it = {.id = 7, .completed = true, .has_order = true, .order = -2};
@@ -194,22 +184,4 @@ START_TEST(test_json_writes_an_item)
     evbuffer_free(buf);
     harness_pass();
 }
-END_TEST
 
-void add_json_tests(struct test_list *list)
-{
-    const struct harness_test tests[] = {
-        {"test_json_accepts_a_full_item", test_json_accepts_a_full_item, 5},
-        {"test_json_full_body_gets_defaults", test_json_full_body_gets_defaults, 5},
-        {"test_json_partial_body_sets_only_its_fields", test_json_partial_body_sets_only_its_fields, 5},
-        {"test_json_syntax_error_names_line_and_column", test_json_syntax_error_names_line_and_column, 5},
-        {"test_json_body_must_be_an_object", test_json_body_must_be_an_object, 5},
-        {"test_json_duplicate_keys_are_refused", test_json_duplicate_keys_are_refused, 5},
-        {"test_json_title_is_required_and_checked", test_json_title_is_required_and_checked, 5},
-        {"test_json_completed_must_be_a_boolean", test_json_completed_must_be_a_boolean, 5},
-        {"test_json_order_must_be_an_integer_in_range", test_json_order_must_be_an_integer_in_range, 5},
-        {"test_json_unknown_fields_are_refused_id_and_url_ignored", test_json_unknown_fields_are_refused_id_and_url_ignored, 5},
-        {"test_json_writes_an_item", test_json_writes_an_item, 5},
-    };
-    test_list_add(list, tests, sizeof tests / sizeof *tests);
-}

@@ -26,7 +26,7 @@ static struct item fields(const char *title, bool completed)
     return it;
 }
 
-START_TEST(test_store_assigns_increasing_ids)
+HARNESS_TEST(test_store_assigns_increasing_ids)
 {
     struct items_store *s = new_store(0);
     const char *titles[] = {"buy milk", "walk dog", "call mum"};
@@ -48,9 +48,8 @@ START_TEST(test_store_assigns_increasing_ids)
     items_store_free(s);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_store_unknown_id_is_not_found)
+HARNESS_TEST(test_store_unknown_id_is_not_found)
 {
     struct items_store *s = new_store(0);
     struct item in = fields("x", false), out;
@@ -66,9 +65,8 @@ START_TEST(test_store_unknown_id_is_not_found)
     items_store_free(s);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_store_update_changes_only_the_given_fields)
+HARNESS_TEST(test_store_update_changes_only_the_given_fields)
 {
     struct items_store *s = new_store(0);
     struct item in = fields("buy milk", false), out;
@@ -95,9 +93,8 @@ START_TEST(test_store_update_changes_only_the_given_fields)
     items_store_free(s);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_store_delete_removes_only_that_item)
+HARNESS_TEST(test_store_delete_removes_only_that_item)
 {
     struct items_store *s = new_store(0);
     struct item in = fields("x", false), out;
@@ -114,7 +111,6 @@ START_TEST(test_store_delete_removes_only_that_item)
     items_store_free(s);
     harness_pass();
 }
-END_TEST
 
 /* 1000 items created, the even ids deleted: ids 1, 3, 5, ..., 999 remain. */
 static struct items_store *store_with_odd_ids(void)
@@ -129,7 +125,7 @@ static struct items_store *store_with_odd_ids(void)
     return s;
 }
 
-START_TEST(test_store_lists_in_id_order)
+HARNESS_TEST(test_store_lists_in_id_order)
 {
     struct items_store *s = store_with_odd_ids();
     static struct item page[600];
@@ -151,9 +147,8 @@ START_TEST(test_store_lists_in_id_order)
     items_store_free(s);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_store_page_starts_at_the_offset)
+HARNESS_TEST(test_store_page_starts_at_the_offset)
 {
     struct items_store *s = store_with_odd_ids(); /* positions 0..499 hold ids 1, 3, ..., 999 */
     struct item page[10];
@@ -179,9 +174,8 @@ START_TEST(test_store_page_starts_at_the_offset)
     items_store_free(s);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_store_clear_keeps_ids_growing)
+HARNESS_TEST(test_store_clear_keeps_ids_growing)
 {
     struct items_store *s = new_store(0);
     struct item in = fields("x", false), out;
@@ -199,9 +193,8 @@ START_TEST(test_store_clear_keeps_ids_growing)
     items_store_free(s);
     harness_pass();
 }
-END_TEST
 
-START_TEST(test_store_refuses_items_past_capacity)
+HARNESS_TEST(test_store_refuses_items_past_capacity)
 {
     struct items_store *s = new_store(2);
     struct item in = fields("x", false), out;
@@ -215,7 +208,6 @@ START_TEST(test_store_refuses_items_past_capacity)
     items_store_free(s);
     harness_pass();
 }
-END_TEST
 
 #define WRITERS 4
 #define PER_WRITER 500
@@ -239,7 +231,7 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-START_TEST(test_store_threads_get_unique_ids)
+HARNESS_TEST(test_store_threads_get_unique_ids)
 {
     static struct writer writers[WRITERS];
     pthread_t threads[WRITERS];
@@ -268,20 +260,4 @@ START_TEST(test_store_threads_get_unique_ids)
     items_store_free(s);
     harness_pass();
 }
-END_TEST
 
-void add_store_tests(struct test_list *list)
-{
-    const struct harness_test tests[] = {
-        {"test_store_assigns_increasing_ids", test_store_assigns_increasing_ids, 5},
-        {"test_store_unknown_id_is_not_found", test_store_unknown_id_is_not_found, 5},
-        {"test_store_update_changes_only_the_given_fields", test_store_update_changes_only_the_given_fields, 5},
-        {"test_store_delete_removes_only_that_item", test_store_delete_removes_only_that_item, 5},
-        {"test_store_lists_in_id_order", test_store_lists_in_id_order, 5},
-        {"test_store_page_starts_at_the_offset", test_store_page_starts_at_the_offset, 5},
-        {"test_store_clear_keeps_ids_growing", test_store_clear_keeps_ids_growing, 5},
-        {"test_store_refuses_items_past_capacity", test_store_refuses_items_past_capacity, 5},
-        {"test_store_threads_get_unique_ids", test_store_threads_get_unique_ids, 10},
-    };
-    test_list_add(list, tests, sizeof tests / sizeof *tests);
-}

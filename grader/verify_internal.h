@@ -1,0 +1,66 @@
+/*
+ * verify_internal.h - what the files of the verify command share: the running tally of checks,
+ * how a check is recorded, and each job's entry point. See verify.h for what is verified.
+ */
+#ifndef VERIFY_INTERNAL_H
+#define VERIFY_INTERNAL_H
+
+#include "course.h"
+#include "report.h"
+#include "runner.h"
+
+#include <stddef.h>
+
+#define VERIFY_BUILD_DIR "build-verify" /* warnings as errors */
+#define VERIFY_ASAN_DIR "build-asan"    /* -fsanitize=address,undefined */
+#define VERIFY_PROOF_DIR "build-proof"  /* the solutions with one TODO taken out at a time */
+#define DETAIL_LINES 30                 /* lines of a failure's detail shown without --verbose */
+
+struct checks {
+    int passed, failed;
+    int verbose;
+    struct report_style st;
+    char root[4096];
+    char tmp_dir[64];
+};
+
+/* Prints a section heading. */
+void section(struct checks *k, const char *title);
+
+/* Records one check and prints "ok" or "FAIL" with the description; `detail` (may be NULL) is
+ * printed under a failure, trimmed to DETAIL_LINES. Returns ok. */
+int check(struct checks *k, int ok, const char *detail, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Appends printf output to a detail buffer; stops quietly when it is full. */
+void add_detail(char *buf, size_t bufsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The regular files directly in `dir`, sorted; NULL-terminated (free with util_free_strv).
+ * NULL if dir is missing. */
+char **list_files(const char *dir);
+int has_name(char **names, const char *name);
+int ends_with(const char *s, const char *suffix);
+
+/* verify_build.c: configures `dir` once (meson setup with `opts`), then builds everything in
+ * it; a warning fails the check. Returns 1 when the build succeeded. */
+int build_all(struct checks *k, const char *dir, char *const opts[], const char *what);
+
+/* verify_files.c */
+void check_mirror(struct checks *k, const struct course_exercise *ex);
+void check_test_names(struct checks *k, const struct runner *r, const struct course_exercise *ex);
+void check_tests_cite_no_todo(struct checks *k, const struct course *c);
+
+/* verify_docs.c */
+void check_docs(struct checks *k, const struct course *c);
+void check_lecture_quotes(struct checks *k);
+
+/* verify_runs.c */
+void run_tree(struct checks *k, const struct runner *r, const struct course_exercise *ex,
+              const char *tree, const char *label);
+void run_demos(struct checks *k, const struct course *c, const char *build_dir, int sanitized);
+
+/* verify_grader.c */
+void check_fixture(struct checks *k, const struct course *c, const struct course_fixture *f);
+void check_grader_cli(struct checks *k, const struct course *c);
+
+#endif
