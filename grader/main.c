@@ -15,6 +15,7 @@
 #include "grade.h"
 #include "proc.h"
 #include "report.h"
+#include "starters.h"
 #include "runner.h"
 #include "util.h"
 #include "verify.h"
@@ -43,6 +44,8 @@ static void usage(FILE *out, const char *argv0)
             "  --verify          check the whole course: solutions pass, starters fail, demos\n"
             "                    run, sanitizers are clean, the grader's own tests pass\n"
             "  --tree NAME       grade another tree of the build (e.g. a grader fixture)\n"
+            "  --write-starters  instructors: remake exercises/ from the marked solutions\n"
+            "                    (overwrites the starters' .c, .h and meson.build files)\n"
             "  --build-dir DIR   the meson build directory (default: build)\n"
             "  -h, --help        show this help\n"
             "\n"
@@ -94,12 +97,36 @@ static void print_next_step(const struct exercise_result *results, size_t n, con
     }
 }
 
+/* Instructors: regenerates the starters (exercises/) from the marked solutions. */
+static int make_starters(const struct course *c)
+{
+    char err[512];
+
+    for (size_t i = 0; i < c->nexercises; i++) {
+        const struct course_exercise *ex = &c->exercises[i];
+        char src[512], dst[512];
+        int nblocks[64];
+        snprintf(src, sizeof src, "solutions/%s", ex->dir);
+        snprintf(dst, sizeof dst, "exercises/%s", ex->dir);
+        if (starters_write(src, &ex->data, STARTERS_ALL, dst, nblocks, err, sizeof err) != 0) {
+            fprintf(stderr, "grade: %s\n", err);
+            return 2;
+        }
+        int blocks = 0;
+        for (int n = 0; n < 64; n++)
+            blocks += nblocks[n];
+        printf("%s: wrote the starter from %d marked blocks (%zu TODOs)\n", dst, blocks,
+               ex->data.ntodos);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *tree = "exercises";
     const char *build_dir = DEFAULT_BUILD_DIR;
     const char *json_path = NULL;
-    int verbose = 0, list = 0, verify = 0;
+    int verbose = 0, list = 0, verify = 0, write_starters = 0;
     char err[512];
     int argi = 1;
 
@@ -120,6 +147,8 @@ int main(int argc, char **argv)
             verbose = 1;
         } else if (strcmp(a, "--verify") == 0) {
             verify = 1;
+        } else if (strcmp(a, "--write-starters") == 0) {
+            write_starters = 1;
         } else if ((strcmp(a, "--json") == 0 || strcmp(a, "--tree") == 0 ||
                     strcmp(a, "--build-dir") == 0) && argi + 1 < argc) {
             const char *v = argv[++argi];
@@ -155,6 +184,12 @@ int main(int argc, char **argv)
     if (list) {
         list_course(&course);
         status = 0;
+        goto out;
+    }
+    if (write_starters) {
+        status = npos > 0 ? 2 : make_starters(&course);
+        if (npos > 0)
+            fprintf(stderr, "grade: --write-starters writes every exercise and takes no name\n");
         goto out;
     }
     if (verify) {
