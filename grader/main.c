@@ -14,6 +14,7 @@
 #include "course.h"
 #include "grade.h"
 #include "proc.h"
+#include "prove.h"
 #include "report.h"
 #include "starters.h"
 #include "runner.h"
@@ -44,6 +45,8 @@ static void usage(FILE *out, const char *argv0)
             "  --verify          check the whole course: solutions pass, starters fail, demos\n"
             "                    run, sanitizers are clean, the grader's own tests pass\n"
             "  --tree NAME       grade another tree of the build (e.g. a grader fixture)\n"
+            "  --prove           instructors: show that every TODO is needed (each one taken\n"
+            "                    out of the solution alone makes one of its tests fail)\n"
             "  --write-starters  instructors: remake exercises/ from the marked solutions\n"
             "                    (overwrites the starters' .c, .h and meson.build files)\n"
             "  --build-dir DIR   the meson build directory (default: build)\n"
@@ -97,6 +100,61 @@ static void print_next_step(const struct exercise_result *results, size_t n, con
     }
 }
 
+/* Instructors: takes each TODO out of the solution alone and names the test that catches it. */
+static int prove_course(const struct course *c, const struct course_exercise *only)
+{
+    char cwd[4096], tmp_template[] = "/tmp/grade-prove-XXXXXX", err[4096];
+    int missed = 0;
+
+    if (getcwd(cwd, sizeof cwd) == NULL || mkdtemp(tmp_template) == NULL) {
+        perror("grade: set-up");
+        return 2;
+    }
+    struct runner r = {.root = cwd, .build_dir = "build-proof", .tmp_dir = tmp_template};
+    if (prove_setup(&r, c, err, sizeof err) != 0) {
+        fprintf(stderr, "grade: %s\n", err);
+        return 2;
+    }
+    for (size_t i = 0; i < c->nexercises; i++) {
+        const struct course_exercise *ex = &c->exercises[i];
+        if (only != NULL && ex != only)
+            continue;
+        printf("%s  %s\n", ex->id, ex->title);
+        for (size_t t = 0; t < ex->data.ntodos; t++) {
+            const struct suite_todo *todo = &ex->data.todos[t];
+            struct prove_result res;
+            fflush(stdout);
+            if (prove_todo(&r, ex, todo->number, &res, err, sizeof err) != 0) {
+                fprintf(stderr, "grade: %s\n", err);
+                return 2;
+            }
+            if (res.nblocks == 0 || res.build_failed || res.caught_by == NULL)
+                missed++;
+            if (res.nblocks == 0)
+                printf("  TODO(%d) %s: no STUDENT(%d) block in the solution\n", todo->number,
+                       todo->title, todo->number);
+            else if (res.build_failed)
+                printf("  TODO(%d) %s: taken out, the solution does not compile:\n%s\n",
+                       todo->number, todo->title, res.message);
+            else if (res.caught_by == NULL)
+                printf("  TODO(%d) %s: NOT NEEDED: taken out, its %d tests still pass\n",
+                       todo->number, todo->title, res.ntests);
+            else
+                printf("  TODO(%d) %s: needed: without it %s gets %s\n", todo->number,
+                       todo->title, res.caught_by, verdict_name(res.verdict));
+            prove_result_free(&res);
+        }
+        if (prove_restore(ex, err, sizeof err) != 0)
+            fprintf(stderr, "grade: %s\n", err);
+    }
+    char *rm[] = {"rm", "-rf", tmp_template, NULL};
+    struct proc_result ignored;
+    if (proc_run(rm, NULL, NULL, 30, &ignored) == 0)
+        proc_result_free(&ignored);
+    printf("%s\n", missed == 0 ? "Every TODO is needed." : "Some TODOs are not proven needed.");
+    return missed == 0 ? 0 : 1;
+}
+
 /* Instructors: regenerates the starters (exercises/) from the marked solutions. */
 static int make_starters(const struct course *c)
 {
@@ -126,7 +184,7 @@ int main(int argc, char **argv)
     const char *tree = "exercises";
     const char *build_dir = DEFAULT_BUILD_DIR;
     const char *json_path = NULL;
-    int verbose = 0, list = 0, verify = 0, write_starters = 0;
+    int verbose = 0, list = 0, verify = 0, write_starters = 0, prove = 0;
     char err[512];
     int argi = 1;
 
@@ -147,6 +205,8 @@ int main(int argc, char **argv)
             verbose = 1;
         } else if (strcmp(a, "--verify") == 0) {
             verify = 1;
+        } else if (strcmp(a, "--prove") == 0) {
+            prove = 1;
         } else if (strcmp(a, "--write-starters") == 0) {
             write_starters = 1;
         } else if ((strcmp(a, "--json") == 0 || strcmp(a, "--tree") == 0 ||
@@ -184,6 +244,15 @@ int main(int argc, char **argv)
     if (list) {
         list_course(&course);
         status = 0;
+        goto out;
+    }
+    if (prove) {
+        const struct course_exercise *only = npos > 0 ? course_find(&course, positional[0]) : NULL;
+        if (npos > 0 && only == NULL) {
+            fprintf(stderr, "grade: no exercise called %s (--list shows them)\n", positional[0]);
+            goto out;
+        }
+        status = prove_course(&course, only);
         goto out;
     }
     if (write_starters) {
