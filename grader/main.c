@@ -13,6 +13,7 @@
  */
 #include "course.h"
 #include "grade.h"
+#include "hint.h"
 #include "proc.h"
 #include "prove.h"
 #include "report.h"
@@ -32,6 +33,7 @@ static void usage(FILE *out, const char *argv0)
 {
     fprintf(out,
             "usage: %s [options] [EXERCISE [TEST...]]\n"
+            "       %s hint [EXERCISE [TEST]]\n"
             "\n"
             "Grades your exercises (exercises/): builds each one, runs its tests, and explains\n"
             "the first failure. EXERCISE is an exercise's id, number or name: ex01, 1 or echo\n"
@@ -53,7 +55,7 @@ static void usage(FILE *out, const char *argv0)
             "  -h, --help        show this help\n"
             "\n"
             "exit status: 0 all selected tests pass, 1 some fail, 2 usage or set-up error\n",
-            argv0);
+            argv0, argv0);
 }
 
 static void list_course(const struct course *c)
@@ -267,6 +269,27 @@ int main(int argc, char **argv)
             goto out;
         }
         status = verify_course(&course, verbose);
+        goto out;
+    }
+
+    /* `hint [EXERCISE [TEST]]`: the next hint, one step deeper each time. */
+    if (npos > 0 && strcmp(positional[0], "hint") == 0) {
+        const struct course_exercise *hex = npos > 1 ? course_find(&course, positional[1]) : NULL;
+        char cwd[4096], tmp_dir[] = "/tmp/grade-hint-XXXXXX";
+        if (npos > 3 || (npos > 1 && hex == NULL)) {
+            fprintf(stderr, "grade: usage: ./grader/grade hint [EXERCISE [TEST]]\n");
+            goto out;
+        }
+        if (getcwd(cwd, sizeof cwd) == NULL || mkdtemp(tmp_dir) == NULL) {
+            perror("grade: set-up");
+            goto out;
+        }
+        struct runner hr = {.root = cwd, .build_dir = build_dir, .tmp_dir = tmp_dir};
+        status = hint_next(&hr, &course, hex, npos > 2 ? positional[2] : NULL, tree);
+        char *rm[] = {"rm", "-rf", tmp_dir, NULL};
+        struct proc_result ignored;
+        if (proc_run(rm, NULL, NULL, 30, &ignored) == 0)
+            proc_result_free(&ignored);
         goto out;
     }
 
