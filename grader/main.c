@@ -27,7 +27,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEFAULT_BUILD_DIR "build"
+#define DEFAULT_BUILD_DIR "build"               /* plain build: --fast, and the grader itself */
+#define SANITIZED_BUILD_DIR "build-sanitized"   /* the default for grading: ASan + UBSan */
 
 static void usage(FILE *out, const char *argv0)
 {
@@ -42,6 +43,9 @@ static void usage(FILE *out, const char *argv0)
             "options:\n"
             "  --solutions       grade the reference solutions (solutions/) instead\n"
             "  --list            list the exercises and their tests, then exit\n"
+            "  --fast            skip the sanitizers: quicker, but memory errors and leaks go\n"
+            "                    unnoticed (by default tests run under ASan + UBSan)\n"
+            "  --asan            run under ASan + UBSan even with --build-dir\n"
             "  --verbose         show full transcripts, compiler output and test output\n"
             "  --json FILE       also write every verdict, message and duration to FILE\n"
             "  --verify          check the whole course: solutions pass, starters fail, demos\n"
@@ -100,6 +104,34 @@ static void print_next_step(const struct exercise_result *results, size_t n, con
         }
         return;
     }
+}
+
+/* Configures the sanitized build directory the first time. Returns 0, or -1 (said why). */
+static int ensure_sanitized_build(const char *dir)
+{
+    char ninja[4200];
+    struct proc_result res;
+
+    snprintf(ninja, sizeof ninja, "%s/build.ninja", dir);
+    if (util_is_file(ninja))
+        return 0;
+    fprintf(stderr, "Configuring %s/ with AddressSanitizer + UBSan (first run only; --fast skips "
+                    "the sanitizers)...\n", dir);
+    char *argv[8] = {"meson", "setup"};
+    int n = 2;
+    if (util_is_dir(dir))
+        argv[n++] = "--wipe"; /* a half-configured directory from an interrupted run */
+    argv[n++] = (char *)dir;
+    argv[n++] = "-Db_sanitize=address,undefined";
+    argv[n++] = "-Db_lundef=false";
+    argv[n] = NULL;
+    if (proc_run(argv, NULL, NULL, LIMIT_SETUP_S, &res) != 0)
+        util_oom();
+    int ok = proc_ok(&res);
+    if (!ok)
+        fprintf(stderr, "%s\ngrade: meson setup %s failed (output above)\n", res.output, dir);
+    proc_result_free(&res);
+    return ok ? 0 : -1;
 }
 
 /* Instructors: takes each TODO out of the solution alone and names the test that catches it. */
@@ -184,7 +216,8 @@ static int make_starters(const struct course *c)
 int main(int argc, char **argv)
 {
     const char *tree = "exercises";
-    const char *build_dir = DEFAULT_BUILD_DIR;
+    const char *build_dir = NULL;
+    int fast = 0, asan = 0;
     const char *json_path = NULL;
     int verbose = 0, list = 0, verify = 0, write_starters = 0, prove = 0;
     char err[512];
@@ -207,6 +240,10 @@ int main(int argc, char **argv)
             verbose = 1;
         } else if (strcmp(a, "--verify") == 0) {
             verify = 1;
+        } else if (strcmp(a, "--fast") == 0) {
+            fast = 1;
+        } else if (strcmp(a, "--asan") == 0) {
+            asan = 1;
         } else if (strcmp(a, "--prove") == 0) {
             prove = 1;
         } else if (strcmp(a, "--write-starters") == 0) {
@@ -272,6 +309,18 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    /* Grading runs under AddressSanitizer + UBSan (leaks included) unless --fast: a leak or a
+     * memory error fails the test that caused it. The sanitized build has its own directory. */
+    if (fast && asan) {
+        fprintf(stderr, "grade: --fast and --asan contradict each other\n");
+        goto out;
+    }
+    int sanitized = asan || (!fast && build_dir == NULL);
+    if (build_dir == NULL)
+        build_dir = sanitized ? SANITIZED_BUILD_DIR : DEFAULT_BUILD_DIR;
+    if (sanitized && ensure_sanitized_build(build_dir) != 0)
+        goto out;
+
     /* `hint [EXERCISE [TEST]]`: the next hint, one step deeper each time. */
     if (npos > 0 && strcmp(positional[0], "hint") == 0) {
         const struct course_exercise *hex = npos > 1 ? course_find(&course, positional[1]) : NULL;
@@ -284,7 +333,8 @@ int main(int argc, char **argv)
             perror("grade: set-up");
             goto out;
         }
-        struct runner hr = {.root = cwd, .build_dir = build_dir, .tmp_dir = tmp_dir};
+        struct runner hr = {.root = cwd, .build_dir = build_dir, .tmp_dir = tmp_dir,
+                            .sanitized = sanitized};
         status = hint_next(&hr, &course, hex, npos > 2 ? positional[2] : NULL, tree);
         char *rm[] = {"rm", "-rf", tmp_dir, NULL};
         struct proc_result ignored;
@@ -314,7 +364,8 @@ int main(int argc, char **argv)
         perror("grade: cannot make a scratch directory");
         goto out;
     }
-    struct runner r = {.root = cwd, .build_dir = build_dir, .tmp_dir = tmp_dir};
+    struct runner r = {.root = cwd, .build_dir = build_dir, .tmp_dir = tmp_dir,
+                       .sanitized = sanitized};
     struct report_style st = report_style_for(stdout, verbose);
     struct exercise_result *results = calloc(course.nexercises + 1, sizeof *results);
     size_t nres = 0, passed = 0, failed = 0;
