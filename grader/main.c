@@ -223,6 +223,8 @@ int main(int argc, char **argv)
     char err[512];
     int argi = 1;
 
+    proc_init(); /* leftover processes are stopped; Ctrl-C stops what runs */
+
     /* Options may come before or after the exercise and test names. */
     char **positional = calloc((size_t)argc + 1, sizeof *positional);
     int npos = 0;

@@ -4,10 +4,13 @@
  *
  * The child starts a new process group so that a timeout stops everything it started too.
  * (Check's fork-mode test children make groups of their own; Check kills those itself when a
- * test times out, and they die with the suite otherwise because their pipes close.)
+ * test times out.) A process that left its group (setsid) would keep the output pipe open and
+ * hold the run up to its deadline; the grader is the subreaper of everything it starts, so
+ * such a process becomes its child once its parent is gone, and is stopped when the run ends.
  */
 #include "proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -15,9 +18,98 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#define PROC_DRAIN_MS 300 /* after the program exits: how long its last output may take */
+
+static volatile sig_atomic_t interrupted;   /* SIGINT or SIGTERM arrived */
+static volatile sig_atomic_t running_group; /* the group of the program running now, or 0 */
+
+static void on_interrupt(int sig)
+{
+    interrupted = sig;
+    if (running_group > 0)
+        kill(-running_group, SIGKILL); /* async-signal-safe; the leftovers are found later */
+}
+
+void proc_init(void)
+{
+    struct sigaction sa;
+
+#ifdef __linux__
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+#endif
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt; /* no SA_RESTART: poll() returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Stops every child of the grader but `keep` (0: none), and reaps them: leftovers of a run
+ * that were reparented here. Returns how many there were. Linux only (reads /proc); elsewhere
+ * the process group kill is all there is. */
+static int stop_leftovers(pid_t keep)
+{
+    int n = 0;
+#ifdef __linux__
+    pid_t self = getpid();
+    DIR *d = opendir("/proc");
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+        char path[64], buf[512];
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid <= 0 || pid == keep)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        const char *close_paren = strrchr(buf, ')'); /* the name may hold spaces and parens */
+        int ppid = 0;
+        char state;
+        if (close_paren != NULL && sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2 &&
+            ppid == self) {
+            kill(-pid, SIGKILL); /* its group, if it made one */
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            n++;
+        }
+    }
+    if (d != NULL)
+        closedir(d);
+#else
+    (void)keep;
+#endif
+    return n;
+}
+
+/* In the child, before exec: the limits of untrusted code. */
+static void apply_limits(const struct proc_limits *l)
+{
+    struct rlimit r;
+#define PROC_SET(res, value)                                                                     \
+    do {                                                                                         \
+        if ((value) > 0) {                                                                       \
+            r.rlim_cur = r.rlim_max = (rlim_t)(value);                                           \
+            setrlimit((res), &r);                                                                \
+        }                                                                                        \
+    } while (0)
+    PROC_SET(RLIMIT_CPU, l->cpu_s);
+    PROC_SET(RLIMIT_AS, l->mem_mb * 1024 * 1024);
+    PROC_SET(RLIMIT_NOFILE, l->nofile);
+    PROC_SET(RLIMIT_NPROC, l->nproc);
+    PROC_SET(RLIMIT_FSIZE, l->fsize_mb * 1024 * 1024);
+#undef PROC_SET
+}
 
 static double now_s(void)
 {
@@ -38,6 +130,13 @@ static void append(struct proc_result *res, const char *data, size_t n)
 
 int proc_run(char *const argv[], const char *cwd, char *const env_add[], double timeout_s,
              struct proc_result *res)
+{
+    return proc_run_limited(argv, cwd, env_add, timeout_s, NULL, res);
+}
+
+int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[],
+                     double timeout_s, const struct proc_limits *limits,
+                     struct proc_result *res)
 {
     int fds[2];
 
@@ -74,6 +173,10 @@ int proc_run(char *const argv[], const char *cwd, char *const env_add[], double 
         }
         for (size_t i = 0; env_add != NULL && env_add[i] != NULL; i++)
             putenv(env_add[i]);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        if (limits != NULL)
+            apply_limits(limits);
         if (cwd != NULL && chdir(cwd) != 0) {
             fprintf(stderr, "cannot enter %s: %s\n", cwd, strerror(errno));
             _exit(127);
@@ -83,26 +186,32 @@ int proc_run(char *const argv[], const char *cwd, char *const env_add[], double 
         _exit(127);
     }
     setpgid(pid, pid); /* also here, so a kill right away cannot miss the group */
+    running_group = pid;
     close(fds[1]);
 
+    /* Read until the output closes. Every 50 ms, see whether the program itself has exited:
+     * then its leftovers get PROC_DRAIN_MS to finish printing, and are stopped. */
     char chunk[8192];
-    int open_fd = fds[0];
+    int open_fd = fds[0], exited = 0;
+    double drain_until = 0;
     while (open_fd >= 0) {
-        int wait_ms = -1;
-        if (timeout_s > 0) {
-            double left = start + timeout_s - now_s();
-            if (left <= 0) {
-                res->timed_out = 1;
-                break;
-            }
-            wait_ms = (int)(left * 1000) + 1;
+        double now = now_s();
+        if (interrupted)
+            break;
+        if (timeout_s > 0 && now >= start + timeout_s) {
+            res->timed_out = 1;
+            break;
         }
+        if (!exited && waitpid(pid, &res->status, WNOHANG) == pid) {
+            exited = 1;
+            drain_until = now + PROC_DRAIN_MS / 1000.0;
+        }
+        if (exited && now >= drain_until)
+            break;
         struct pollfd pfd = {.fd = open_fd, .events = POLLIN};
-        int r = poll(&pfd, 1, wait_ms);
-        if (r < 0 && errno == EINTR)
-            continue;
+        int r = poll(&pfd, 1, 50);
         if (r <= 0)
-            continue; /* the deadline check above ends the loop */
+            continue; /* EINTR or nothing yet: the checks above decide */
         ssize_t n = read(open_fd, chunk, sizeof chunk);
         if (n < 0 && errno == EINTR)
             continue;
@@ -113,6 +222,11 @@ int proc_run(char *const argv[], const char *cwd, char *const env_add[], double 
         }
         append(res, chunk, (size_t)n);
     }
+    if (exited) {
+        kill(-pid, SIGKILL); /* its group: whatever it started and left behind */
+        res->leftovers = stop_leftovers(0);
+        goto done;
+    }
 
     /* Output closed: the program (and everything that shared its output) is done, or time is
      * up. Reap it, still within the deadline. */
@@ -122,7 +236,7 @@ int proc_run(char *const argv[], const char *cwd, char *const env_add[], double 
             break;
         if (w < 0 && errno != EINTR)
             break;
-        if (res->timed_out || (timeout_s > 0 && now_s() > start + timeout_s)) {
+        if (interrupted || res->timed_out || (timeout_s > 0 && now_s() > start + timeout_s)) {
             res->timed_out = 1;
             kill(-pid, SIGKILL);
             kill(pid, SIGKILL);
@@ -132,9 +246,18 @@ int proc_run(char *const argv[], const char *cwd, char *const env_add[], double 
         struct timespec pause = {0, 2 * 1000000L};
         nanosleep(&pause, NULL);
     }
+    stop_leftovers(0);
+done:
+    running_group = 0;
     if (open_fd >= 0)
         close(open_fd);
     res->seconds = now_s() - start;
+    if (interrupted) {
+        /* The user stopped the grader: nothing may be left running. */
+        fprintf(stderr, "\ngrade: interrupted; stopped what was running\n");
+        signal((int)interrupted, SIG_DFL);
+        raise((int)interrupted);
+    }
     if (!res->timed_out && WIFEXITED(res->status) && WEXITSTATUS(res->status) == 127 &&
         strstr(res->output, "cannot run ") != NULL)
         res->failed_to_start = 1;

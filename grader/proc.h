@@ -19,7 +19,27 @@ struct proc_result {
     char *output;        /* stdout and stderr interleaved, NUL-terminated; free with proc_result_free */
     size_t output_len;
     size_t output_dropped; /* bytes beyond PROC_OUTPUT_MAX */
+    int leftovers;         /* processes still running after the program exited, stopped */
 };
+
+/* Limits for untrusted code (a student's tests), applied to the program and everything it
+ * starts. 0 leaves a limit alone. */
+struct proc_limits {
+    unsigned cpu_s;         /* CPU seconds (RLIMIT_CPU) */
+    unsigned long mem_mb;   /* address space (RLIMIT_AS); leave 0 for sanitized programs, whose
+                               shadow memory needs terabytes of address space */
+    unsigned nofile;        /* open descriptors (RLIMIT_NOFILE) */
+    unsigned nproc;         /* processes of this user (RLIMIT_NPROC; not enforced for root) */
+    unsigned long fsize_mb; /* size of any file written (RLIMIT_FSIZE) */
+};
+
+/*
+ * Call once at start-up. Makes the grader the "subreaper" of everything it starts (Linux), so
+ * a process that escapes its group (setsid) and outlives its parent still ends up as the
+ * grader's child and is stopped when its run ends; and on SIGINT/SIGTERM stops the running
+ * program's group and those leftovers before exiting.
+ */
+void proc_init(void);
 
 /*
  * Runs argv[0] (searched in PATH) with argv, in directory `cwd` (NULL: the current one), with
@@ -29,6 +49,14 @@ struct proc_result {
  */
 int proc_run(char *const argv[], const char *cwd, char *const env_add[], double timeout_s,
              struct proc_result *res);
+
+/* The same with limits (may be NULL). When the program itself has exited, whatever it left
+ * running (in its group, or reparented to the grader) is stopped after a short grace for its
+ * last output: a leftover process never holds the run up until the timeout. The number of
+ * processes stopped that way is in res->leftovers. */
+int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[],
+                     double timeout_s, const struct proc_limits *limits,
+                     struct proc_result *res);
 
 /* True when the program ran and exited with status 0. */
 int proc_ok(const struct proc_result *res);

@@ -243,7 +243,12 @@ void runner_run_test(const struct runner *r, const char *tree, const struct cour
     }
     char *argv[] = {path, NULL};
 
-    if (proc_run(argv, NULL, env, LIMIT_TEST_S * (r->sanitized ? SANITIZER_SLOWDOWN : 1), &proc) != 0) {
+    /* A student's code is untrusted: bounded CPU time and file size, and no way to keep
+     * running once the test is over (proc.c). Address space is not limited: ASan's shadow
+     * memory needs terabytes of it. */
+    const struct proc_limits limits = {.cpu_s = LIMIT_TEST_S, .fsize_mb = 512};
+    if (proc_run_limited(argv, NULL, env, LIMIT_TEST_S * (r->sanitized ? SANITIZER_SLOWDOWN : 1),
+                         &limits, &proc) != 0) {
         res->verdict = VERDICT_ERROR;
         res->message = xstrdup("out of memory");
         return;
@@ -251,6 +256,20 @@ void runner_run_test(const struct runner *r, const char *tree, const struct cour
     char *taptext = util_read_file(tap);
     classify(r, taptext, &proc, res);
     free(taptext);
+    if (proc.leftovers > 0) {
+        /* Something the test started outlived it (a fork that escaped its process group). */
+        char *msg = malloc(strlen(res->message) + 200);
+        if (msg == NULL)
+            util_oom();
+        sprintf(msg, "%s; and %d process%s started during the test kept running after it (the "
+                     "grader stopped %s): a server must not leave processes behind",
+                res->message, proc.leftovers, proc.leftovers == 1 ? "" : "es",
+                proc.leftovers == 1 ? "it" : "them");
+        free(res->message);
+        res->message = msg;
+        if (res->verdict == VERDICT_PASS)
+            res->verdict = VERDICT_FAIL;
+    }
     res->seconds = proc.seconds;
     res->transcript = util_read_file(transcript);
     res->output = proc.output; /* keep: sanitizer reports and prints live there */

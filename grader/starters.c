@@ -207,8 +207,8 @@ static int gen_file(struct gen *g, const char *text, int is_c, struct out *o)
                 body.len -= 2;
                 while (body.len > 0 && body.s[body.len - 1] == ' ')
                     body.len--;
-                if (strspn(body.s, " \t") == body.len)
-                    break;
+                if (body.len == 0 || strspn(body.s, " \t") >= body.len)
+                    break; /* the comment's closing line holds nothing else */
             }
             if (!in_stub && is_stub(&body, &rest)) {
                 in_stub = 1;
