@@ -340,6 +340,7 @@ int main(int argc, char **argv)
     struct timeval stall_at = {0, STALL_START_MS * 1000}, stop_at = {0, RUN_MS * 1000};
     struct event_config *cfg = NULL;
 
+    setvbuf(stdout, NULL, _IOLBF, 0); /* one line at a time, even into a pipe */
     if (argc > 2 || (argc == 2 && strcmp(argv[1], "--demo") != 0)) {
         fprintf(stderr, "usage: %s [--demo]\n", argv[0]);
         return 2;
