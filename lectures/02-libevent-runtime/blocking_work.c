@@ -201,8 +201,8 @@ static int pool_init(struct pool *p, struct event_base *base, event_callback_fn 
     memset(p, 0, sizeof *p);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->work_cond, NULL);
-    /* No fd and no timeout: the event only ever runs because a worker activated it (a notify
-     * event with a timeout can misfire in libevent 2.1.12). */
+    /* No fd and no timeout: the event only ever runs because a worker activated it. In
+     * libevent 2.1.12 an activation can be lost if the event's timeout fires (issue #1530). */
     p->done_ev = event_new(base, -1, 0, done_cb, arg);
     if (p->done_ev == NULL)
         return -1;
