@@ -277,9 +277,9 @@ static void note_put(struct request *r, const char *name)
     /* JSON_STRICT: exactly the keys listed, so a typo such as "txt" is an error, not a no-op.
      * "s%" gives the string and its length. */
     if (json_unpack_ex(body, &err, JSON_STRICT, "{s:s%}", "text", &text, &text_len) != 0) {
-        respond_error(&r->res, 400, "expected {\"text\": string}: %s", err.text);
+        respond_error(&r->res, 422, "expected {\"text\": string}: %s", err.text);
     } else if (text_len > NOTE_TEXT_MAX) {
-        respond_error(&r->res, 400, "text is %zu bytes; at most %d", text_len, NOTE_TEXT_MAX);
+        respond_error(&r->res, 422, "text is %zu bytes; at most %d", text_len, NOTE_TEXT_MAX);
     } else if (notes_store_put(&r->app->store, name, text, &created) != 0) {
         respond_error(&r->res, 507, "the store is full (%d notes)", NOTES_MAX);
     } else {
