@@ -602,8 +602,9 @@ int main(int argc, char **argv)
         return 1;
 
     printf("\nThe blocking server takes its clients one after another, so its time grows with\n"
-           "the number of clients. Threads and the loop overlap the waiting: their time typically\n"
-           "stays near %d x %d ms, plus a cost per client that varies with the machine and its load.\n",
+           "the number of clients. Threads and the loop overlap the waiting: their time\n"
+           "typically stays near %d x %d ms, plus a cost per client that varies with the\n"
+           "machine and its load.\n",
            ROUNDS, THINK_MS);
     if (threads.failed || threads.threads <= 0)
         printf(
