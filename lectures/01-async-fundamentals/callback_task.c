@@ -126,6 +126,7 @@ int main(int argc, char **argv)
     struct timespec other_work = {0, OTHER_WORK_MS * 1000L * 1000L};
     int rc = 1;
 
+    setvbuf(stdout, NULL, _IOLBF, 0); /* one line at a time, even into a pipe */
     if (argc > 2 || (argc == 2 && strcmp(argv[1], "--demo") != 0)) {
         fprintf(stderr, "usage: %s [--demo]\n", argv[0]);
         return 2;

@@ -341,6 +341,7 @@ int main(int argc, char **argv)
     struct join2_future both;           /* the whole task: one value on this stack */
     struct fetch_user_future forgotten; /* created and never polled */
 
+    setvbuf(stdout, NULL, _IOLBF, 0); /* one line at a time, even into a pipe */
     if (argc > 2 || (argc == 2 && strcmp(argv[1], "--demo") != 0)) {
         fprintf(stderr, "usage: %s [--demo]\n", argv[0]);
         return 2;

@@ -567,6 +567,7 @@ int main(int argc, char **argv)
     size_t stack_bytes = 0;
     pthread_attr_t attr;
 
+    setvbuf(stdout, NULL, _IOLBF, 0); /* one line at a time, even into a pipe */
     if (argc == 2 && strcmp(argv[1], "--demo") == 0) {
         clients = DEMO_CLIENTS;
     } else if (argc == 3 && strcmp(argv[1], "--clients") == 0) {
@@ -601,8 +602,9 @@ int main(int argc, char **argv)
         return 1;
 
     printf("\nThe blocking server takes its clients one after another, so its time grows with\n"
-           "the number of clients. Threads and the loop overlap the waiting: their time stays\n"
-           "near %d x %d ms however many clients there are.\n",
+           "the number of clients. Threads and the loop overlap the waiting: their time\n"
+           "typically stays near %d x %d ms, plus a cost per client that varies with the\n"
+           "machine and its load.\n",
            ROUNDS, THINK_MS);
     if (threads.failed || threads.threads <= 0)
         printf(

@@ -201,8 +201,8 @@ static int pool_init(struct pool *p, struct event_base *base, event_callback_fn 
     memset(p, 0, sizeof *p);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->work_cond, NULL);
-    /* No fd and no timeout: the event only ever runs because a worker activated it (a notify
-     * event with a timeout can misfire in libevent 2.1.12). */
+    /* No fd and no timeout: the event only ever runs because a worker activated it. In
+     * libevent 2.1.12 an activation can be lost if the event's timeout fires (issue #1530). */
     p->done_ev = event_new(base, -1, 0, done_cb, arg);
     if (p->done_ev == NULL)
         return -1;
@@ -340,6 +340,7 @@ int main(int argc, char **argv)
     struct timeval stall_at = {0, STALL_START_MS * 1000}, stop_at = {0, RUN_MS * 1000};
     struct event_config *cfg = NULL;
 
+    setvbuf(stdout, NULL, _IOLBF, 0); /* one line at a time, even into a pipe */
     if (argc > 2 || (argc == 2 && strcmp(argv[1], "--demo") != 0)) {
         fprintf(stderr, "usage: %s [--demo]\n", argv[0]);
         return 2;

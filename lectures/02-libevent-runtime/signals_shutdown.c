@@ -161,6 +161,7 @@ int main(int argc, char **argv)
     struct timeval self_signal_at = {MAX_RUN_S, 0};
     int demo = 0, rc = 1;
 
+    setvbuf(stdout, NULL, _IOLBF, 0); /* one line at a time, even into a pipe */
     if (argc == 2 && strcmp(argv[1], "--demo") == 0) {
         demo = 1;
         self_signal_at = (struct timeval){0, DEMO_SIGNAL_MS * 1000};

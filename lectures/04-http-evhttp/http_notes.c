@@ -27,7 +27,8 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
-#define ERROR_MAX 200 /* bytes of an error message */
+#define ERROR_MAX 200     /* bytes of an error message */
+#define CORS_ECHO_MAX 512 /* the longest Access-Control-Request-Headers value echoed back */
 
 /* The application state: the State<AppState> of an axum app. evhttp hands this pointer to
  * every route callback; single-threaded, so no lock is needed. */
@@ -114,7 +115,7 @@ static void method_not_allowed(struct request *r, const char *allow)
                   allow);
 }
 
-/* HEAD is GET without the body; evhttp leaves the body out by itself. */
+/* HEAD is GET without the body; send_response() drops the body (evhttp would not). */
 static bool is_get(const struct request *r)
 {
     return r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD;
@@ -208,7 +209,7 @@ static json_t *note_json(const struct note *note)
 static void health_handler(struct request *r)
 {
     if (!is_get(r)) {
-        method_not_allowed(r, "GET");
+        method_not_allowed(r, "GET, HEAD");
         return;
     }
     respond_json(&r->res, 200,
@@ -223,7 +224,7 @@ static void notes_list_handler(struct request *r)
     long limit = HTTP_NOTES_LIST_DEFAULT;
 
     if (!is_get(r)) {
-        method_not_allowed(r, "GET");
+        method_not_allowed(r, "GET, HEAD");
         return;
     }
     /* Splits "prefix=s&limit=5" into key/value pairs, percent-decoding them ('+' is a space
@@ -267,9 +268,9 @@ static void note_put(struct request *r, const char *name)
     /* JSON_STRICT: exactly the keys listed, so a typo such as "txt" is an error, not a no-op.
      * "s%" gives the string and its length. */
     if (json_unpack_ex(body, &err, JSON_STRICT, "{s:s%}", "text", &text, &text_len) != 0) {
-        respond_error(&r->res, 400, "expected {\"text\": string}: %s", err.text);
+        respond_error(&r->res, 422, "expected {\"text\": string}: %s", err.text);
     } else if (text_len > NOTE_TEXT_MAX) {
-        respond_error(&r->res, 400, "text is %zu bytes; at most %d", text_len, NOTE_TEXT_MAX);
+        respond_error(&r->res, 422, "text is %zu bytes; at most %d", text_len, NOTE_TEXT_MAX);
     } else if (notes_store_put(&r->app->store, name, text, &created) != 0) {
         respond_error(&r->res, 507, "the store is full (%d notes)", NOTES_MAX);
     } else {
@@ -301,7 +302,7 @@ static void note_handler(struct request *r)
         else
             respond_error(&r->res, 404, "no note named \"%s\"", name);
     } else {
-        method_not_allowed(r, "GET, PUT, DELETE");
+        method_not_allowed(r, "GET, HEAD, PUT, DELETE");
     }
     free(name);
 }
@@ -386,16 +387,33 @@ static void timing_log_layer(struct request *r, size_t next)
     evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), log_aborted_cb, r->app);
 }
 
+/* True if a preflight's Access-Control-Request-Headers looks like a list of header names, and
+ * so may be echoed back: a client's bytes are never copied into a header unchecked. */
+static bool header_list_ok(const char *list)
+{
+    static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "0123456789-_, ";
+    size_t len = strlen(list);
+    return len > 0 && len <= CORS_ECHO_MAX && strspn(list, allowed) == len;
+}
+
 /* CORS: lets a web page from another origin call this API. Every answer says which origins
- * may read it; a preflight (OPTIONS) is answered here and never reaches a handler. */
+ * may read it. A preflight (OPTIONS with Access-Control-Request-Method) is answered here, for
+ * any path, and never reaches a handler; any other OPTIONS goes on to the route like any
+ * other method. */
 static void cors_layer(struct request *r, size_t next)
 {
     struct evkeyvalq *headers = evhttp_request_get_output_headers(r->req);
+    const struct evkeyvalq *asked = evhttp_request_get_input_headers(r->req);
 
     evhttp_add_header(headers, "Access-Control-Allow-Origin", "*");
-    if (r->method == EVHTTP_REQ_OPTIONS) {
-        evhttp_add_header(headers, "Access-Control-Allow-Methods", "GET, PUT, DELETE");
-        evhttp_add_header(headers, "Access-Control-Allow-Headers", "Content-Type");
+    if (r->method == EVHTTP_REQ_OPTIONS &&
+        evhttp_find_header(asked, "Access-Control-Request-Method") != NULL) {
+        const char *wanted = evhttp_find_header(asked, "Access-Control-Request-Headers");
+        evhttp_add_header(headers, "Access-Control-Allow-Methods", "GET, HEAD, PUT, DELETE");
+        /* Allow the headers the page asked for (it knows what it will send), if plausible. */
+        evhttp_add_header(headers, "Access-Control-Allow-Headers",
+                          wanted != NULL && header_list_ok(wanted) ? wanted : "Content-Type");
         evhttp_add_header(headers, "Access-Control-Max-Age", "600"); /* seconds to cache it */
         respond_json(&r->res, 204, NULL);
         return;
@@ -403,13 +421,13 @@ static void cors_layer(struct request *r, size_t next)
     next_layer(r, next);
 }
 
-/* Every error leaves as the same JSON shape, whichever handler set it. */
+/* Every error leaves as the same JSON shape, {"error": "what went wrong"}, whichever handler
+ * set it. */
 static void json_errors_layer(struct request *r, size_t next)
 {
     next_layer(r, next);
     if (r->res.status >= 400 && r->res.body == NULL)
-        r->res.body = json_pack("{s:{s:i, s:s}}", "error", "status", r->res.status, "message",
-                                r->res.error);
+        r->res.body = json_pack("{s:s}", "error", r->res.error);
 }
 
 /* Innermost: the handler the route chose. */
@@ -423,6 +441,18 @@ static void handler_layer(struct request *r, size_t next)
 /* Routes and the one place that replies                                                    */
 /* ---------------------------------------------------------------------------------------- */
 
+/* The reason phrase for the status line. evhttp's table stops at 417 and 505: for any code
+ * past those it prints the class name ("Client Error", "Server Error"). NULL: evhttp's own. */
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 422: return "Unprocessable Entity";
+    case 431: return "Request Header Fields Too Large";
+    case 507: return "Insufficient Storage";
+    default: return NULL;
+    }
+}
+
 /* Sends r->res: the only call to evhttp_send_reply in this file, so every request gets
  * exactly one reply, always JSON. evhttp_send_error is never used: it throws away the headers
  * set so far (the CORS ones too) and sends an HTML page. */
@@ -430,19 +460,27 @@ static void send_response(struct request *r)
 {
     struct evbuffer *buf = evbuffer_new();
     char *text = NULL;
+    char length[24];
 
     if (r->res.body != NULL && buf != NULL)
         text = json_dumps(r->res.body, JSON_COMPACT | JSON_SORT_KEYS);
     if (text != NULL) {
-        /* No Content-Type here: evhttp_set_default_content_type() made it JSON for every reply
-         * that has a body. */
+        /* No Content-Type here: evhttp adds the default (application/json) to every reply
+         * whose status and method allow a body, that is all but 1xx, 204, 304 and HEAD. */
         evbuffer_add(buf, text, strlen(text));
         evbuffer_add(buf, "\n", 1);
         free(text);
     } else if (r->res.body != NULL) {
         r->res.status = 500; /* out of memory while building the answer */
     }
-    evhttp_send_reply(r->req, r->res.status, NULL, buf); /* NULL reason: the standard phrase */
+    if (r->method == EVHTTP_REQ_HEAD && buf != NULL) {
+        /* HEAD is GET without the body, but evhttp 2.1 would send the body anyway (and no
+         * Content-Length). Announce the length a GET would get, and drop the bytes. */
+        snprintf(length, sizeof length, "%zu", evbuffer_get_length(buf));
+        evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Length", length);
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+    }
+    evhttp_send_reply(r->req, r->res.status, reason_phrase(r->res.status), buf);
     if (buf != NULL)
         evbuffer_free(buf); /* evhttp_send_reply emptied it, but it is still ours */
     json_decref(r->res.body);

@@ -22,6 +22,7 @@
 #define OVERSIZED_BYTES (HTTP_NOTES_BODY_MAX + 1000)
 
 static const char OVERSIZED[] = "(oversized)"; /* marks the step whose body is too big */
+static const char PREFLIGHT[] = "(preflight)"; /* marks the step that is a CORS preflight */
 
 struct demo_step {
     const char *title;
@@ -47,15 +48,19 @@ static const struct demo_step STEPS[] = {
      "{\"text\": \"a\", \"text\": \"b\"}", 400},
     {"broken JSON: the error says where", EVHTTP_REQ_PUT, "/notes/todo",
      "{\n  \"text\": \"unterminated\n}", 400},
-    {"well-formed JSON of the wrong shape (JSON_STRICT)", EVHTTP_REQ_PUT, "/notes/todo",
-     "{\"txt\": \"typo\"}", 400},
+    {"well-formed JSON of the wrong shape (JSON_STRICT): 422", EVHTTP_REQ_PUT, "/notes/todo",
+     "{\"txt\": \"typo\"}", 422},
     {"a note that does not exist: 404 as JSON", EVHTTP_REQ_GET, "/notes/nope", NULL, 404},
     {"a path no route matches", EVHTTP_REQ_GET, "/nothing/here", NULL, 404},
     {"a method the route does not support: 405 with Allow", EVHTTP_REQ_PATCH, "/notes/todo",
      "{\"text\": \"patched\"}", 405},
-    {"a CORS preflight, answered by the CORS layer", EVHTTP_REQ_OPTIONS, "/notes/todo", NULL,
+    {"a CORS preflight, answered by the CORS layer", EVHTTP_REQ_OPTIONS, "/notes/todo", PREFLIGHT,
      204},
     {"DELETE: 204 and no body", EVHTTP_REQ_DELETE, "/notes/todo", NULL, 204},
+    {"HEAD: the headers of a GET, without the body", EVHTTP_REQ_HEAD, "/notes/shopping%20list",
+     NULL, 200},
+    {"OPTIONS that is not a preflight: the route answers, 405", EVHTTP_REQ_OPTIONS, "/notes/todo",
+     NULL, 405},
     {"a body over the limit: evhttp answers 413 itself (HTML, no CORS, no log line)",
      EVHTTP_REQ_PUT, "/notes/big", OVERSIZED, 413},
 };
@@ -75,6 +80,7 @@ static const char *method_name(enum evhttp_cmd_type method)
 {
     switch (method) {
     case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_HEAD: return "HEAD";
     case EVHTTP_REQ_PUT: return "PUT";
     case EVHTTP_REQ_DELETE: return "DELETE";
     case EVHTTP_REQ_OPTIONS: return "OPTIONS";
@@ -101,7 +107,9 @@ static int demo_send(struct notes_demo *demo)
 {
     const struct demo_step *step = &STEPS[demo->step];
     struct evhttp_request *req = evhttp_request_new(demo_response_cb, demo);
-    const char *body = step->body == OVERSIZED ? demo->oversized : step->body;
+    const char *body = step->body == OVERSIZED   ? demo->oversized
+                       : step->body == PREFLIGHT ? NULL
+                                                 : step->body;
     char length[24];
 
     if (req == NULL)
@@ -121,10 +129,13 @@ static int demo_send(struct notes_demo *demo)
         fputs("  ", stdout);
         print_flat(body, len, 60);
     }
-    if (step->method == EVHTTP_REQ_OPTIONS) { /* what a browser sends before a cross-origin PUT */
+    if (step->body == PREFLIGHT) { /* what a browser sends before a cross-origin JSON PUT */
         evhttp_add_header(headers, "Origin", "http://example.com");
         evhttp_add_header(headers, "Access-Control-Request-Method", "PUT");
-        fputs("  (Origin: http://example.com, Access-Control-Request-Method: PUT)", stdout);
+        evhttp_add_header(headers, "Access-Control-Request-Headers", "content-type");
+        fputs("  (Origin: http://example.com, Access-Control-Request-Method: PUT,\n"
+              "            Access-Control-Request-Headers: content-type)",
+              stdout);
     }
     putchar('\n');
     /* The connection owns the request from here, even when this call fails. */
@@ -159,7 +170,10 @@ static void demo_response_cb(struct evhttp_request *req, void *arg)
     print_header(headers, "Content-Type");
     print_header(headers, "Access-Control-Allow-Origin");
     print_header(headers, "Access-Control-Allow-Methods");
+    print_header(headers, "Access-Control-Allow-Headers");
     print_header(headers, "Allow");
+    if (step->method == EVHTTP_REQ_HEAD)
+        print_header(headers, "Content-Length");
     if (len > 0) {
         const char *text = (const char *)evbuffer_pullup(body, -1);
         if (text[len - 1] == '\n') /* the JSON bodies end in one; do not show it */
