@@ -10,7 +10,7 @@
  * by one thread, which an error-checking mutex reports as EDEADLK.
  *
  *     ./deadlocks --demo          (add --quick for fewer transfers, e.g. under valgrind)
- *     ./deadlocks --deadlock      (helgrind reports the lock-order inversion in this run)
+ *     ./deadlocks --deadlock      (opt-in: helgrind reports its re-lock, as it should)
  */
 #include "demo_clock.h"
 
