@@ -1,6 +1,6 @@
 /*
  * error_values.c - Rust's `?`, thiserror and anyhow, in C: return codes, one cleanup label, a
- * typed error enum, and an error value that gathers context on its way up.
+ * typed error enum, and an error value that gathers context on its way up (err.h).
  *
  * A small config loader fails in every way it can (a missing file, a directory, a file too big,
  * a syntax error, a value out of range) against files it writes into a fresh temporary
@@ -9,9 +9,10 @@
  *
  *     ./error-values          (--demo does the same)
  */
+#include "err.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,6 @@
 #include <unistd.h>
 
 #define CFG_MAX_BYTES 4096 /* a config file larger than this is refused, not read */
-#define ERR_MSG_MAX 128    /* the whole context chain of one error, including the NUL */
 
 /* ---- thiserror: a typed error a caller can match on ---- */
 
@@ -45,49 +45,6 @@ static const char *cfg_error_str(enum cfg_error e)
         return "value out of range";
     }
     return "unknown error"; /* not reached: -Wswitch warns when a case is missing above */
-}
-
-/* ---- anyhow: one error value that collects context on its way up ---- */
-
-/* An application error: the root cause's errno (0 if it was not a system error) and a message
- * that each caller on the way up prefixes with what it was doing. Fixed size, so building an
- * error never allocates: it works when malloc has just failed. */
-struct err {
-    int code;
-    char msg[ERR_MSG_MAX];
-};
-
-/* Sets the root cause: "what: strerror(code)". */
-static void err_errno(struct err *e, int code, const char *what)
-{
-    e->code = code;
-    snprintf(e->msg, sizeof e->msg, "%s: %s", what, strerror(code));
-}
-
-/* Sets a root cause that is not a system error. */
-__attribute__((format(printf, 2, 3))) static void err_set(struct err *e, const char *fmt, ...)
-{
-    va_list ap;
-    e->code = 0;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-    va_end(ap);
-}
-
-/* Prefixes "context: " (anyhow's .context()). When the chain no longer fits, the end is cut and
- * marked with "..."; the root cause's errno stays in e->code, so a program can still tell
- * ENOENT from EACCES after the text was cut. */
-__attribute__((format(printf, 2, 3))) static void err_context(struct err *e, const char *fmt, ...)
-{
-    char prefix[ERR_MSG_MAX], joined[ERR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
-    va_end(ap);
-    int n = snprintf(joined, sizeof joined, "%s: %s", prefix, e->msg);
-    if (n >= (int)sizeof joined)
-        memcpy(joined + sizeof joined - 4, "...", 4);
-    memcpy(e->msg, joined, sizeof joined);
 }
 
 /* ---- the library layer: returns the typed error ---- */
