@@ -7,7 +7,7 @@
  * workers crash, the third is healthy and is stopped with SIGTERM. Run 2: every worker crashes,
  * and the supervisor gives up after RESTART_LIMIT restarts, as systemd does.
  *
- *     ./supervisor --demo
+ *     ./supervisor          (--demo does the same)
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -248,8 +248,8 @@ int main(int argc, char **argv)
         setvbuf(stdout, NULL, _IOLBF, 0);
         return worker_main(atoi(argv[2]), atoi(argv[4]));
     }
-    if (argc != 2 || strcmp(argv[1], "--demo") != 0) {
-        fprintf(stderr, "usage: %s --demo\n", argv[0]);
+    if (argc > 2 || (argc == 2 && strcmp(argv[1], "--demo") != 0)) {
+        fprintf(stderr, "usage: %s [--demo]\n", argv[0]);
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
