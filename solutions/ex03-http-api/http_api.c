@@ -41,11 +41,14 @@
  * are checked in middleware_limits and answered in JSON; evhttp's sit this many times higher,
  * as the hard bound on what a single request can make the server hold in memory. */
 #define EVHTTP_LIMIT_FACTOR 16
-/* Every method evhttp can parse except CONNECT (a proxy's method, whose replies evhttp frames
- * differently). Without this, PATCH and OPTIONS would get an automatic 501 from evhttp. */
+/* Every method evhttp can parse. evhttp answers the ones left out with its own 501 page before
+ * request_cb runs: without PATCH and OPTIONS here, PATCH and CORS preflights would fail, and
+ * without CONNECT, a CONNECT would get that page and then hang until the idle timeout (evhttp
+ * keeps a CONNECT's connection open for the tunnel). Let them all through: the router answers
+ * each one in JSON, and exchange_send closes the connection after a CONNECT. */
 #define ALLOWED_METHODS                                                                        \
     (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |  \
-     EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE)
+     EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT)
 
 /* The request pipeline, outermost layer first. */
 static middleware_fn *const pipeline[] = {
@@ -149,13 +152,25 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- accepting ------------------------------------------------------------------------- */
 
-/* accept() failed with something other than "try again", typically EMFILE (out of file
+/* The worker whose thread this is; set once by worker_main, read only by accept_error_cb. */
+static _Thread_local struct worker *this_worker;
+
+/*
+ * accept() failed with something other than "try again", typically EMFILE (out of file
  * descriptors). The socket stays readable, so without a pause the loop would spin: stop
- * accepting for a moment instead, and let the connections we have finish. */
+ * accepting for a moment instead, and let the connections we have finish.
+ *
+ * The trap: a listener has one user pointer, shared by its accept and error callbacks, and
+ * evhttp set it to the evhttp when it took the socket over. So `arg` is evhttp's, never our
+ * worker, and evconnlistener_set_error_cb cannot pass another one. (Reading `arg` as the worker
+ * crashed the server the first time it ran out of descriptors.) The callback runs on the
+ * worker's own thread, so the worker is the thread's this_worker.
+ */
 static void accept_error_cb(struct evconnlistener *listener, void *arg)
 {
-    struct worker *w = arg;
+    struct worker *w = this_worker;
     struct timeval retry = {0, ACCEPT_RETRY_MS * 1000};
+    (void)arg; /* evhttp's, see above */
     if (w->api->app.log != NULL)
         fprintf(w->api->app.log, "worker %d: accept failed: %s; pausing accepts for %d ms\n",
                 w->index, strerror(errno), ACCEPT_RETRY_MS);
@@ -208,6 +223,7 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    this_worker = w;
     event_base_dispatch(w->base);
     return NULL;
 }

@@ -276,6 +276,11 @@ void router_dispatch(struct exchange *ex, struct middleware_chain next)
     const char *id_text = NULL;
     size_t id_len = 0;
 
+    if (ex->method == EVHTTP_REQ_CONNECT) { /* "CONNECT host:port" names no path at all */
+        exchange_fail(ex, 501, "CONNECT asks a proxy for a tunnel; this server is not a proxy");
+        return;
+    }
+
     switch (match(ex->path, &id_text, &id_len)) {
     case ROUTE_NONE:
         exchange_fail(ex, 404, "no such path: %.*s (the API serves /items and /items/{id})",
