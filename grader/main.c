@@ -13,7 +13,9 @@
  */
 #include "course.h"
 #include "grade.h"
+#include "hint.h"
 #include "proc.h"
+#include "prove.h"
 #include "report.h"
 #include "starters.h"
 #include "runner.h"
@@ -25,12 +27,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEFAULT_BUILD_DIR "build"
+#define DEFAULT_BUILD_DIR "build"               /* plain build: --fast, and the grader itself */
+#define SANITIZED_BUILD_DIR "build-sanitized"   /* the default for grading: ASan + UBSan */
 
 static void usage(FILE *out, const char *argv0)
 {
     fprintf(out,
             "usage: %s [options] [EXERCISE [TEST...]]\n"
+            "       %s hint [EXERCISE [TEST]]\n"
             "\n"
             "Grades your exercises (exercises/): builds each one, runs its tests, and explains\n"
             "the first failure. EXERCISE is an exercise's id, number or name: ex01, 1 or echo\n"
@@ -39,18 +43,23 @@ static void usage(FILE *out, const char *argv0)
             "options:\n"
             "  --solutions       grade the reference solutions (solutions/) instead\n"
             "  --list            list the exercises and their tests, then exit\n"
+            "  --fast            skip the sanitizers: quicker, but memory errors and leaks go\n"
+            "                    unnoticed (by default tests run under ASan + UBSan)\n"
+            "  --asan            run under ASan + UBSan even with --build-dir\n"
             "  --verbose         show full transcripts, compiler output and test output\n"
             "  --json FILE       also write every verdict, message and duration to FILE\n"
             "  --verify          check the whole course: solutions pass, starters fail, demos\n"
             "                    run, sanitizers are clean, the grader's own tests pass\n"
             "  --tree NAME       grade another tree of the build (e.g. a grader fixture)\n"
+            "  --prove           instructors: show that every TODO is needed (each one taken\n"
+            "                    out of the solution alone makes one of its tests fail)\n"
             "  --write-starters  instructors: remake exercises/ from the marked solutions\n"
             "                    (overwrites the starters' .c, .h and meson.build files)\n"
             "  --build-dir DIR   the meson build directory (default: build)\n"
             "  -h, --help        show this help\n"
             "\n"
             "exit status: 0 all selected tests pass, 1 some fail, 2 usage or set-up error\n",
-            argv0);
+            argv0, argv0);
 }
 
 static void list_course(const struct course *c)
@@ -97,6 +106,89 @@ static void print_next_step(const struct exercise_result *results, size_t n, con
     }
 }
 
+/* Configures the sanitized build directory the first time. Returns 0, or -1 (said why). */
+static int ensure_sanitized_build(const char *dir)
+{
+    char ninja[4200];
+    struct proc_result res;
+
+    snprintf(ninja, sizeof ninja, "%s/build.ninja", dir);
+    if (util_is_file(ninja))
+        return 0;
+    fprintf(stderr, "Configuring %s/ with AddressSanitizer + UBSan (first run only; --fast skips "
+                    "the sanitizers)...\n", dir);
+    char *argv[8] = {"meson", "setup"};
+    int n = 2;
+    if (util_is_dir(dir))
+        argv[n++] = "--wipe"; /* a half-configured directory from an interrupted run */
+    argv[n++] = (char *)dir;
+    argv[n++] = "-Db_sanitize=address,undefined";
+    argv[n++] = "-Db_lundef=false";
+    argv[n] = NULL;
+    if (proc_run(argv, NULL, NULL, LIMIT_SETUP_S, &res) != 0)
+        util_oom();
+    int ok = proc_ok(&res);
+    if (!ok)
+        fprintf(stderr, "%s\ngrade: meson setup %s failed (output above)\n", res.output, dir);
+    proc_result_free(&res);
+    return ok ? 0 : -1;
+}
+
+/* Instructors: takes each TODO out of the solution alone and names the test that catches it. */
+static int prove_course(const struct course *c, const struct course_exercise *only)
+{
+    char cwd[4096], tmp_template[] = "/tmp/grade-prove-XXXXXX", err[4096];
+    int missed = 0;
+
+    if (getcwd(cwd, sizeof cwd) == NULL || mkdtemp(tmp_template) == NULL) {
+        perror("grade: set-up");
+        return 2;
+    }
+    struct runner r = {.root = cwd, .build_dir = "build-proof", .tmp_dir = tmp_template};
+    if (prove_setup(&r, c, err, sizeof err) != 0) {
+        fprintf(stderr, "grade: %s\n", err);
+        return 2;
+    }
+    for (size_t i = 0; i < c->nexercises; i++) {
+        const struct course_exercise *ex = &c->exercises[i];
+        if (only != NULL && ex != only)
+            continue;
+        printf("%s  %s\n", ex->id, ex->title);
+        for (size_t t = 0; t < ex->data.ntodos; t++) {
+            const struct suite_todo *todo = &ex->data.todos[t];
+            struct prove_result res;
+            fflush(stdout);
+            if (prove_todo(&r, ex, todo->number, &res, err, sizeof err) != 0) {
+                fprintf(stderr, "grade: %s\n", err);
+                return 2;
+            }
+            if (res.nblocks == 0 || res.build_failed || res.caught_by == NULL)
+                missed++;
+            if (res.nblocks == 0)
+                printf("  TODO(%d) %s: no STUDENT(%d) block in the solution\n", todo->number,
+                       todo->title, todo->number);
+            else if (res.build_failed)
+                printf("  TODO(%d) %s: taken out, the solution does not compile:\n%s\n",
+                       todo->number, todo->title, res.message);
+            else if (res.caught_by == NULL)
+                printf("  TODO(%d) %s: NOT NEEDED: taken out, its %d tests still pass\n",
+                       todo->number, todo->title, res.ntests);
+            else
+                printf("  TODO(%d) %s: needed: without it %s gets %s\n", todo->number,
+                       todo->title, res.caught_by, verdict_name(res.verdict));
+            prove_result_free(&res);
+        }
+        if (prove_restore(ex, err, sizeof err) != 0)
+            fprintf(stderr, "grade: %s\n", err);
+    }
+    char *rm[] = {"rm", "-rf", tmp_template, NULL};
+    struct proc_result ignored;
+    if (proc_run(rm, NULL, NULL, 30, &ignored) == 0)
+        proc_result_free(&ignored);
+    printf("%s\n", missed == 0 ? "Every TODO is needed." : "Some TODOs are not proven needed.");
+    return missed == 0 ? 0 : 1;
+}
+
 /* Instructors: regenerates the starters (exercises/) from the marked solutions. */
 static int make_starters(const struct course *c)
 {
@@ -124,9 +216,10 @@ static int make_starters(const struct course *c)
 int main(int argc, char **argv)
 {
     const char *tree = "exercises";
-    const char *build_dir = DEFAULT_BUILD_DIR;
+    const char *build_dir = NULL;
+    int fast = 0, asan = 0;
     const char *json_path = NULL;
-    int verbose = 0, list = 0, verify = 0, write_starters = 0;
+    int verbose = 0, list = 0, verify = 0, write_starters = 0, prove = 0;
     char err[512];
     int argi = 1;
 
@@ -147,6 +240,12 @@ int main(int argc, char **argv)
             verbose = 1;
         } else if (strcmp(a, "--verify") == 0) {
             verify = 1;
+        } else if (strcmp(a, "--fast") == 0) {
+            fast = 1;
+        } else if (strcmp(a, "--asan") == 0) {
+            asan = 1;
+        } else if (strcmp(a, "--prove") == 0) {
+            prove = 1;
         } else if (strcmp(a, "--write-starters") == 0) {
             write_starters = 1;
         } else if ((strcmp(a, "--json") == 0 || strcmp(a, "--tree") == 0 ||
@@ -186,6 +285,15 @@ int main(int argc, char **argv)
         status = 0;
         goto out;
     }
+    if (prove) {
+        const struct course_exercise *only = npos > 0 ? course_find(&course, positional[0]) : NULL;
+        if (npos > 0 && only == NULL) {
+            fprintf(stderr, "grade: no exercise called %s (--list shows them)\n", positional[0]);
+            goto out;
+        }
+        status = prove_course(&course, only);
+        goto out;
+    }
     if (write_starters) {
         status = npos > 0 ? 2 : make_starters(&course);
         if (npos > 0)
@@ -198,6 +306,40 @@ int main(int argc, char **argv)
             goto out;
         }
         status = verify_course(&course, verbose);
+        goto out;
+    }
+
+    /* Grading runs under AddressSanitizer + UBSan (leaks included) unless --fast: a leak or a
+     * memory error fails the test that caused it. The sanitized build has its own directory. */
+    if (fast && asan) {
+        fprintf(stderr, "grade: --fast and --asan contradict each other\n");
+        goto out;
+    }
+    int sanitized = asan || (!fast && build_dir == NULL);
+    if (build_dir == NULL)
+        build_dir = sanitized ? SANITIZED_BUILD_DIR : DEFAULT_BUILD_DIR;
+    if (sanitized && ensure_sanitized_build(build_dir) != 0)
+        goto out;
+
+    /* `hint [EXERCISE [TEST]]`: the next hint, one step deeper each time. */
+    if (npos > 0 && strcmp(positional[0], "hint") == 0) {
+        const struct course_exercise *hex = npos > 1 ? course_find(&course, positional[1]) : NULL;
+        char cwd[4096], tmp_dir[] = "/tmp/grade-hint-XXXXXX";
+        if (npos > 3 || (npos > 1 && hex == NULL)) {
+            fprintf(stderr, "grade: usage: ./grader/grade hint [EXERCISE [TEST]]\n");
+            goto out;
+        }
+        if (getcwd(cwd, sizeof cwd) == NULL || mkdtemp(tmp_dir) == NULL) {
+            perror("grade: set-up");
+            goto out;
+        }
+        struct runner hr = {.root = cwd, .build_dir = build_dir, .tmp_dir = tmp_dir,
+                            .sanitized = sanitized};
+        status = hint_next(&hr, &course, hex, npos > 2 ? positional[2] : NULL, tree);
+        char *rm[] = {"rm", "-rf", tmp_dir, NULL};
+        struct proc_result ignored;
+        if (proc_run(rm, NULL, NULL, 30, &ignored) == 0)
+            proc_result_free(&ignored);
         goto out;
     }
 
@@ -222,7 +364,8 @@ int main(int argc, char **argv)
         perror("grade: cannot make a scratch directory");
         goto out;
     }
-    struct runner r = {.root = cwd, .build_dir = build_dir, .tmp_dir = tmp_dir};
+    struct runner r = {.root = cwd, .build_dir = build_dir, .tmp_dir = tmp_dir,
+                       .sanitized = sanitized};
     struct report_style st = report_style_for(stdout, verbose);
     struct exercise_result *results = calloc(course.nexercises + 1, sizeof *results);
     size_t nres = 0, passed = 0, failed = 0;

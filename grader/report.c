@@ -152,6 +152,54 @@ static int find_todo(const char *dir, const char *todo, char *out, size_t outsz)
     return found ? 0 : -1;
 }
 
+/* A sanitizer report cut down to what a student acts on: the error lines, and the stack frames
+ * in the student's own files (the tree's folder). Libraries, libc and the tests are left out.
+ * Returns an allocated text, or NULL when nothing is recognised (then the whole output is
+ * shown). */
+static char *sanitizer_digest(const char *output, const char *tree)
+{
+    static const char *const keep[] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                                       "runtime error:", "SUMMARY:", "Direct leak",
+                                       "Indirect leak", "READ of size", "WRITE of size",
+                                       "is located", "freed by thread", "previously allocated",
+                                       NULL};
+    char mine[256];
+    size_t cap = strlen(output) + 128, len = 0;
+    int dropped = 0, kept = 0;
+    char *out = malloc(cap);
+
+    if (out == NULL)
+        util_oom();
+    snprintf(mine, sizeof mine, "/%s/", tree);
+    out[0] = '\0';
+    for (const char *line = output; *line != '\0';) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - line) : strlen(line);
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%.*s", (int)(n < sizeof buf ? n : sizeof buf - 1), line);
+        const char *t = buf + strspn(buf, " ");
+        int frame = t[0] == '#' && strstr(t, " in ") != NULL;
+        int wanted = frame ? strstr(buf, mine) != NULL : 0;
+        for (size_t k = 0; !frame && keep[k] != NULL; k++)
+            wanted = wanted || strstr(buf, keep[k]) != NULL;
+        if (wanted) {
+            len += (size_t)snprintf(out + len, cap - len, "%s\n", buf);
+            kept++;
+        } else if (frame) {
+            dropped++;
+        }
+        line += n + (nl != NULL);
+    }
+    if (kept == 0) {
+        free(out);
+        return NULL;
+    }
+    if (dropped > 0)
+        snprintf(out + len, cap - len, "(%d stack frames outside %s/ left out; --verbose shows "
+                                       "them)\n", dropped, tree);
+    return out;
+}
+
 void report_failure(FILE *out, const struct report_style *st, const struct course_exercise *ex,
                     const char *tree, const char *build_dir, const struct test_result *res)
 {
@@ -174,8 +222,13 @@ void report_failure(FILE *out, const struct report_style *st, const struct cours
     }
     if ((res->verdict == VERDICT_SANITIZER || res->verdict == VERDICT_ERROR || st->verbose) &&
         res->output != NULL && *res->output != '\0') {
-        fprintf(out, "  Output:\n");
-        print_indented(out, res->output, "    ", st->verbose ? 0 : OUTPUT_LINES);
+        char *digest = res->verdict == VERDICT_SANITIZER && !st->verbose
+                           ? sanitizer_digest(res->output, tree)
+                           : NULL;
+        fprintf(out, "  %s:\n", digest != NULL ? "The sanitizer's report, your frames" : "Output");
+        print_indented(out, digest != NULL ? digest : res->output, "    ",
+                       st->verbose ? 0 : OUTPUT_LINES);
+        free(digest);
     }
     if (t != NULL && t->repro != NULL) {
         fprintf(out, "  Try it by hand:\n");

@@ -163,9 +163,7 @@ char **runner_list(const struct runner *r, const char *tree, const struct course
 
 void runner_free_names(char **names)
 {
-    for (size_t i = 0; names != NULL && names[i] != NULL; i++)
-        free(names[i]);
-    free(names);
+    util_free_strv(names);
 }
 
 /* Reads the verdict from one TAP record: "ok N - ..." or "not ok N - file:case:test: message". */

@@ -150,6 +150,7 @@ int verify_course(const struct course *c, int verbose)
             check_test_names(&k, &plain, &c->exercises[i]);
     }
     check_tests_cite_no_todo(&k, c);
+    check_starters_generated(&k, c);
     check_docs(&k, c);
     check_lecture_quotes(&k);
 
@@ -161,6 +162,9 @@ int verify_course(const struct course *c, int verbose)
         section(&k, "Starters fail every test, cleanly");
         for (size_t i = 0; i < c->nexercises; i++)
             run_tree(&k, &plain, &c->exercises[i], "exercises", "starter:");
+
+        section(&k, "Every TODO is needed: without its code, one of its tests fails");
+        check_every_todo_needed(&k, c);
 
         section(&k, "Lecture demos");
         run_demos(&k, c, VERIFY_BUILD_DIR, 0);

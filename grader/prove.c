@@ -1,0 +1,97 @@
+/*
+ * prove.c - see prove.h.
+ */
+#include "prove.h"
+
+#include "proc.h"
+#include "starters.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int write_variant(const struct course_exercise *ex, starters_set which, int nblocks[64],
+                         char *err, size_t errsz)
+{
+    char src[512], dst[512];
+
+    snprintf(src, sizeof src, "solutions/%s", ex->dir);
+    snprintf(dst, sizeof dst, "%s/%s", PROVE_TREE, ex->dir);
+    return starters_write(src, &ex->data, which, dst, nblocks, err, errsz);
+}
+
+int prove_setup(const struct runner *r, const struct course *c, char *err, size_t errsz)
+{
+    char path[4200];
+
+    if (mkdir(PROVE_TREE, 0777) != 0 && errno != EEXIST) {
+        snprintf(err, errsz, "%s: %s", PROVE_TREE, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < c->nexercises; i++)
+        if (write_variant(&c->exercises[i], 0, NULL, err, errsz) != 0)
+            return -1;
+    snprintf(path, sizeof path, "%s/build.ninja", r->build_dir);
+    if (util_is_file(path))
+        return 0;
+    char *argv[] = {"meson", "setup", (char *)r->build_dir, NULL};
+    struct proc_result res;
+    if (proc_run(argv, r->root, NULL, LIMIT_SETUP_S, &res) != 0)
+        util_oom();
+    int ok = proc_ok(&res);
+    if (!ok)
+        snprintf(err, errsz, "meson setup %s failed:\n%s", r->build_dir, res.output);
+    proc_result_free(&res);
+    return ok ? 0 : -1;
+}
+
+int prove_todo(const struct runner *r, const struct course_exercise *ex, int todo,
+               struct prove_result *res, char *err, size_t errsz)
+{
+    int nblocks[64];
+    char *log = NULL;
+
+    memset(res, 0, sizeof *res);
+    res->todo = todo;
+    res->verdict = VERDICT_PASS;
+    if (write_variant(ex, STARTERS_ONLY(todo), nblocks, err, errsz) != 0)
+        return -1;
+    res->nblocks = todo < 64 ? nblocks[todo] : 0;
+    if (runner_build(r, PROVE_TREE, ex, &log) != 0) {
+        res->build_failed = 1;
+        res->message = log;
+        return 0;
+    }
+    for (size_t i = 0; i < ex->data.ntests; i++) {
+        const struct suite_test *t = &ex->data.tests[i];
+        if (t->todo != todo)
+            continue;
+        res->ntests++;
+        if (res->caught_by != NULL)
+            continue;
+        struct test_result tr;
+        runner_run_test(r, PROVE_TREE, ex, t->name, &tr);
+        if (tr.verdict != VERDICT_PASS) {
+            res->caught_by = t->name;
+            res->verdict = tr.verdict;
+            res->message = tr.message;
+            tr.message = NULL;
+        }
+        runner_result_free(&tr);
+    }
+    return 0;
+}
+
+int prove_restore(const struct course_exercise *ex, char *err, size_t errsz)
+{
+    return write_variant(ex, 0, NULL, err, errsz);
+}
+
+void prove_result_free(struct prove_result *res)
+{
+    free(res->message);
+    memset(res, 0, sizeof *res);
+}
