@@ -328,7 +328,8 @@ static int worker_start(struct worker *w, int listen_fd)
         w->retry_ev = evtimer_new(w->base, retry_cb, w);
         w->flush_ev = evtimer_new(w->base, flush_cb, w);
     }
-    if (w->stop_ev == NULL || w->deadline_ev == NULL || w->retry_ev == NULL || w->flush_ev == NULL) {
+    if (w->stop_ev == NULL || w->deadline_ev == NULL || w->retry_ev == NULL ||
+        w->flush_ev == NULL) {
         close(listen_fd);
         return -1;
     }

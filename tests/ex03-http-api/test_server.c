@@ -32,13 +32,15 @@ HARNESS_TEST(test_connect_gets_501_and_is_closed)
     ck_assert_msg(client_connect(&c, f.port) == 0, "cannot connect to the server");
     client_send_str(&c, request, REQUEST_TIMEOUT_MS);
     enum client_status st = http_read_response(&c, 0, &r, REQUEST_TIMEOUT_MS);
-    ck_assert_msg(st == CLIENT_OK && r.status == 501, "sent %s: expected a complete 501 Not "
+    ck_assert_msg(st == CLIENT_OK && r.status == 501,
+                  "sent %s: expected a complete 501 Not "
                   "Implemented (this server is no proxy), got %s (%s); a 501 without a body "
                   "length means evhttp answered, not the server's own code",
                   esc(request, strlen(request)), show(&r), client_status_str(st));
     http_response_free(&r);
     st = client_wait_close(&c, 2000);
-    ck_assert_msg(st == CLIENT_EOF, "after the 501 to a CONNECT the connection is still open 2 s "
+    ck_assert_msg(st == CLIENT_EOF,
+                  "after the 501 to a CONNECT the connection is still open 2 s "
                   "later; the client would wait for the idle timeout (30 s). Every method must "
                   "reach the server's own code, which closes a CONNECT's connection");
     client_close(&c);
@@ -66,7 +68,8 @@ HARNESS_TEST(test_accept_errors_pause_and_recover)
     fd_limit_restore(&fl); /* as if other clients had left: descriptors are free again */
     ck_assert_msg(connected == 0, "test setup: cannot connect with one descriptor left");
     transcript_note("c%d connected while the process had no descriptor left for the server", c.id);
-    ck_assert_msg(logged, "a client connected while the server had no file descriptor left: "
+    ck_assert_msg(logged,
+                  "a client connected while the server had no file descriptor left: "
                   "expected the log line \"worker 0: accept failed: Too many open files; pausing "
                   "accepts for 100 ms\" (accept_error_cb), the log has \"%s\"",
                   esc(log_capture_tail(f.log, tail, sizeof tail), strlen(tail)));
@@ -74,18 +77,23 @@ HARNESS_TEST(test_accept_errors_pause_and_recover)
     /* The connection waited in the backlog; once descriptors are free it must be served. */
     http_send(&c, "GET", "/items", NULL, NULL, REQUEST_TIMEOUT_MS);
     enum client_status st = http_read_response(&c, 0, &r, REQUEST_TIMEOUT_MS);
-    ck_assert_msg(st == CLIENT_OK && r.status != 0, "the client that connected while descriptors "
+    ck_assert_msg(st == CLIENT_OK && r.status != 0,
+                  "the client that connected while descriptors "
                   "ran out: expected a complete response once they were free again, got %s (%s); "
-                  "accepting must pause and then resume", show(&r), client_status_str(st));
+                  "accepting must pause and then resume",
+                  show(&r), client_status_str(st));
     http_response_free(&r);
     client_close(&c);
-    ck_assert_msg(client_connect(&c2, f.port) == 0, "after running out of descriptors and "
-                  "recovering, a new connection to port %u is refused", f.port);
+    ck_assert_msg(client_connect(&c2, f.port) == 0,
+                  "after running out of descriptors and "
+                  "recovering, a new connection to port %u is refused",
+                  f.port);
     http_send(&c2, "GET", "/items", NULL, NULL, REQUEST_TIMEOUT_MS);
     st = http_read_response(&c2, 0, &r, REQUEST_TIMEOUT_MS);
-    ck_assert_msg(st == CLIENT_OK && r.status != 0, "a new client after the descriptors ran out "
-                  "and came back: expected a complete response, got %s (%s)", show(&r),
-                  client_status_str(st));
+    ck_assert_msg(st == CLIENT_OK && r.status != 0,
+                  "a new client after the descriptors ran out "
+                  "and came back: expected a complete response, got %s (%s)",
+                  show(&r), client_status_str(st));
     http_response_free(&r);
     client_close(&c2);
     api_stop(&f);
@@ -134,9 +142,10 @@ static void create_fat_items(struct api_fixture *f)
         http_send(&c, "POST", "/items", "Content-Type: application/json\r\n", body,
                   REQUEST_TIMEOUT_MS);
         enum client_status st = http_read_response(&c, 0, &r, REQUEST_TIMEOUT_MS);
-        ck_assert_msg(st == CLIENT_OK && r.status == 201, "test setup, POST /items (item %d of "
-                      "%d): expected 201, got %s (%s)", i + 1, FAT_ITEMS, show(&r),
-                      client_status_str(st));
+        ck_assert_msg(st == CLIENT_OK && r.status == 201,
+                      "test setup, POST /items (item %d of "
+                      "%d): expected 201, got %s (%s)",
+                      i + 1, FAT_ITEMS, show(&r), client_status_str(st));
         http_response_free(&r);
     }
     client_close(&c);
@@ -148,8 +157,10 @@ static void start_big_reply(struct api_fixture *f, struct client *c)
 {
     ck_assert_msg(client_connect(c, f->port) == 0, "cannot connect to the server");
     http_send(c, "GET", "/items", NULL, NULL, REQUEST_TIMEOUT_MS);
-    ck_assert_msg(client_wait_data(c, REQUEST_TIMEOUT_MS) > 0, "GET /items with %d items: no "
-                  "answer within %d ms", FAT_ITEMS, REQUEST_TIMEOUT_MS);
+    ck_assert_msg(client_wait_data(c, REQUEST_TIMEOUT_MS) > 0,
+                  "GET /items with %d items: no "
+                  "answer within %d ms",
+                  FAT_ITEMS, REQUEST_TIMEOUT_MS);
     transcript_note("c%d: the reply to GET /items has started and the client is not reading",
                     c->id);
 }
@@ -207,19 +218,23 @@ HARNESS_TEST(test_stop_finishes_a_reply_in_flight)
     start_big_reply(&f, &c);
 
     start_stopping(&f, &s, &thread);
-    ck_assert_msg(wait_until_refused(f.port, 2000), "http_api_free() was called 2 s ago and the "
+    ck_assert_msg(wait_until_refused(f.port, 2000),
+                  "http_api_free() was called 2 s ago and the "
                   "server still accepts new connections; a stopping worker closes its listening "
                   "socket first");
     transcript_note("the server refuses new connections; now the client reads its reply");
     enum client_status st = http_read_response(&c, 0, &r, HTTP_API_SHUTDOWN_GRACE_MS);
-    ck_assert_msg(st == CLIENT_OK && r.status == 200, "GET /items (about 1.6 MB) was being written "
+    ck_assert_msg(st == CLIENT_OK && r.status == 200,
+                  "GET /items (about 1.6 MB) was being written "
                   "when http_api_free() was called, and the client went on reading: expected the "
                   "whole 200 reply, got %s after %zu body bytes (%s); a stopping server finishes "
-                  "the replies in flight before it closes their connections", r.status_line,
-                  r.body_len, client_status_str(st));
+                  "the replies in flight before it closes their connections",
+                  r.status_line, r.body_len, client_status_str(st));
     json_t *j = body_json(&r, "GET /items");
-    ck_assert_msg(json_array_size(j) == FAT_ITEMS, "GET /items, finished during the stop: "
-                  "expected %d items, got %zu", FAT_ITEMS, json_array_size(j));
+    ck_assert_msg(json_array_size(j) == FAT_ITEMS,
+                  "GET /items, finished during the stop: "
+                  "expected %d items, got %zu",
+                  FAT_ITEMS, json_array_size(j));
     json_decref(j);
     http_response_free(&r);
     pthread_join(thread, NULL);
@@ -245,17 +260,22 @@ HARNESS_TEST(test_stop_cuts_off_a_reply_that_never_drains)
     while (atomic_load(&s.took_ms) < 0 && client_now_ms() - s.start_ms < late + 3000)
         usleep(20 * 1000); /* polling a condition */
     long long took = atomic_load(&s.took_ms);
-    ck_assert_msg(took >= 0, "a client stopped reading a 1.6 MB reply, and http_api_free() has "
+    ck_assert_msg(took >= 0,
+                  "a client stopped reading a 1.6 MB reply, and http_api_free() has "
                   "not returned %d ms later; a stopping worker waits at most "
                   "HTTP_API_SHUTDOWN_GRACE_MS (%d ms) for replies in flight",
                   late + 3000, HTTP_API_SHUTDOWN_GRACE_MS);
     pthread_join(thread, NULL);
-    ck_assert_msg(took >= early && took <= late, "a client stopped reading a 1.6 MB reply: "
+    ck_assert_msg(took >= early && took <= late,
+                  "a client stopped reading a 1.6 MB reply: "
                   "http_api_free() returned after %lld ms, expected after the grace period, "
-                  "between %d and %d ms; %s", took, early, late, took < early ?
-                  "returning sooner cuts off replies that a slow client could still have read" :
-                  "the grace period bounds the wait");
-    ck_assert_msg(client_wait_close(&c, 1000) == CLIENT_EOF, "after http_api_free() returned, "
+                  "between %d and %d ms; %s",
+                  took, early, late,
+                  took < early
+                      ? "returning sooner cuts off replies that a slow client could still have read"
+                      : "the grace period bounds the wait");
+    ck_assert_msg(client_wait_close(&c, 1000) == CLIENT_EOF,
+                  "after http_api_free() returned, "
                   "the connection of the client that did not read is still open");
     client_close(&c);
     api_stop(&f);
