@@ -5,10 +5,12 @@
 #include "exchange.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 int exchange_init(struct exchange *ex, struct evhttp_request *req, const struct app_state *app)
 {
@@ -108,8 +110,41 @@ const char *exchange_method_name(enum evhttp_cmd_type method)
     return "?";
 }
 
+/* The reason phrase of a status line. evhttp 2.1 knows the phrases of HTTP/1.1 as first
+ * published (RFC 2616) and says "Client Error" or "Server Error" for codes added later. NULL
+ * means evhttp's own phrase is right. */
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 422: return "Unprocessable Entity";            /* RFC 9110 */
+    case 431: return "Request Header Fields Too Large"; /* RFC 6585 */
+    case 507: return "Insufficient Storage";            /* RFC 4918 */
+    }
+    return NULL;
+}
+
+/* A reply to CONNECT. evhttp expects one to open a tunnel: it sends no Content-Length and no
+ * Content-Type, and keeps the connection open even with "Connection: close", so the client
+ * would wait for the end of the body until the idle timeout. Frame the reply ourselves, and
+ * shut the socket's reading side: once the reply is written, evhttp reads for the next
+ * request, finds end-of-file at once and closes the connection. */
+static void prepare_connect_reply(struct exchange *ex)
+{
+    char len[24];
+    snprintf(len, sizeof len, "%zu", evbuffer_get_length(ex->out));
+    exchange_add_header(ex, "Content-Length", len);
+    exchange_add_header(ex, "Content-Type", "application/json");
+    exchange_add_header(ex, "Connection", "close");
+    struct bufferevent *bev =
+        evhttp_connection_get_bufferevent(evhttp_request_get_connection(ex->req));
+    if (bev != NULL)
+        shutdown(bufferevent_getfd(bev), SHUT_RD);
+}
+
 void exchange_send(struct exchange *ex)
 {
+    if (ex->method == EVHTTP_REQ_CONNECT)
+        prepare_connect_reply(ex);
     if (ex->method == EVHTTP_REQ_HEAD) {
         /* HEAD is GET without the body. evhttp 2.1 would send the body anyway, and without a
          * Content-Length: announce the length a GET would have, and drop the bytes. */
@@ -118,9 +153,10 @@ void exchange_send(struct exchange *ex)
         exchange_add_header(ex, "Content-Length", len);
         evbuffer_drain(ex->out, evbuffer_get_length(ex->out));
     }
-    /* A NULL reason gives the standard phrase ("Not Found"). evhttp empties ex->out but does
-     * not free it: exchange_cleanup() does. Content-Type comes from the server's default
-     * (application/json, set in http_api.c) whenever there is a body. A status of 0 means no
-     * layer answered, which is a bug: say so with a 500 rather than send nonsense. */
-    evhttp_send_reply(ex->req, ex->status != 0 ? ex->status : 500, NULL, ex->out);
+    /* evhttp empties ex->out but does not free it: exchange_cleanup() does. Content-Type
+     * comes from the server's default (application/json, set in http_api.c) whenever there is
+     * a body. A status of 0 means no layer answered, which is a bug: say so with a 500 rather
+     * than send nonsense. */
+    int status = ex->status != 0 ? ex->status : 500;
+    evhttp_send_reply(ex->req, status, reason_phrase(status), ex->out);
 }

@@ -15,6 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Until every TODO is done, some functions are not called yet and some stubs leave
+ * parameters and variables unused. These lines keep the compiler quiet about that; delete
+ * them when you have finished, and the compiler will check your work again. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wunused-variable"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+
 #define COLLECTION_PATH "/items"
 #define COLLECTION_ALLOW "GET, HEAD, POST, DELETE, OPTIONS"
 #define ITEM_ALLOW "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"
@@ -24,12 +32,14 @@ enum route { ROUTE_NONE, ROUTE_COLLECTION, ROUTE_ITEM };
 
 uint64_t router_parse_id(const char *text, size_t len)
 {
-    /* TODO(2): routing, part 1
-     * (lecture: lectures/04-http-evhttp/README.md#path-parameters-and-query-strings).
-     * Accept only 1 to 16 decimal digits, no sign, no leading zero, and a value of at most
-     * ITEM_INT_MAX; return 0 for anything else ("abc", "0", "-1", "01", "1.5", 20 digits). */
-    (void)text;
-    (void)len;
+    /* TODO(3): routing: paths and ids
+     * Read: lectures/04-http-evhttp/README.md#routing
+     * Read the {id} of /items/{id}: `len` bytes, not NUL-terminated. Only a positive
+     * decimal integer of at most ITEM_INT_MAX, with no sign and no leading zero, is an id; for
+     * anything else ("abc", "0", "-1", "01", "1.5", 20 digits) return 0, which router_dispatch
+     * answers with a 404. The trap: 20 digits overflow a uint64_t silently and may wrap to a
+     * small, valid-looking id.
+     */
     return 0;
 }
 
@@ -37,33 +47,98 @@ uint64_t router_parse_id(const char *text, size_t len)
  * *id_len locate the {id} part (not yet checked). */
 static enum route match(const char *path, const char **id_text, size_t *id_len)
 {
-    /* TODO(2): routing, part 2 (lecture: lectures/04-http-evhttp/README.md#routing).
-     * path is NULL or the decoded path. Return ROUTE_COLLECTION for "/items" and "/items/";
-     * ROUTE_ITEM for "/items/X" and "/items/X/" with X non-empty and free of '/', pointing
-     * *id_text and *id_len at X (router_dispatch checks it with router_parse_id); ROUTE_NONE
-     * for everything else ("/", "/itemsx", "/items//", "/items/1/more"). Then read
-     * router_dispatch below: it is written for you, and shows 404, 405 and Allow. */
-    (void)path;
-    (void)id_text;
-    (void)id_len;
+    /* TODO(3): routing: paths and ids
+     * Read: lectures/04-http-evhttp/README.md#routing
+     * Tell which route a path is. `path` is already percent-decoded, or NULL when
+     * it could not be. The collection is "/items" or "/items/"; an item is "/items/X" or
+     * "/items/X/" where X is not empty and has no '/' (point *id_text and *id_len at X; it is
+     * checked later). Everything else is ROUTE_NONE: "/", "/itemsx", "/items//",
+     * "/items/1/more". Then read router_dispatch below (given): it turns the route and the
+     * method into a handler, a 404 or a 405 with an Allow header.
+     */
     return ROUTE_NONE;
 }
 
 /* ---- handlers ---------------------------------------------------------------------------- */
 
-/*
- * TODO(6): the handlers (lecture: lectures/04-http-evhttp/README.md#state).
- * Each handler answers by setting ex->status and writing the body into ex->out, or by calling
- * exchange_fail(ex, status, "message"). Helpers worth writing first:
- *   - reply_item(ex, status, item): exchange_origin() then items_json_write() into ex->out;
- *   - reply_store_error(ex, st, id): ITEMS_STORE_NOT_FOUND -> 404 "no item with id N",
- *     ITEMS_STORE_FULL -> 507 "the store is full ...", ITEMS_STORE_NO_MEMORY -> 500;
- *   - read_item(ex, mode, &fields, &set): exchange_body() then items_json_parse(); on failure
- *     answer err.status with err.message.
- * POST answers 201 with a Location header (items_json_url); PUT reads ITEMS_JSON_FULL and
- * PATCH ITEMS_JSON_PARTIAL, and both call items_store_update with the mask they got; DELETE
- * answers 204 with no body.
- */
+/* Sets the status and writes the item as the body. */
+static void reply_item(struct exchange *ex, int status, const struct item *item)
+{
+    char origin[EXCHANGE_ORIGIN_MAX];
+    exchange_origin(ex, origin, sizeof origin);
+    if (items_json_write(ex->out, item, origin) != 0) {
+        exchange_fail(ex, 500, "out of memory");
+        return;
+    }
+    ex->status = status;
+}
+
+/* Turns a store failure into an answer. */
+static void reply_store_error(struct exchange *ex, enum items_store_status st, uint64_t id)
+{
+    switch (st) {
+    case ITEMS_STORE_NOT_FOUND:
+        exchange_fail(ex, 404, "no item with id %" PRIu64, id);
+        break;
+    case ITEMS_STORE_FULL:
+        exchange_fail(ex, 507, "the store is full (%zu items): delete some first",
+                      items_store_count(ex->app->store));
+        break;
+    default:
+        exchange_fail(ex, 500, "out of memory");
+        break;
+    }
+}
+
+/* Parses the body in the given mode; on failure answers 400 or 422 and returns -1. */
+static int read_item(struct exchange *ex, enum items_json_mode mode, struct item *fields,
+                     unsigned *set)
+{
+    struct items_json_error err;
+    size_t len;
+    const char *body = exchange_body(ex, &len);
+    if (items_json_parse(body, len, mode, fields, set, &err) != 0) {
+        exchange_fail(ex, err.status, "%s", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+/* A whole decimal number: digits only, so a sign, a fraction or an empty value is refused.
+ * Numbers too large for a size_t become SIZE_MAX, which is past the end of any list.
+ * Returns 0 and sets *out, or -1. */
+static int parse_count(const char *text, size_t *out)
+{
+    size_t len = strlen(text), v = 0;
+    if (len == 0 || strspn(text, "0123456789") != len)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        size_t digit = (size_t)(text[i] - '0');
+        v = v > (SIZE_MAX - digit) / 10 ? SIZE_MAX : v * 10 + digit;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Reads the page that GET /items asks for, ?offset=N&limit=M, both optional: offset defaults
+ * to 0, limit to HTTP_API_PAGE_MAX_ITEMS, and a larger limit is cut down to that (a client
+ * asking for "everything" gets the first page and a link to the next). Other parameters are
+ * ignored. On a bad value answers 400 naming the parameter and returns -1. */
+static int read_page(struct exchange *ex, size_t *offset, size_t *limit)
+{
+    /* TODO(8): the list, a page at a time
+     * Read: lectures/04-http-evhttp/README.md#path-parameters-and-query-strings
+     * Read the page GET /items asks for. The query string (the part of the URI after
+     * '?', if any) may give offset=N (items to skip, default 0) and limit=M (default and at most
+     * HTTP_API_PAGE_MAX_ITEMS: a larger limit counts as that). Both are whole numbers
+     * (parse_count, above), and limit is at least 1: for anything else answer 400 with a
+     * message that names the parameter ("offset" or "limit"). Ignore other parameters, and free
+     * whatever parsing the query allocated, on every path.
+     */
+    *offset = 0;
+    *limit = HTTP_API_PAGE_MAX_ITEMS;
+    return 0;
+}
 
 /*
  * GET /items: one page of the list. The page is copied out of the store first, under the read
@@ -74,50 +149,56 @@ static enum route match(const char *path, const char **id_text, size_t *id_len)
  */
 static void list_items(struct exchange *ex)
 {
-    /* TODO(6): GET /items?offset=N&limit=M
-     * (lecture: lectures/04-http-evhttp/README.md#path-parameters-and-query-strings).
-     *   - The query: evhttp_uri_get_query(evhttp_request_get_evhttp_uri(ex->req)) is NULL or
-     *     "offset=2&limit=10"; evhttp_parse_query_str() splits it into a struct evkeyvalq
-     *     (evhttp_find_header() reads a value, evhttp_clear_headers() frees them all).
-     *   - offset: default 0. limit: default HTTP_API_PAGE_MAX_ITEMS, and any larger limit
-     *     means HTTP_API_PAGE_MAX_ITEMS. Both are digits only; anything else, and a limit of
-     *     0, is exchange_fail(ex, 400, ...) with a message naming the parameter.
-     *   - malloc room for `limit` items, items_store_page() into it, then write "[", the
-     *     items separated by "," (items_json_write), "]", and free the room. Answer 200.
-     *   - If offset + the number returned < total, add the header
-     *         Link: <ORIGIN/items?offset=NEXT&limit=LIMIT>; rel="next"
-     *     and in any case X-Total-Count: TOTAL. */
-    exchange_fail(ex, 501, "GET /items is not written yet (TODO(6) in router.c)");
+    /* TODO(8): the list, a page at a time
+     * Read: lectures/04-http-evhttp/README.md#path-parameters-and-query-strings
+     * Answer 200 with the page as a JSON array of items in id order ([] past the
+     * end), the header "X-Total-Count: TOTAL" (every item, not just the page), and, only when
+     * more items follow the page,
+     *     Link: <ORIGIN/items?offset=NEXT&limit=LIMIT>; rel="next"
+     * where ORIGIN is the same as in the items' urls. Copy the page out of the store before
+     * writing any JSON, so that writers never wait for the JSON to be written.
+     */
 }
 
 static void create_item(struct exchange *ex)
 {
-    /* TODO(6): POST /items */
-    exchange_fail(ex, 501, "POST /items is not written yet (TODO(6) in router.c)");
+    /* TODO(7): the item handlers: create, read, replace, update, delete
+     * Read: lectures/04-http-evhttp/README.md#state
+     * The handlers answer by writing into the exchange: a status and a body in
+     * ex->out, or exchange_fail() for an error. The helpers above do the common parts:
+     * read_item (the body, checked; it answers 400 or 422 itself), reply_item and
+     * reply_store_error (404, 507 or 500 from the store's status).
+     * POST /items: create the item the body describes (all its fields; what it leaves out takes
+     * its default) and answer 201 with the item and a Location header holding the item's url.
+     */
 }
 
 static void get_item(struct exchange *ex, uint64_t id)
 {
-    /* TODO(6): GET /items/{id} */
-    (void)id;
-    exchange_fail(ex, 501, "GET /items/{id} is not written yet (TODO(6) in router.c)");
+    /* TODO(7): the item handlers: create, read, replace, update, delete
+     * Read: lectures/04-http-evhttp/README.md#state
+     * GET /items/{id}: 200 with the item, or 404 naming the id.
+     */
 }
 
 /* PUT (ITEMS_JSON_FULL: what the body leaves out is reset) and PATCH (ITEMS_JSON_PARTIAL:
  * what the body leaves out is kept) differ only in how the body is read. */
 static void update_item(struct exchange *ex, uint64_t id, enum items_json_mode mode)
 {
-    /* TODO(6): PUT and PATCH /items/{id} */
-    (void)id;
-    (void)mode;
-    exchange_fail(ex, 501, "PUT and PATCH are not written yet (TODO(6) in router.c)");
+    /* TODO(7): the item handlers: create, read, replace, update, delete
+     * Read: lectures/04-http-evhttp/README.md#state
+     * PUT replaces the whole item (a field the body leaves out goes back to its
+     * default, and "title" is required); PATCH changes only the fields the body names. Both
+     * answer 200 with the item as it is now, or 404 naming the id.
+     */
 }
 
 static void delete_item(struct exchange *ex, uint64_t id)
 {
-    /* TODO(6): DELETE /items/{id} */
-    (void)id;
-    exchange_fail(ex, 501, "DELETE /items/{id} is not written yet (TODO(6) in router.c)");
+    /* TODO(7): the item handlers: create, read, replace, update, delete
+     * Read: lectures/04-http-evhttp/README.md#state
+     * DELETE /items/{id}: 204 with no body, or 404 naming the id.
+     */
 }
 
 static void method_not_allowed(struct exchange *ex, const char *allow)
@@ -141,6 +222,11 @@ void router_dispatch(struct exchange *ex, struct middleware_chain next)
     (void)next; /* the innermost layer */
     const char *id_text = NULL;
     size_t id_len = 0;
+
+    if (ex->method == EVHTTP_REQ_CONNECT) { /* "CONNECT host:port" names no path at all */
+        exchange_fail(ex, 501, "CONNECT asks a proxy for a tunnel; this server is not a proxy");
+        return;
+    }
 
     switch (match(ex->path, &id_text, &id_len)) {
     case ROUTE_NONE:

@@ -41,11 +41,14 @@
  * are checked in middleware_limits and answered in JSON; evhttp's sit this many times higher,
  * as the hard bound on what a single request can make the server hold in memory. */
 #define EVHTTP_LIMIT_FACTOR 16
-/* Every method evhttp can parse except CONNECT (a proxy's method, whose replies evhttp frames
- * differently). Without this, PATCH and OPTIONS would get an automatic 501 from evhttp. */
+/* Every method evhttp can parse. evhttp answers the ones left out with its own 501 page before
+ * request_cb runs: without PATCH and OPTIONS here, PATCH and CORS preflights would fail, and
+ * without CONNECT, a CONNECT would get that page and then hang until the idle timeout (evhttp
+ * keeps a CONNECT's connection open for the tunnel). Let them all through: the router answers
+ * each one in JSON, and exchange_send closes the connection after a CONNECT. */
 #define ALLOWED_METHODS                                                                        \
     (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |  \
-     EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE)
+     EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT)
 
 /* The request pipeline, outermost layer first. */
 static middleware_fn *const pipeline[] = {
@@ -87,6 +90,13 @@ struct http_api {
 static void reply_done_cb(struct evhttp_request *req, void *arg);
 static void reply_aborted_cb(struct evhttp_connection *conn, void *arg);
 
+/* STUDENT(12): Count the replies in flight: a reply is in flight from the moment request_cb
+ * sends it until evhttp has written all of it to the socket (reply_done_cb), or until its
+ * connection dies first (reply_aborted_cb: then the first never comes). Both end the count
+ * for that reply exactly once, and when a stopping worker's count reaches 0 its loop may
+ * exit. A connection carries one reply at a time but lives on for the next request: its close
+ * callback must not count a reply that was already done.
+ * stub: */
 static void reply_settled(struct worker *w)
 {
     w->replies_in_flight--;
@@ -108,6 +118,7 @@ static void reply_aborted_cb(struct evhttp_connection *conn, void *arg)
     (void)conn;
     reply_settled(arg);
 }
+/* END STUDENT(12) */
 
 /* evhttp's one callback for every request (evhttp_set_gencb): run the pipeline, reply once. */
 static void request_cb(struct evhttp_request *req, void *arg)
@@ -123,11 +134,14 @@ static void request_cb(struct evhttp_request *req, void *arg)
     if (w->stopping)
         exchange_add_header(&ex, "Connection", "close"); /* no next request on this one */
 
-    /* Count the reply until it is written or its connection dies, so that a stopping worker
-     * knows when it may exit. One connection has at most one reply in flight. */
+    /* STUDENT(12): From here until it is written or its connection dies, this reply is in
+     * flight: count it, and have evhttp tell reply_done_cb or reply_aborted_cb which of the two
+     * happened. Set that up before sending: a short reply may be written at once.
+     * stub: */
     w->replies_in_flight++;
     evhttp_request_set_on_complete_cb(req, reply_done_cb, w);
     evhttp_connection_set_closecb(evhttp_request_get_connection(req), reply_aborted_cb, w);
+    /* END STUDENT(12) */
     exchange_send(&ex);
     exchange_cleanup(&ex);
 
@@ -149,13 +163,25 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- accepting ------------------------------------------------------------------------- */
 
-/* accept() failed with something other than "try again", typically EMFILE (out of file
+/* The worker whose thread this is; set once by worker_main, read only by accept_error_cb. */
+static _Thread_local struct worker *this_worker;
+
+/*
+ * accept() failed with something other than "try again", typically EMFILE (out of file
  * descriptors). The socket stays readable, so without a pause the loop would spin: stop
- * accepting for a moment instead, and let the connections we have finish. */
+ * accepting for a moment instead, and let the connections we have finish.
+ *
+ * The trap: a listener has one user pointer, shared by its accept and error callbacks, and
+ * evhttp set it to the evhttp when it took the socket over. So `arg` is evhttp's, never our
+ * worker, and evconnlistener_set_error_cb cannot pass another one. (Reading `arg` as the worker
+ * crashed the server the first time it ran out of descriptors.) The callback runs on the
+ * worker's own thread, so the worker is the thread's this_worker.
+ */
 static void accept_error_cb(struct evconnlistener *listener, void *arg)
 {
-    struct worker *w = arg;
+    struct worker *w = this_worker;
     struct timeval retry = {0, ACCEPT_RETRY_MS * 1000};
+    (void)arg; /* evhttp's, see above */
     if (w->api->app.log != NULL)
         fprintf(w->api->app.log, "worker %d: accept failed: %s; pausing accepts for %d ms\n",
                 w->index, strerror(errno), ACCEPT_RETRY_MS);
@@ -198,16 +224,25 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
     evhttp_del_accept_socket(w->http, w->bound); /* closes this worker's listening socket */
     w->bound = NULL;
     event_del(w->retry_ev);
+    /* STUDENT(12): Stop gracefully. Exiting the loop now would cut off every reply still being
+     * written (evhttp_free, after the loop, closes all connections). Exit at once only when no
+     * reply is in flight; otherwise the last reply to finish ends the loop, and a client that
+     * never reads its reply may hold the worker for at most HTTP_API_SHUTDOWN_GRACE_MS (`grace`,
+     * after which deadline_cb ends the loop). Idle keep-alive connections do not count.
+     * stub:
+     *     event_base_loopexit(w->base, NULL); */
     if (w->replies_in_flight == 0) {
         event_base_loopexit(w->base, NULL);
     } else {
         evtimer_add(w->deadline_ev, &grace);
     }
+    /* END STUDENT(12) */
 }
 
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    this_worker = w;
     event_base_dispatch(w->base);
     return NULL;
 }
@@ -288,18 +323,39 @@ static int worker_start(struct worker *w, int listen_fd)
         event_config_free(base_cfg);
     }
     if (w->base != NULL) {
-        w->http = evhttp_new(w->base);
         w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
         w->deadline_ev = evtimer_new(w->base, deadline_cb, w);
         w->retry_ev = evtimer_new(w->base, retry_cb, w);
         w->flush_ev = evtimer_new(w->base, flush_cb, w);
     }
-    if (w->http == NULL || w->stop_ev == NULL || w->deadline_ev == NULL || w->retry_ev == NULL ||
+    if (w->stop_ev == NULL || w->deadline_ev == NULL || w->retry_ev == NULL ||
         w->flush_ev == NULL) {
         close(listen_fd);
         return -1;
     }
 
+    /* STUDENT(1): Give this worker an HTTP server of its own. evhttp is not thread-safe, so
+     * each worker owns one evhttp on its own base (w->http, w->base), serving the listening
+     * socket it was given, and every request reaches request_cb with the worker as context.
+     * Configure it so that:
+     *   - every method in ALLOWED_METHODS reaches request_cb (evhttp answers the others with
+     *     its own 501 page; by default it refuses PATCH, OPTIONS, TRACE and CONNECT);
+     *   - a reply with a body says Content-Type: application/json unless it sets another;
+     *   - evhttp's own body and header limits sit EVHTTP_LIMIT_FACTOR times above the app's
+     *     (ours answer in JSON with CORS headers; evhttp's answer in HTML without them);
+     *   - a connection silent for the idle timeout is closed;
+     *   - a client still sending an oversized body gets to read evhttp's 413.
+     * Then accept on listen_fd (keep the handle in w->bound), have accept errors handled by
+     * accept_error_cb (read it first), and start the thread on worker_main. On failure return
+     * -1, closing listen_fd if evhttp does not own it yet; worker_free frees the rest.
+     * stub:
+     *     close(listen_fd);
+     *     return -1; */
+    w->http = evhttp_new(w->base);
+    if (w->http == NULL) {
+        close(listen_fd);
+        return -1;
+    }
     evhttp_set_allowed_methods(w->http, ALLOWED_METHODS);
     evhttp_set_default_content_type(w->http, "application/json");
     evhttp_set_max_body_size(w->http, (ev_ssize_t)(app->max_body_bytes * EVHTTP_LIMIT_FACTOR));
@@ -310,7 +366,7 @@ static int worker_start(struct worker *w, int listen_fd)
     evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_gencb(w->http, request_cb, w);
 
-    w->bound = evhttp_accept_socket_with_handle(w->http, listen_fd);
+    w->bound = evhttp_accept_socket_with_handle(w->http, listen_fd); /* evhttp owns it now */
     if (w->bound == NULL) {
         close(listen_fd);
         return -1;
@@ -321,6 +377,7 @@ static int worker_start(struct worker *w, int listen_fd)
         return -1;
     w->started = true;
     return 0;
+    /* END STUDENT(1) */
 }
 
 /* Frees a worker whose thread has been joined (or never started). */

@@ -12,8 +12,9 @@
  *     OPTIONS any path     204: CORS preflight
  *
  * Errors are JSON ({"error": "..."}) and every response, errors included, carries CORS headers.
- * The server runs `threads` worker threads; each has its own event_base and evhttp, all accept
- * on one listening socket, and all share one item store behind a read-write lock. Try it:
+ * The server runs `threads` worker threads; each has its own event_base, its own evhttp and its
+ * own listening socket, all bound to the same port (SO_REUSEPORT: the kernel spreads new
+ * connections over them), and all share one item store behind a read-write lock. Try it:
  *
  *     ./build/solutions/ex03-http-api/http-api --port 3000 &
  *     curl -i -H 'Content-Type: application/json' -d '{"title": "buy milk"}' localhost:3000/items

@@ -70,6 +70,14 @@ static void copy_key(char *dst, size_t dstsz, const char *key)
     dst[len] = '\0';
 }
 
+/* STUDENT(5): Check the fields of a body that is a JSON object, one key at a time, so that
+ * each message can name the field and say what is wrong with it (items_json.h has the rules):
+ * "title" a non-empty string of at most ITEM_TITLE_MAX bytes; "completed" true or false;
+ * "order" null or an integer within +-ITEM_INT_MAX (1.5 is not an integer); "id" and "url"
+ * ignored; any other key refused, naming it (copy_key above shortens a long one). Every refusal
+ * is a 422 through fail(). Mark each field seen in *set; in ITEMS_JSON_FULL mode a missing
+ * "title" is a 422, and then every field is set (the ones left out keep their defaults).
+ * stub: */
 static int check_title(const json_t *value, struct item *out, struct items_json_error *err)
 {
     if (!json_is_string(value)) {
@@ -159,10 +167,25 @@ static int check_fields(json_t *root, enum items_json_mode mode, struct item *ou
     }
     return 0;
 }
+/* END STUDENT(5) */
 
 int items_json_parse(const char *body, size_t len, enum items_json_mode mode, struct item *out,
                      unsigned *set, struct items_json_error *err)
 {
+    /* STUDENT(5): Parse a request body with jansson and check it, before anything touches the
+     * store. The defaults (not completed, no order) are what *out holds where the body is
+     * silent. Refuse with 400 and a message that says what is wrong:
+     *   - an empty body: the message contains "empty";
+     *   - text that is not JSON: "invalid JSON at line L, column C: <jansson's reason>";
+     *   - a key given twice (which one should win?): jansson's reason then says "duplicate";
+     *   - JSON that is not an object: the message contains "object" and says what it is.
+     * A number too large for jansson is valid JSON with wrong content: 422, "out of range".
+     * jansson's reason may quote the client's bytes, which need not be UTF-8, and the message
+     * goes back inside a JSON string: copy_ascii above makes it safe. Free the parsed document
+     * on every path.
+     * stub:
+     *     fail(err, 500, "the body is not checked yet");
+     *     return -1; */
     json_error_t jerr;
 
     memset(out, 0, sizeof *out); /* the defaults: not completed, no order */
@@ -190,13 +213,26 @@ int items_json_parse(const char *body, size_t len, enum items_json_mode mode, st
         rc = check_fields(root, mode, out, set, err);
     json_decref(root);
     return rc;
+    /* END STUDENT(5) */
 }
 
 void items_json_url(char *url, size_t size, const char *origin, uint64_t id)
 {
+    /* STUDENT(6): "ORIGIN/items/ID", such as http://127.0.0.1:3000/items/7.
+     * stub:
+     *     snprintf(url, size, "%s", ""); */
     snprintf(url, size, "%s/items/%" PRIu64, origin, id);
+    /* END STUDENT(6) */
 }
 
+/* STUDENT(6): Write an item as JSON without a JSON library: an item always has the same five
+ * fields in the same order, exactly
+ *     {"id":7,"title":"buy milk","completed":false,"order":null,"url":"ORIGIN/items/7"}
+ * ("order" is an integer when the item has one). Only the title needs care: it may hold '"',
+ * '\\' and control characters, and must read back as the same string. A title that came
+ * through items_json_parse is valid UTF-8 without NUL bytes, so every other byte is copied as
+ * it is. Size every buffer for the worst title.
+ * stub: */
 /* Writes src as the inside of a JSON string: '"' and '\\' get a backslash, control characters
  * become \u00XX. The title came through items_json_parse, so it is valid UTF-8 without NUL
  * bytes and everything else is copied as it is. dst needs 6 bytes per byte of src, plus 1. */
@@ -220,6 +256,8 @@ static void escape_title(char *dst, const char *src)
     *dst = '\0';
 }
 
+/* END STUDENT(6) */
+
 /*
  * Writing needs no JSON library: an item always has the same five fields, and only the title
  * can hold characters that need escaping. (json_pack and json_dump_callback built and freed a
@@ -229,6 +267,9 @@ static void escape_title(char *dst, const char *src)
  */
 int items_json_write(struct evbuffer *out, const struct item *item, const char *origin)
 {
+    /* STUDENT(6): see the block above.
+     * stub:
+     *     return -1; */
     char title[ITEM_TITLE_MAX * 6 + 1]; /* each byte may become a 6-byte \u00XX */
     char order[24] = "null";
 
@@ -240,4 +281,5 @@ int items_json_write(struct evbuffer *out, const struct item *item, const char *
                                 item->id, title, item->completed ? "true" : "false", order,
                                 origin, item->id);
     return n < 0 ? -1 : 0;
+    /* END STUDENT(6) */
 }

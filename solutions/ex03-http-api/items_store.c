@@ -77,6 +77,16 @@ static void entry_copy_out(const struct entry *e, struct item *out)
     out->order = e->order;
 }
 
+/* STUDENT(4): The map and its lock. Everything below is a hash map from id to entry (chains
+ * of entries in `buckets`) plus a list of the same entries in id order (first, last), behind
+ * one read-write lock: any number of threads may read at once (get, page, count), a change
+ * (create, update, delete, clear) has the store to itself. Write the helpers the functions
+ * below share: finding the entry of an id, and growing the bucket array (double it when there
+ * are more items than buckets, relinking every entry; if that allocation fails the map still
+ * works, with longer chains). Rules for all of them: no pointer into the store leaves a
+ * function (callers get copies); allocate and free outside the lock, link and unlink inside
+ * it, because a writer holding the lock stops every reader.
+ * stub: */
 /* Finds the entry with this id, or NULL. Caller holds the lock (read or write). */
 static struct entry *find(const struct items_store *store, uint64_t id)
 {
@@ -103,6 +113,8 @@ static void grow(struct items_store *store)
         buckets[b] = e;
     }
 }
+
+/* END STUDENT(4) */
 
 struct items_store *items_store_new(size_t max_items)
 {
@@ -139,6 +151,12 @@ void items_store_free(struct items_store *store)
 enum items_store_status items_store_create(struct items_store *store, const struct item *fields,
                                            struct item *out)
 {
+    /* STUDENT(4): A new entry gets the next id (ids are never reused, even after a delete or a
+     * clear) and goes at the tail of the id-order list, which keeps that list sorted. Refuse
+     * with ITEMS_STORE_FULL when the store already holds max_items items, or when the next id
+     * would pass ITEM_INT_MAX. Two threads creating at once must never get the same id.
+     * stub:
+     *     return ITEMS_STORE_NO_MEMORY; */
     struct entry *e = calloc(1, sizeof *e);
     if (e == NULL || (e->title = title_dup(fields->title)) == NULL) {
         free(e);
@@ -170,10 +188,14 @@ enum items_store_status items_store_create(struct items_store *store, const stru
     entry_copy_out(e, out);
     pthread_rwlock_unlock(&store->lock);
     return ITEMS_STORE_OK;
+    /* END STUDENT(4) */
 }
 
 enum items_store_status items_store_get(struct items_store *store, uint64_t id, struct item *out)
 {
+    /* STUDENT(4): A copy of the item, under the read lock.
+     * stub:
+     *     return ITEMS_STORE_NOT_FOUND; */
     enum items_store_status status = ITEMS_STORE_NOT_FOUND;
 
     pthread_rwlock_rdlock(&store->lock);
@@ -184,12 +206,17 @@ enum items_store_status items_store_get(struct items_store *store, uint64_t id, 
     }
     pthread_rwlock_unlock(&store->lock);
     return status;
+    /* END STUDENT(4) */
 }
 
 enum items_store_status items_store_update(struct items_store *store, uint64_t id,
                                            const struct item *fields, unsigned set,
                                            struct item *out)
 {
+    /* STUDENT(4): Only the fields named in `set` change. A new title is copied before taking
+     * the lock, and the old one freed after releasing it.
+     * stub:
+     *     return ITEMS_STORE_NOT_FOUND; */
     char *title = NULL;
     enum items_store_status status = ITEMS_STORE_NOT_FOUND;
 
@@ -219,10 +246,15 @@ enum items_store_status items_store_update(struct items_store *store, uint64_t i
     pthread_rwlock_unlock(&store->lock);
     free(title); /* the old title, or the unused new one */
     return status;
+    /* END STUDENT(4) */
 }
 
 enum items_store_status items_store_delete(struct items_store *store, uint64_t id)
 {
+    /* STUDENT(4): Unlink the entry from its bucket's chain and from the id-order list (mind
+     * the first and the last entry), then free it after unlocking.
+     * stub:
+     *     return ITEMS_STORE_NOT_FOUND; */
     pthread_rwlock_wrlock(&store->lock);
     struct entry **link = &store->buckets[bucket_of(store, id)];
     while (*link != NULL && (*link)->id != id)
@@ -245,10 +277,14 @@ enum items_store_status items_store_delete(struct items_store *store, uint64_t i
         return ITEMS_STORE_NOT_FOUND;
     entry_free(e);
     return ITEMS_STORE_OK;
+    /* END STUDENT(4) */
 }
 
 void items_store_clear(struct items_store *store)
 {
+    /* STUDENT(4): Empty the map and the list but keep the id counter. Detach everything under
+     * the lock; free the entries after releasing it.
+     * stub: */
     pthread_rwlock_wrlock(&store->lock);
     struct entry *e = store->first; /* detach the whole list; free it after unlocking */
     store->first = store->last = NULL;
@@ -261,6 +297,7 @@ void items_store_clear(struct items_store *store)
         entry_free(e);
         e = next;
     }
+    /* END STUDENT(4) */
 }
 
 size_t items_store_count(struct items_store *store)
@@ -271,6 +308,10 @@ size_t items_store_count(struct items_store *store)
     return count;
 }
 
+/* STUDENT(4): A page of the list: skip `offset` entries of the id-order list and copy up to
+ * `max` from there, all under the read lock, and report the count. A list has no index: the
+ * walk to the offset is the cost, so start from whichever end is nearer.
+ * stub: */
 /* The entry at position pos (0-based, pos < count) in id order. Caller holds the lock. */
 static const struct entry *entry_at(const struct items_store *store, size_t pos)
 {
@@ -287,9 +328,15 @@ static const struct entry *entry_at(const struct items_store *store, size_t pos)
     return e;
 }
 
+/* END STUDENT(4) */
+
 size_t items_store_page(struct items_store *store, size_t offset, size_t max, struct item *out,
                         size_t *total)
 {
+    /* STUDENT(4): One page of the list, as the block above says.
+     * stub:
+     *     *total = 0;
+     *     return 0; */
     size_t n = 0;
 
     pthread_rwlock_rdlock(&store->lock);
@@ -300,4 +347,5 @@ size_t items_store_page(struct items_store *store, size_t offset, size_t max, st
     }
     pthread_rwlock_unlock(&store->lock);
     return n;
+    /* END STUDENT(4) */
 }

@@ -32,6 +32,23 @@ static void usage(FILE *out, const char *prog)
             prog, HTTP_API_DEFAULT_HOST, HTTP_API_DEFAULT_PORT, HTTP_API_MAX_THREADS);
 }
 
+/* STUDENT(13): The command line: --host H, --port P (0 to 65535; 0 = any free port) and
+ * --threads N (1 to HTTP_API_MAX_THREADS), in any order, and --help (return 1: main prints
+ * the usage on stdout and exits 0). For an unknown option, a missing value, a value that is
+ * not a whole number in range ("http", "70000", "3x", "0" threads) or a stray argument, say
+ * what was wrong on stderr and return -1: main then prints the usage on stderr and exits 2.
+ * The trap: the quick conversions read "3x" as 3 and "http" as 0, a valid port; a number must
+ * be checked down to its last character.
+ * stub:
+ *     static int parse_args(int argc, char **argv, struct http_api_config *cfg)
+ *     {
+ *         (void)cfg;
+ *         if (argc > 1) {
+ *             fprintf(stderr, "%s: options are not read yet\n", argv[0]);
+ *             return -1;
+ *         }
+ *         return 0;
+ *     } */
 /* Parses a whole decimal string within [min, max]. Returns 0 or -1. */
 static int parse_int(const char *s, long min, long max, long *out)
 {
@@ -88,6 +105,7 @@ static int parse_args(int argc, char **argv, struct http_api_config *cfg)
     }
     return 0;
 }
+/* END STUDENT(13) */
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg);
 

@@ -54,6 +54,16 @@ static void escape_for_log(const char *src, char *dst, size_t dstsz)
 
 void middleware_log(struct exchange *ex, struct middleware_chain next)
 {
+    /* STUDENT(11): Log every request, once its response is ready, as one line on the app's log
+     * (none when it is NULL):
+     *     METHOD URI STATUS BYTESB MICROSECONDSus     e.g. GET /items/1 200 87B 41us
+     * URI as the client sent it (query included) but cut to LOG_URI_SHOWN bytes and with every
+     * unprintable byte written as \xNN (escape_for_log above): a client must not be able to
+     * forge log lines. BYTES is the response body's size (0 for HEAD, whose body is never
+     * sent); MICROSECONDS is the time the inner layers took. Several worker threads share the
+     * log stream: write each line with a single call, or lines may interleave.
+     * stub:
+     *     middleware_run(ex, next); */
     int64_t start = now_us();
     middleware_run(ex, next);
     if (ex->app->log == NULL)
@@ -67,6 +77,7 @@ void middleware_log(struct exchange *ex, struct middleware_chain next)
      * threads never interleave. */
     fprintf(ex->app->log, "%s %s %d %zuB %" PRId64 "us\n", exchange_method_name(ex->method), uri,
             ex->status, bytes, now_us() - start);
+    /* END STUDENT(11) */
 }
 
 /* ---- cors ------------------------------------------------------------------------------ */
@@ -82,6 +93,18 @@ static bool header_list_is_plausible(const char *list)
 
 void middleware_cors(struct exchange *ex, struct middleware_chain next)
 {
+    /* STUDENT(9): Let web pages on other origins use the API. Every response, errors and
+     * preflights included, carries "Access-Control-Allow-Origin: *". A preflight is an OPTIONS
+     * request with an Access-Control-Request-Method header: a browser asking before it sends
+     * the real request, for a path that may not even exist. Answer it here, for any path: 204
+     * with Access-Control-Allow-Methods (CORS_ALLOW_METHODS), Access-Control-Allow-Headers (the
+     * Access-Control-Request-Headers it asked for, echoed when header_list_is_plausible, else
+     * CORS_DEFAULT_HEADERS) and Access-Control-Max-Age (CORS_MAX_AGE_S). Any other request
+     * goes on to the inner layers, and its response also says
+     * "Access-Control-Expose-Headers: Location, Link, X-Total-Count": without that, a script
+     * cannot read those headers.
+     * stub:
+     *     middleware_run(ex, next); */
     /* Added before anything else happens, so every response carries it, errors included. */
     exchange_add_header(ex, "Access-Control-Allow-Origin", "*");
 
@@ -102,10 +125,19 @@ void middleware_cors(struct exchange *ex, struct middleware_chain next)
      * client needs, Location after POST /items and the paging headers of GET /items. */
     exchange_add_header(ex, "Access-Control-Expose-Headers", "Location, Link, X-Total-Count");
     middleware_run(ex, next);
+    /* END STUDENT(9) */
 }
 
 /* ---- json_errors ----------------------------------------------------------------------- */
 
+/* STUDENT(2): Errors as JSON. After the inner layers have run, every response with a status
+ * of 400 or more gets the body {"error": "<ex->error>"} instead of whatever it had (a generic
+ * message such as "HTTP status 500" when ex->error is empty), and a response with no status at
+ * all means no layer answered: a 500 saying so. The trap: a message may quote a client's bytes
+ * (a path, a key), which need not be valid UTF-8, and a JSON string must be; replace what is
+ * not printable ASCII with '?' rather than send broken JSON. Build the body with jansson so
+ * that quotes and backslashes in a message are escaped for you.
+ * stub: */
 /* Replaces anything but printable ASCII with '?'. For messages that quote a client's bytes
  * that turned out not to be valid UTF-8, which a JSON string cannot hold. */
 static void make_ascii(char *s)
@@ -120,8 +152,13 @@ static int append_cb(const char *buffer, size_t size, void *data)
     return evbuffer_add(data, buffer, size);
 }
 
+/* END STUDENT(2) */
+
 void middleware_json_errors(struct exchange *ex, struct middleware_chain next)
 {
+    /* STUDENT(2): see the block above.
+     * stub:
+     *     middleware_run(ex, next); */
     middleware_run(ex, next);
     if (ex->status == 0)
         exchange_fail(ex, 500, "no handler answered the request");
@@ -140,10 +177,22 @@ void middleware_json_errors(struct exchange *ex, struct middleware_chain next)
     if (body == NULL || json_dump_callback(body, append_cb, ex->out, JSON_COMPACT) != 0)
         evbuffer_add_printf(ex->out, "{\"error\":\"HTTP status %d\"}", ex->status);
     json_decref(body);
+    /* END STUDENT(2) */
 }
 
 /* ---- limits ---------------------------------------------------------------------------- */
 
+/* STUDENT(10): Refuse what is too big or not JSON before any inner layer reads it, with the
+ * status made for each case (the lecture's table), checked in this order:
+ *   431 when the request line and headers, counted as the client sent them (method, URI,
+ *       version, and "Name: value" plus CRLF for each header, give or take a few bytes),
+ *       exceed the app's max_header_bytes;
+ *   413 when the body exceeds max_body_bytes (a body of exactly the limit is allowed);
+ *   415 when there is a body and its Content-Type is not application/json: any letter case,
+ *       parameters such as "; charset=utf-8" allowed, no Content-Type at all refused. The
+ *       message contains "application/json", so that the client learns what to send.
+ * The message of each says the size found and the limit, or the type found.
+ * stub: */
 /* The size of the request line and headers, as the client sent them (give or take spaces). */
 static size_t header_bytes(const struct exchange *ex)
 {
@@ -164,8 +213,13 @@ static bool is_json_type(const char *type)
     return after == '\0' || after == ';' || after == ' ' || after == '\t';
 }
 
+/* END STUDENT(10) */
+
 void middleware_limits(struct exchange *ex, struct middleware_chain next)
 {
+    /* STUDENT(10): see the block above.
+     * stub:
+     *     middleware_run(ex, next); */
     size_t headers = header_bytes(ex);
     size_t body = evbuffer_get_length(ex->body);
 
@@ -186,4 +240,5 @@ void middleware_limits(struct exchange *ex, struct middleware_chain next)
         return;
     }
     middleware_run(ex, next);
+    /* END STUDENT(10) */
 }

@@ -24,6 +24,13 @@ enum route { ROUTE_NONE, ROUTE_COLLECTION, ROUTE_ITEM };
 
 uint64_t router_parse_id(const char *text, size_t len)
 {
+    /* STUDENT(3): Read the {id} of /items/{id}: `len` bytes, not NUL-terminated. Only a positive
+     * decimal integer of at most ITEM_INT_MAX, with no sign and no leading zero, is an id; for
+     * anything else ("abc", "0", "-1", "01", "1.5", 20 digits) return 0, which router_dispatch
+     * answers with a 404. The trap: 20 digits overflow a uint64_t silently and may wrap to a
+     * small, valid-looking id.
+     * stub:
+     *     return 0; */
     if (len == 0 || len > 16 || text[0] == '0') /* ITEM_INT_MAX has 16 digits */
         return 0;
     uint64_t id = 0;
@@ -33,12 +40,21 @@ uint64_t router_parse_id(const char *text, size_t len)
         id = id * 10 + (uint64_t)(text[i] - '0');
     }
     return id <= (uint64_t)ITEM_INT_MAX ? id : 0;
+    /* END STUDENT(3) */
 }
 
 /* Matches /items, /items/, /items/{id} and /items/{id}/. For an item route, *id_text and
  * *id_len locate the {id} part (not yet checked). */
 static enum route match(const char *path, const char **id_text, size_t *id_len)
 {
+    /* STUDENT(3): Tell which route a path is. `path` is already percent-decoded, or NULL when
+     * it could not be. The collection is "/items" or "/items/"; an item is "/items/X" or
+     * "/items/X/" where X is not empty and has no '/' (point *id_text and *id_len at X; it is
+     * checked later). Everything else is ROUTE_NONE: "/", "/itemsx", "/items//",
+     * "/items/1/more". Then read router_dispatch below (given): it turns the route and the
+     * method into a handler, a 404 or a 405 with an Allow header.
+     * stub:
+     *     return ROUTE_NONE; */
     size_t prefix = sizeof COLLECTION_PATH - 1;
     if (path == NULL || strncmp(path, COLLECTION_PATH, prefix) != 0)
         return ROUTE_NONE;
@@ -54,6 +70,7 @@ static enum route match(const char *path, const char **id_text, size_t *id_len)
     *id_text = rest;
     *id_len = len;
     return ROUTE_ITEM;
+    /* END STUDENT(3) */
 }
 
 /* ---- handlers ---------------------------------------------------------------------------- */
@@ -123,6 +140,16 @@ static int parse_count(const char *text, size_t *out)
  * ignored. On a bad value answers 400 naming the parameter and returns -1. */
 static int read_page(struct exchange *ex, size_t *offset, size_t *limit)
 {
+    /* STUDENT(8): Read the page GET /items asks for. The query string (the part of the URI after
+     * '?', if any) may give offset=N (items to skip, default 0) and limit=M (default and at most
+     * HTTP_API_PAGE_MAX_ITEMS: a larger limit counts as that). Both are whole numbers
+     * (parse_count, above), and limit is at least 1: for anything else answer 400 with a
+     * message that names the parameter ("offset" or "limit"). Ignore other parameters, and free
+     * whatever parsing the query allocated, on every path.
+     * stub:
+     *     *offset = 0;
+     *     *limit = HTTP_API_PAGE_MAX_ITEMS;
+     *     return 0; */
     const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(ex->req));
     struct evkeyvalq params; /* evhttp_parse_query_str initialises it */
     int rc = 0;
@@ -153,6 +180,7 @@ static int read_page(struct exchange *ex, size_t *offset, size_t *limit)
     }
     evhttp_clear_headers(&params);
     return rc;
+    /* END STUDENT(8) */
 }
 
 /*
@@ -164,6 +192,13 @@ static int read_page(struct exchange *ex, size_t *offset, size_t *limit)
  */
 static void list_items(struct exchange *ex)
 {
+    /* STUDENT(8): Answer 200 with the page as a JSON array of items in id order ([] past the
+     * end), the header "X-Total-Count: TOTAL" (every item, not just the page), and, only when
+     * more items follow the page,
+     *     Link: <ORIGIN/items?offset=NEXT&limit=LIMIT>; rel="next"
+     * where ORIGIN is the same as in the items' urls. Copy the page out of the store before
+     * writing any JSON, so that writers never wait for the JSON to be written.
+     * stub: */
     size_t offset, limit, total;
     if (read_page(ex, &offset, &limit) != 0)
         return;
@@ -200,10 +235,18 @@ static void list_items(struct exchange *ex)
     snprintf(header, sizeof header, "%zu", total);
     exchange_add_header(ex, "X-Total-Count", header);
     ex->status = 200;
+    /* END STUDENT(8) */
 }
 
 static void create_item(struct exchange *ex)
 {
+    /* STUDENT(7): The handlers answer by writing into the exchange: a status and a body in
+     * ex->out, or exchange_fail() for an error. The helpers above do the common parts:
+     * read_item (the body, checked; it answers 400 or 422 itself), reply_item and
+     * reply_store_error (404, 507 or 500 from the store's status).
+     * POST /items: create the item the body describes (all its fields; what it leaves out takes
+     * its default) and answer 201 with the item and a Location header holding the item's url.
+     * stub: */
     struct item fields, item;
     unsigned set;
     if (read_item(ex, ITEMS_JSON_FULL, &fields, &set) != 0)
@@ -218,22 +261,30 @@ static void create_item(struct exchange *ex)
     items_json_url(url, sizeof url, origin, item.id);
     exchange_add_header(ex, "Location", url);
     reply_item(ex, 201, &item);
+    /* END STUDENT(7) */
 }
 
 static void get_item(struct exchange *ex, uint64_t id)
 {
+    /* STUDENT(7): GET /items/{id}: 200 with the item, or 404 naming the id.
+     * stub: */
     struct item item;
     enum items_store_status st = items_store_get(ex->app->store, id, &item);
     if (st != ITEMS_STORE_OK)
         reply_store_error(ex, st, id);
     else
         reply_item(ex, 200, &item);
+    /* END STUDENT(7) */
 }
 
 /* PUT (ITEMS_JSON_FULL: what the body leaves out is reset) and PATCH (ITEMS_JSON_PARTIAL:
  * what the body leaves out is kept) differ only in how the body is read. */
 static void update_item(struct exchange *ex, uint64_t id, enum items_json_mode mode)
 {
+    /* STUDENT(7): PUT replaces the whole item (a field the body leaves out goes back to its
+     * default, and "title" is required); PATCH changes only the fields the body names. Both
+     * answer 200 with the item as it is now, or 404 naming the id.
+     * stub: */
     struct item fields, item;
     unsigned set;
     if (read_item(ex, mode, &fields, &set) != 0)
@@ -243,15 +294,19 @@ static void update_item(struct exchange *ex, uint64_t id, enum items_json_mode m
         reply_store_error(ex, st, id);
     else
         reply_item(ex, 200, &item);
+    /* END STUDENT(7) */
 }
 
 static void delete_item(struct exchange *ex, uint64_t id)
 {
+    /* STUDENT(7): DELETE /items/{id}: 204 with no body, or 404 naming the id.
+     * stub: */
     enum items_store_status st = items_store_delete(ex->app->store, id);
     if (st != ITEMS_STORE_OK)
         reply_store_error(ex, st, id);
     else
         ex->status = 204;
+    /* END STUDENT(7) */
 }
 
 static void method_not_allowed(struct exchange *ex, const char *allow)
@@ -275,6 +330,11 @@ void router_dispatch(struct exchange *ex, struct middleware_chain next)
     (void)next; /* the innermost layer */
     const char *id_text = NULL;
     size_t id_len = 0;
+
+    if (ex->method == EVHTTP_REQ_CONNECT) { /* "CONNECT host:port" names no path at all */
+        exchange_fail(ex, 501, "CONNECT asks a proxy for a tunnel; this server is not a proxy");
+        return;
+    }
 
     switch (match(ex->path, &id_text, &id_len)) {
     case ROUTE_NONE:

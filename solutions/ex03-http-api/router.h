@@ -6,7 +6,8 @@
  *
  * A trailing slash is accepted (/items/, /items/1/). An {id} is a positive decimal integer
  * without leading zeros; anything else there is a path that names no item: 404. A method a
- * path does not support gets 405 and an Allow header listing the ones it does.
+ * path does not support gets 405 and an Allow header listing the ones it does. CONNECT, which
+ * asks a proxy for a tunnel and names no path, gets 501 Not Implemented.
  *
  * evhttp_set_cb() only matches exact paths, so evhttp sends every request to one callback
  * (evhttp_set_gencb) and the matching happens here. The router is the innermost middleware

@@ -42,11 +42,11 @@ void api_start(struct api_fixture *f, const struct http_api_config *cfg)
     char tail[300];
     ck_assert_msg(f->api != NULL,
                   "http_api_new(port 0, %d thread(s)) returned NULL (log: \"%s\"); it must bind, "
-                  "start the workers and return the server: see TODO(1) in http_api.c",
+                  "start the workers and return the server: see worker_start in http_api.c",
                   c.threads, esc(log_capture_tail(f->log, tail, sizeof tail), strlen(tail)));
     f->port = http_api_port(f->api);
     ck_assert_msg(f->port != 0, "http_api_port() returned 0 after binding port 0; it must return "
-                                "the real port (getsockname): see TODO(1) in http_api.c");
+                                "the real port (getsockname): see worker_start in http_api.c");
     transcript_note("server started on 127.0.0.1:%u with %d thread(s)", f->port, c.threads);
 }
 
@@ -63,7 +63,7 @@ void api_request(struct api_fixture *f, const char *method, const char *target,
 {
     struct client c;
     ck_assert_msg(client_connect(&c, f->port) == 0, "%s %s: cannot connect to 127.0.0.1:%u; is "
-                  "the server accepting (TODO(1) in http_api.c)?", method, target, f->port);
+                  "the server accepting (worker_start in http_api.c)?", method, target, f->port);
     ck_assert_msg(http_send(&c, method, target, headers, body, REQUEST_TIMEOUT_MS) == 0,
                   "%s %s: the server did not take the request bytes", method, target);
     enum client_status st = http_read_response(&c, strcmp(method, "HEAD") == 0, r,
@@ -87,7 +87,7 @@ int64_t api_create(struct api_fixture *f, const char *body)
     struct http_response r;
     api_json(f, "POST", "/items", body, &r);
     ck_assert_msg(r.status == 201, "POST /items %s: expected 201 Created, got %s; see create_item "
-                  "in router.c (TODO(6))", esc(body, strlen(body)), show(&r));
+                  "in router.c", esc(body, strlen(body)), show(&r));
     json_t *item = body_json(&r, "POST /items");
     json_t *id = json_object_get(item, "id");
     ck_assert_msg(json_is_integer(id), "POST /items: expected an integer \"id\" in %s",

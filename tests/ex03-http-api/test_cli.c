@@ -16,7 +16,7 @@ static void start(struct server_process *sp, char *const argv[])
 {
     int rc = server_process_start(sp, SERVER_BIN, argv, START_TIMEOUT_MS);
     ck_assert_msg(rc == 0, "http-api --port 0: expected \"listening on 127.0.0.1:PORT\" on stdout "
-                  "within 3 s; stdout \"%s\", stderr \"%s\" (http_api_new, TODO(1))",
+                  "within 3 s; stdout \"%s\", stderr \"%s\"",
                   esc(sp->out, sp->out_len), esc(sp->err, sp->err_len));
 }
 
@@ -41,6 +41,8 @@ HARNESS_TEST(test_cli_listens_and_serves)
     ck_assert_msg(strstr(sp.out, "listening on 127.0.0.1:") != NULL, "http-api --port 0 printed "
                   "\"%s\"; expected \"listening on 127.0.0.1:PORT\" (the default host)",
                   esc(sp.out, sp.out_len));
+    ck_assert_msg(sp.port != HTTP_API_DEFAULT_PORT, "http-api --port 0 listens on %u, the default "
+                  "port: --port was not read (port 0 asks the kernel for a free port)", sp.port);
     get(sp.port, "/items", &r);
     ck_assert_msg(r.status == 200 && strcmp(r.body, "[]") == 0, "GET /items to a fresh http-api: "
                   "expected 200 [], got %s", show(&r));
@@ -51,6 +53,16 @@ HARNESS_TEST(test_cli_listens_and_serves)
 
 HARNESS_TEST(test_cli_rejects_bad_arguments)
 {
+    struct server_process help;
+    char *help_argv[] = {"http-api", "--help", NULL}, st_help[64];
+    int help_status = server_process_run(&help, SERVER_BIN, help_argv, START_TIMEOUT_MS);
+    ck_assert_msg(help_status != -1 && WIFEXITED(help_status) && WEXITSTATUS(help_status) == 0 &&
+                  strstr(help.out, "usage") != NULL,
+                  "http-api --help: expected the usage on stdout and exit status 0, got %s and "
+                  "stdout \"%s\"", server_process_status_str(help_status, st_help, sizeof st_help),
+                  esc(help.out, help.out_len));
+    server_process_cleanup(&help);
+
     char *bad[][5] = {
         {"http-api", "--port", "http", NULL},
         {"http-api", "--port", "70000", NULL},
@@ -80,16 +92,20 @@ static void exits_cleanly_on(int sig, const char *name)
     struct http_response r;
     char *argv[] = {"http-api", "--port", "0", "--threads", "2", NULL};
     char st[64];
+    struct client idle;
     start(&sp, argv);
     get(sp.port, "/items", &r); /* the server is up and has served a request */
     http_response_free(&r);
+    /* An idle keep-alive connection must not delay the exit. */
+    ck_assert_msg(client_connect(&idle, sp.port) == 0, "cannot connect to http-api");
     server_process_signal(&sp, sig);
     int status = server_process_wait(&sp, EXIT_TIMEOUT_MS);
     ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "http-api after %s: expected a graceful exit with status 0 within %d ms, got %s "
-                  "(stderr \"%s\"); see the signal events in main.c and http_api_free (TODO(11))",
+                  "(stderr \"%s\"), with one idle keep-alive connection open",
                   name, EXIT_TIMEOUT_MS, server_process_status_str(status, st, sizeof st),
                   esc(sp.err, sp.err_len));
+    client_close(&idle);
     server_process_cleanup(&sp);
 }
 

@@ -1,6 +1,6 @@
 /*
- * test_json.c - unit tests of items_json.c: checking request bodies (TODO(4)) and writing
- * items as JSON (TODO(5)).
+ * test_json.c - unit tests of items_json.c: checking request bodies and writing
+ * items as JSON.
  */
 #include "items_json.h"
 #include "suite.h"
@@ -8,7 +8,7 @@
 #include <event2/buffer.h>
 #include <string.h>
 
-#define HINT4 " (items_json_parse in items_json.c, TODO(4))"
+#define HINT4 " (items_json_parse in items_json.c)"
 
 /* Parses `body`; returns the status (0 on success) and keeps the results for the test. */
 static struct item out;
@@ -157,7 +157,7 @@ HARNESS_TEST(test_json_writes_an_item)
                        "\"url\":\"http://example.com:3000/items/7\"}";
     ck_assert_msg(rc == 0 && len == strlen(want) && memcmp(text, want, len) == 0,
                   "items_json_write(item 7, origin http://example.com:3000): expected %s, got "
-                  "%s (items_json.c, TODO(5))", esc(want, strlen(want)), esc(text ? text : "", len));
+                  "%s (items_json.c)", esc(want, strlen(want)), esc(text ? text : "", len));
 
     evbuffer_drain(buf, len);
     it.has_order = false;
@@ -165,7 +165,7 @@ HARNESS_TEST(test_json_writes_an_item)
     char copy[512] = "";
     evbuffer_copyout(buf, copy, sizeof copy - 1);
     ck_assert_msg(strstr(copy, "\"order\":null") != NULL, "an item without an order must be "
-                  "written with \"order\":null, got %s (items_json.c, TODO(5))",
+                  "written with \"order\":null, got %s (items_json.c)",
                   esc(copy, strlen(copy)));
 
     /* Every character a title may hold must come back as it went in. */
@@ -178,7 +178,7 @@ HARNESS_TEST(test_json_writes_an_item)
     const char *got = json_string_value(json_object_get(back, "title"));
     ck_assert_msg(got != NULL && strcmp(got, title) == 0, "items_json_write with the title %s "
                   "wrote %s, which does not read back as that title; escape '\"', '\\' and bytes "
-                  "below 0x20 (as \\u00XX) and copy the rest (items_json.c, TODO(5))",
+                  "below 0x20 (as \\u00XX) and copy the rest (items_json.c)",
                   esc(title, strlen(title)), esc((const char *)evbuffer_pullup(buf, -1), len));
     json_decref(back);
     evbuffer_free(buf);

@@ -1,5 +1,5 @@
 /*
- * test_store.c - unit tests of items_store.c (TODO(3)): the hash map behind a read-write lock.
+ * test_store.c - unit tests of items_store.c: the hash map behind a read-write lock.
  */
 #include "items_store.h"
 #include "suite.h"
@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#define HINT " (items_store.c, TODO(3))"
+#define HINT " (items_store.c)"
 
 static struct items_store *new_store(size_t max_items)
 {
