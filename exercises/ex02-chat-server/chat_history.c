@@ -27,9 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Until the exercise is finished, some stubs do not use their parameters or variables. These
- * lines keep the compiler quiet about that; delete them when you have finished, and the
- * compiler will check your work again. */
+/* Until every TODO is done, some functions are not called yet and some stubs leave
+ * parameters and variables unused. These lines keep the compiler quiet about that; delete
+ * them when you have finished, and the compiler will check your work again. */
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wunused-variable"
@@ -98,16 +98,15 @@ static int ring_push(struct chat_history *h, const char *time, const char *nick,
 static size_t format_line(const char *time, const char *nick, const char *text, size_t len,
                           char *out)
 {
-    /* TODO(12): one message as JSON (lectures/04-http-evhttp/README.md#json-bodies-with-jansson)
-     *   - Build {"time": time, "nick": nick, "text": text} with json_pack(). The text is not
-     *     NUL-terminated: the format "s%" takes a string and its length (a size_t).
-     *   - Serialise it into `out` with json_dumpb(obj, out, CHAT_HISTORY_LINE_MAX - 1,
-     *     JSON_COMPACT): it writes into our buffer and returns the length it needs, which is
-     *     0 on error and more than the size given when it did not fit. No NUL is added.
-     *   - json_decref() the object, then put '\n' after the JSON and return the length with it.
-     *   jansson does the escaping: quotes, backslashes and non-ASCII text come out right.
+    /* TODO(12): save a message
+     * Read: lectures/04-http-evhttp/README.md#json-bodies-with-jansson
+     * Write one message into out as a line of the file, and return its length
+     * with the '\n' (0 on failure): a compact JSON object {"time":...,"nick":...,"text":...},
+     * then '\n'. Let jansson build and serialise it: it does the escaping (quotes,
+     * backslashes, control characters, non-ASCII text). The text is len bytes, not a C string.
+     * out has CHAT_HISTORY_LINE_MAX bytes: jansson can write straight into it, so nothing but
+     * the short-lived JSON object is allocated.
      */
-    /* The starter's stand-in, so that it compiles: replace it. */
     return 0;
 }
 
@@ -134,15 +133,13 @@ static int write_all(int fd, const char *buf, size_t len)
  */
 static long read_line(FILE *f, char *buf, size_t cap, bool *complete, bool *too_long)
 {
-    /* TODO(13): read one line (lectures/04-http-evhttp/README.md#json-bodies-with-jansson)
-     *   getc() until '\n' or EOF. Keep the first `cap` bytes in buf; past that set *too_long
-     *   and keep reading (and dropping) to the end of the line. Set *complete when the line
-     *   ended in '\n' (a line cut off by the end of the file is not complete). Return the
-     *   length, or -1 when the file was already at its end (nothing at all was read).
+    /* TODO(13): load the history
+     * Read: lectures/04-http-evhttp/README.md#json-bodies-with-jansson
+     * Read one line of f into buf, without its '\n'. At most cap bytes are
+     * kept; the rest of a longer line is read and dropped, and *too_long says so. *complete
+     * says whether the line ended in '\n' (a last line cut off by a crash has none). Return
+     * the number of bytes kept, or -1 when f was already at its end.
      */
-    /* The starter's stand-in, so that it compiles: replace it. */
-    *complete = false;
-    *too_long = false;
     return -1;
 }
 
@@ -153,23 +150,17 @@ static long read_line(FILE *f, char *buf, size_t cap, bool *complete, bool *too_
 static const char *load_line(struct chat_history *h, const char *line, size_t len,
                              json_error_t *err)
 {
-    const char *time, *nick, *text;
-    size_t text_len;
-    char clean[CHAT_LINE_MAX];
-
-    /* TODO(13): check one line (lectures/04-http-evhttp/README.md#json-bodies-with-jansson)
-     *   - json_loadb(line, len, JSON_REJECT_DUPLICATES, err): NULL means not JSON; return
-     *     err->text.
-     *   - json_unpack_ex(obj, err, 0, "{s:s, s:s, s:s%}", "time", &time, "nick", &nick,
-     *     "text", &text, &text_len): a missing field or a wrong type; return err->text.
-     *   - Then your own checks, each with a short reason: time not empty and shorter than
-     *     CHAT_TIME_SIZE; chat_line_valid_nick(); text 1..CHAT_LINE_MAX bytes.
-     *   - The file may have been edited by hand: copy the text into `clean`, strip control
-     *     characters (chat_line_strip_controls), and ring_push() what is left.
-     *   - json_decref(obj) on every path: time, nick and text point into it, so use them
-     *     before. Return NULL when the message was kept.
+    /* TODO(13): load the history
+     * Read: lectures/04-http-evhttp/README.md#json-bodies-with-jansson
+     * Check one line of the file and keep its message (ring_push). Return NULL
+     * when it is kept, or a short reason why not, for the log's "skipping line <n> of <file>:
+     * <reason>". The line must be a JSON object without duplicate keys, whose "time", "nick"
+     * and "text" are strings: time not empty and shorter than CHAT_TIME_SIZE, nick a valid
+     * nickname, text 1 to CHAT_LINE_MAX bytes. When jansson refuses the line, its own error
+     * text (in err) is the reason. The file may have been edited by hand: remove control
+     * characters from the text before keeping it, as from a line a client sends. Free the
+     * parsed JSON on every path.
      */
-    /* The starter's stand-in, so that it compiles: replace it. */
     return "not read yet";
 }
 
@@ -230,22 +221,15 @@ static void history_stop_writing(struct chat_history *h)
  */
 static int history_compact(struct chat_history *h)
 {
-    char line[CHAT_HISTORY_LINE_MAX];
-
-    /* TODO(14): compaction (lectures/02-libevent-runtime/README.md#blocking-work)
-     *   - open(h->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) and write every
-     *     kept message to it (chat_history_at, format_line, write_all).
-     *   - fsync() it, close() it, and only then rename() it over h->path. rename() is atomic:
-     *     anyone opening the file sees the whole old one or the whole new one. Without the
-     *     fsync, a power cut soon after the rename can leave an empty file where a good one was.
-     *   - h->fd still points at the old file, which rename() has unlinked: close it and open
-     *     h->path again with O_WRONLY | O_APPEND | O_CLOEXEC. Set h->file_lines = h->count.
-     *   - Log "compacted <path> to <n> messages". On any failure: log why, close and unlink
-     *     the temporary file, return -1.
-     *   fsync() blocks the event loop for a disk flush; that is why it happens only here, once
-     *   every (factor - 1) * size messages, and not for each message.
-     *
-     *   Until then, the stub below just keeps appending to the file as it is.
+    /* TODO(14): compact the file
+     * Read: lectures/02-libevent-runtime/README.md#durable-writes
+     * Replace the file by one holding only the kept messages, so that a crash or
+     * a power cut at any moment leaves either the whole old file or the whole new one: never a
+     * mix, never an empty file. Write the messages (format_line, write_all) to h->tmp_path, get
+     * that file onto the disk and close it, and only then rename it over h->path. h->fd still
+     * points at the old file, which the rename has unlinked: open h->path again for appending.
+     * Then h->file_lines = h->count, and log "compacted <path> to <n> messages". On any
+     * failure: log why, remove the temporary file, and return -1.
      */
     if (h->fd < 0)
         h->fd = open(h->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -320,13 +304,15 @@ int chat_history_add(struct chat_history *h, const char *nick, const char *text,
     int status = 0;
 
     format_now(time);
-    /* TODO(12): save it (lectures/04-http-evhttp/README.md#json-bodies-with-jansson)
-     *   If the file is open (h->fd >= 0): format_line() into `line`, then write_all() it, one
-     *   write() for the whole line: with O_APPEND the kernel puts it at the end in one piece.
-     *   On success, h->file_lines++. On failure: log "cannot write to <path>: <strerror>",
-     *   history_stop_writing(h), and status = -1 (the message is still kept in memory).
-     *   No fsync() here: the line is in the kernel, which survives a crash of the server;
-     *   an fsync per message would stall the loop for a disk flush on every line anyone types.
+    /* TODO(12): save a message
+     * Read: lectures/04-http-evhttp/README.md#json-bodies-with-jansson
+     * If the file is open (h->fd >= 0), append the message to it as one line
+     * (format_line, write_all), and count it in h->file_lines. One write() for the whole line:
+     * with O_APPEND the kernel puts it at the end in one piece, and once in the kernel it
+     * survives a crash of the server. No fsync() per message: it would stall the event loop
+     * for a disk flush on every line anyone types. If it fails: log
+     * "cannot write to <path>: <reason>", history_stop_writing(h), and status = -1 (the
+     * message is still kept in memory).
      */
     if (ring_push(h, time, nick, text, len) != 0)
         status = -1;

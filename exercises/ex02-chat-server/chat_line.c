@@ -6,45 +6,41 @@
 #include "chat_line.h"
 
 #include <stdint.h>
+#include <string.h>
 
-/* Until the exercise is finished, some stubs do not use their parameters. These lines keep the
- * compiler quiet about that; delete them when you have finished, and the compiler will check
- * your work again. */
+/* Until every TODO is done, some functions are not called yet and some stubs leave
+ * parameters and variables unused. These lines keep the compiler quiet about that; delete
+ * them when you have finished, and the compiler will check your work again. */
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wunused-variable"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 
 bool chat_line_valid_utf8(const char *s, size_t len)
 {
-    /* TODO(5): UTF-8 validation (lectures/03-tcp-networking/README.md#protocol-framing)
-     *   Walk the bytes. A byte below 0x80 is ASCII. Otherwise its top bits say how long the
-     *   sequence is:
-     *       110xxxxx  one continuation byte follows     (code points from U+0080)
-     *       1110xxxx  two continuation bytes follow     (from U+0800)
-     *       11110xxx  three continuation bytes follow   (from U+10000)
-     *   and every continuation byte looks like 10xxxxxx. Return false for:
-     *   - any other lead byte (a continuation byte on its own, 0xF8..0xFF);
-     *   - a sequence cut off by the end of the line, or a continuation byte that is not 10xxxxxx;
-     *   - an overlong form: the code point you decode is below the smallest one that needs that
-     *     many bytes (C0 AF is an overlong '/', which would sneak past a check for '/');
-     *   - a UTF-16 surrogate (U+D800..U+DFFF) or anything above U+10FFFF.
-     *   Decode the code point as you go: cp = (cp << 6) | (byte & 0x3F) for each continuation.
+    /* TODO(5): check the bytes of a line
+     * Read: lectures/03-tcp-networking/README.md#validating-text
+     * True if the len bytes at s are valid UTF-8. A character is one byte below
+     * 0x80, or a lead byte whose top bits give the length of its sequence (110xxxxx: 2 bytes,
+     * 1110xxxx: 3, 11110xxx: 4) followed by that many continuation bytes, 10xxxxxx each.
+     * Refuse a stray continuation byte, a byte UTF-8 never uses (F8..FF), a sequence cut off
+     * by the end, an overlong form (a character in more bytes than it needs: C0 AF is an
+     * overlong '/', which would slip past any check for '/'), the UTF-16 surrogates
+     * U+D800..U+DFFF, and anything above U+10FFFF. A NUL byte is valid UTF-8.
      */
-    /* The starter's stand-in, so that it compiles: replace it. */
     return true;
 }
 
 size_t chat_line_strip_controls(char *s, size_t len)
 {
-    /* TODO(5): control characters (lectures/03-tcp-networking/README.md#protocol-framing)
-     *   Copy the bytes to keep towards the front of s (a "kept" index that trails the reading
-     *   index) and return how many you kept. Drop:
-     *   - bytes below 0x20, except TAB ('\t');
-     *   - DEL, 0x7F;
-     *   - C1 controls U+0080..U+009F, which UTF-8 encodes as the two bytes C2 80 .. C2 9F.
-     *   ESC (0x1B) is the one that matters most: it starts the sequences that recolour or clear
-     *   a terminal, and nobody should be able to do that to the others' screens.
+    /* TODO(5): check the bytes of a line
+     * Read: lectures/03-tcp-networking/README.md#validating-text
+     * Remove the control characters from the len bytes at s, in place, and return
+     * the new length. They are: the bytes below 0x20 except TAB, DEL (0x7F), and the C1
+     * controls U+0080..U+009F, which UTF-8 writes as the two bytes C2 80 .. C2 9F. ESC matters
+     * most: it starts the sequences that recolour, move or clear a terminal, and nobody may do
+     * that to the others' screens. The bytes are valid UTF-8 already.
      */
-    /* The starter's stand-in, so that it compiles: replace it. */
     return len;
 }
 
@@ -58,11 +54,12 @@ static bool nick_char(char c)
 
 bool chat_line_valid_nick(const char *s, size_t len)
 {
-    /* TODO(5): nickname rules (lectures/03-tcp-networking/README.md#protocol-framing)
-     *   1 to CHAT_NICK_MAX characters, each one passing nick_char(). A NUL byte or a
-     *   non-ASCII byte must be refused like any other.
+    /* TODO(5): check the bytes of a line
+     * Read: lectures/03-tcp-networking/README.md#validating-text
+     * True if the len bytes at s are a valid nickname: 1 to CHAT_NICK_MAX (16)
+     * characters, each one of A-Z a-z 0-9 _ - (nick_char). Go by len, not by a NUL: a NUL
+     * byte in a name is refused like any other bad byte.
      */
-    /* The starter's stand-in, so that it compiles: replace it. */
     return false;
 }
 
@@ -74,17 +71,13 @@ static unsigned char ascii_lower(unsigned char c)
 
 int chat_line_nick_cmp(const char *a, const char *b)
 {
-    /* TODO(5): compare ignoring case (lectures/03-tcp-networking/README.md#protocol-framing)
-     *   Like strcmp(), but comparing ascii_lower() of each byte: "Alice" and "aLICE" compare
-     *   equal, "alice" < "Bob". The room uses it to keep nicks unique and to sort /list.
+    /* TODO(5): check the bytes of a line
+     * Read: lectures/03-tcp-networking/README.md#validating-text
+     * Compare two nicknames like strcmp(), but without regard to case: "Alice"
+     * and "aLICE" are equal, "alice" sorts before "Bob", and a name sorts before the longer
+     * names it starts ("bob" before "bob2"). ASCII only (ascii_lower): the C library's
+     * tolower() follows the process's locale. The room keeps nicknames unique and sorts /list
+     * with this.
      */
-    /* The starter's stand-in, so that it compiles: replace it. */
-    const unsigned char *x = (const unsigned char *)a;
-    const unsigned char *y = (const unsigned char *)b;
-
-    while (*x != '\0' && *x == *y) {
-        x++;
-        y++;
-    }
-    return *x - *y; /* for now, case matters */
+    return strcmp(a, b);
 }

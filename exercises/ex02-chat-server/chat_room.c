@@ -13,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Until the exercise is finished, some stubs do not use their parameters. These lines keep the
- * compiler quiet about that; delete them when you have finished, and the compiler will check
- * your work again. */
+/* Until every TODO is done, some functions are not called yet and some stubs leave
+ * parameters and variables unused. These lines keep the compiler quiet about that; delete
+ * them when you have finished, and the compiler will check your work again. */
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wunused-variable"
-#pragma GCC diagnostic ignored "-Wunused-const-variable"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 
 #define CHAT_GUEST_MAX 99999999999ULL /* "guest" + 11 digits = CHAT_NICK_MAX characters */
 
@@ -173,22 +173,23 @@ struct chat_member *chat_room_join(struct chat_room *room, struct chat_outbox *o
     room_insert(room, m);
     room->count++;
 
-    /* TODO(3): greet the newcomer (lectures/03-tcp-networking/README.md#many-connections)
-     *   Append to out->to_sender, each line ending in "\n":
-     *   - "* welcome <nick>";
-     *   - the history, oldest first, one "<nick>: <text>" per message: chat_history_count()
-     *     and chat_history_at(room->history, i) (room->history may be NULL: no history). Add
-     *     the text with evbuffer_add(..., e->text, e->text_len), not as a format string;
-     *   - "* end of history", always, so a client knows where live traffic starts.
-     *   And to out->to_others: "* <nick> joined". evbuffer_add_printf() does the formatting.
+    /* TODO(3): greet the newcomer
+     * Read: lectures/03-tcp-networking/README.md#many-connections
+     * Greet m. out->to_sender gets "* welcome <nick>", then the history, oldest
+     * first, one "<nick>: <text>" line per message (room->history may be NULL: no history),
+     * then "* end of history", always, so that the client knows where live traffic starts.
+     * out->to_others gets "* <nick> joined". Every line ends in "\n". A message's text is
+     * bytes and a length, not a C string: never use it as a format.
      */
     return m;
 }
 
 void chat_room_leave(struct chat_room *room, struct chat_member *m, struct chat_outbox *out)
 {
-    /* TODO(3): tell the others (lectures/03-tcp-networking/README.md#many-connections)
-     *   Append "* <nick> left\n" to out->to_others, before m is freed below.
+    /* TODO(3): greet the newcomer
+     * Read: lectures/03-tcp-networking/README.md#many-connections
+     * out->to_others gets "* <nick> left\n". m is freed just below: use its
+     * nick before.
      */
     room_unlink(room, m);
     room->count--;
@@ -211,67 +212,77 @@ size_t chat_room_count(const struct chat_room *room)
 static void room_say(struct chat_room *room, struct chat_member *m, const char *text, size_t len,
                      struct chat_outbox *out)
 {
-    /* TODO(6): a chat message (lectures/03-tcp-networking/README.md#protocol-framing)
-     *   - First record it: chat_history_add(room->history, m->nick, text, len) (if the room
-     *     has a history). The server broadcasts only after this returns, so the message is in
-     *     the history file before anyone can see it.
-     *   - Then append "<nick>: <text>\n" to out->to_others (the text with evbuffer_add: it is
-     *     not NUL-terminated). The sender gets nothing back.
+    /* TODO(6): a line of chat
+     * Read: lectures/03-tcp-networking/README.md#validating-text
+     * A chat message. Record it in the history first, if the room has one: the
+     * server broadcasts only after this returns, so the message is on file before anyone can
+     * see it. Then out->to_others gets "<nick>: <text>\n". The sender gets nothing back. The
+     * text is len bytes, not a C string.
      */
 }
 
 static void cmd_nick(struct chat_room *room, struct chat_member *m, const char *arg, size_t len,
                      struct chat_outbox *out)
 {
-    char nick[CHAT_NICK_MAX + 1];
-
-    /* TODO(9): /nick <name> (lectures/03-tcp-networking/README.md#protocol-framing)
-     *   - arg[0..len) is the name (blanks around it are already trimmed). Not
-     *     chat_line_valid_nick(): "! invalid nickname\n" to the sender, and stop.
-     *   - Copy it into `nick` with a '\0'. Another member holding that name, ignoring case
-     *     (room_find): "! nickname taken\n", and stop. Renaming yourself to your own name in
-     *     another case ("alice" -> "Alice") is allowed.
-     *   - The sender gets "* you are now <name>\n". If the name is exactly the current one,
-     *     that is all.
-     *   - Otherwise the others get "* <old> is now <name>\n"; copy the old nick into
-     *     out->old_nick (the server logs the rename); then room_unlink, change m->nick,
-     *     room_insert: the list stays sorted.
+    /* TODO(9): commands
+     * Read: lectures/03-tcp-networking/README.md#protocol-framing
+     * Rename m to arg (len bytes; the blanks around it are already dropped). Not
+     * a valid nickname: "! invalid nickname\n" to the sender. Held by another member, ignoring
+     * case: "! nickname taken\n" (m may change the case of its own name). Otherwise the sender
+     * gets "* you are now <name>\n", and if the name really changes, the others get
+     * "* <old> is now <name>\n", out->old_nick gets the old name (the server logs the rename),
+     * and m moves to its new place in the sorted member list (room_unlink, room_insert).
      */
 }
 
 static void cmd_list(struct chat_room *room, struct chat_member *m, const char *arg, size_t len,
                      struct chat_outbox *out)
 {
-    /* TODO(9): /list (lectures/03-tcp-networking/README.md#protocol-framing)
-     *   One line to the sender: "* users (<count>): <nick>, <nick>, ...\n". room->first starts
-     *   the member list, already sorted by nick (room_insert keeps it so).
+    (void)m;
+    (void)arg;
+    (void)len;
+    /* TODO(9): commands
+     * Read: lectures/03-tcp-networking/README.md#protocol-framing
+     * One line to the sender: "* users (<count>): <nick>, <nick>, ...\n", in the
+     * list's order (room->first onwards): the room keeps it sorted by nick, ignoring case.
      */
 }
 
 static void cmd_me(struct chat_room *room, struct chat_member *m, const char *arg, size_t len,
                    struct chat_outbox *out)
 {
-    /* TODO(9): /me <text> (lectures/03-tcp-networking/README.md#protocol-framing)
-     *   - No text: "! usage: /me <text>\n" to the sender.
-     *   - Otherwise the others get "* <nick> <text>\n". An action is not a chat message: it
-     *     is not recorded in the history.
+    (void)room;
+    /* TODO(9): commands
+     * Read: lectures/03-tcp-networking/README.md#protocol-framing
+     * The others get "* <nick> <text>\n"; an action is not a chat message, and
+     * it is not recorded in the history. Without text: "! usage: /me <text>\n" to the sender.
      */
 }
 
 static void cmd_help(struct chat_room *room, struct chat_member *m, const char *arg, size_t len,
                      struct chat_outbox *out)
 {
-    /* TODO(9): /help (lectures/03-tcp-networking/README.md#protocol-framing)
-     *   One line to the sender: CHAT_HELP_LINE.
+    (void)room;
+    (void)m;
+    (void)arg;
+    (void)len;
+    /* TODO(9): commands
+     * Read: lectures/03-tcp-networking/README.md#protocol-framing
+     * One line to the sender: CHAT_HELP_LINE.
      */
 }
 
 static void cmd_quit(struct chat_room *room, struct chat_member *m, const char *arg, size_t len,
                      struct chat_outbox *out)
 {
-    /* TODO(9): /quit (lectures/03-tcp-networking/README.md#protocol-framing)
-     *   "* bye\n" to the sender, and set out->quit: the server closes the connection once
-     *   that line is written (server_deliver, client_finish).
+    (void)room;
+    (void)m;
+    (void)arg;
+    (void)len;
+    /* TODO(9): commands
+     * Read: lectures/03-tcp-networking/README.md#protocol-framing
+     * "* bye\n" to the sender, and out->quit: the server closes the connection
+     * once that line is written.
      */
 }
 
@@ -280,23 +291,35 @@ static bool blank(char c)
     return c == ' ' || c == '\t';
 }
 
+/* The command named by the len bytes at word (without the '/'), or NULL. The whole word must
+ * match: "nickname" is not "nick". */
+static const struct chat_command *room_command(const char *word, size_t len)
+{
+    for (size_t i = 0; i < sizeof chat_commands / sizeof chat_commands[0]; i++)
+        if (strlen(chat_commands[i].name) == len && memcmp(chat_commands[i].name, word, len) == 0)
+            return &chat_commands[i];
+    return NULL;
+}
+
 void chat_room_handle_line(struct chat_room *room, struct chat_member *m, char *line, size_t len,
                            struct chat_outbox *out)
 {
-    /* TODO(6): check the line, then say it (lectures/03-tcp-networking/README.md#protocol-framing)
-     *   In this order:
-     *   - a CR at the very end (the line ended in CRLF) is dropped: len--;
-     *   - not chat_line_valid_utf8(): "! invalid utf-8\n" to the sender, and stop;
-     *   - len = chat_line_strip_controls(line, len);
-     *   - nothing left: an empty line is ignored (no answer at all);
-     *   - not starting with '/': it is a chat message, room_say().
+    /* TODO(6): a line of chat
+     * Read: lectures/03-tcp-networking/README.md#validating-text
+     * Check and clean the line, in this order. One CR at the very end is dropped
+     * (the line ended in CRLF). A line that is not valid UTF-8 gets "! invalid utf-8\n" back,
+     * and goes no further. Control characters are removed. What is then empty is ignored,
+     * with no answer. A line not starting with '/' is a chat message (room_say); the others
+     * are commands, handled below.
      */
+    return;
 
-    /* TODO(9): commands (lectures/03-tcp-networking/README.md#protocol-framing)
-     *   - The command word runs from the '/' to the first blank (blank()) or the end of the
-     *     line; the argument is the rest, with the blanks around it dropped.
-     *   - Look the word (without its '/') up in chat_commands[] and call its function with
-     *     the argument. Compare lengths as well as bytes: "/nickname" is not "/nick".
-     *   - No such command: "! unknown command /<word>\n" to the sender ("/" alone is one too).
+    /* TODO(9): commands
+     * Read: lectures/03-tcp-networking/README.md#protocol-framing
+     * A command, "/word argument". The word runs from the '/' to the first blank
+     * (space or TAB) or the end of the line; the argument is the rest, without the blanks
+     * around it, and may be empty. Run the command the word names (room_command) with that
+     * argument. No such command, a lone "/" included: "! unknown command /<word>\n" to the
+     * sender.
      */
 }

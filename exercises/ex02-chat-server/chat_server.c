@@ -38,9 +38,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Until the exercise is finished, some callbacks are not registered anywhere yet and some
- * stubs do not use their parameters or variables. These lines keep the compiler quiet about
- * that; delete them when you have finished, and the compiler will check your work again. */
+/* Until every TODO is done, some functions are not called yet and some stubs leave
+ * parameters and variables unused. These lines keep the compiler quiet about that; delete
+ * them when you have finished, and the compiler will check your work again. */
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wunused-variable"
@@ -181,10 +181,11 @@ static void client_mark_dirty(struct chat_client *c)
 /* Drops c after a failed read() or write(): a reset is ECONNRESET (reading) or EPIPE (writing). */
 static void client_fail(struct chat_client *c, int err)
 {
-    /* TODO(8): disconnect reasons (lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close)
-     *   A reset shows up as ECONNRESET when reading and as EPIPE (or ECONNRESET) when writing:
-     *   client_drop(c, "reset"). Anything else: client_drop with "error: <strerror(err)>"
-     *   (format it into a char array of CHAT_REASON_MAX bytes with snprintf).
+    /* TODO(8): disconnects
+     * Read: lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close
+     * A read or a write failed with err: the client is gone. Drop it with the
+     * reason "reset" for a reset connection (ECONNRESET when reading; EPIPE or ECONNRESET when
+     * writing), and "error: <the system's text for err>" for anything else.
      */
 }
 
@@ -195,15 +196,26 @@ static void client_fail(struct chat_client *c, int err)
  */
 static void client_send(struct chat_client *c, const void *data, size_t len)
 {
-    /* TODO(4): queue, with a bound (lectures/03-tcp-networking/README.md#buffering-and-backpressure)
-     *   - A doomed client gets nothing more; nothing to do for len == 0.
-     *   - If evbuffer_get_length(c->out) + len would pass srv->cfg.max_output_bytes, this
-     *     client is not reading: log "slow-reader <addr> nick=<nick> pending=<n> limit=<max>:
-     *     dropped", set c->abort (close with a reset, see client_release) and
-     *     client_drop(c, "slow-reader"). Never block, never wait for it: the others go on.
-     *   - Otherwise evbuffer_add() the bytes to c->out, and unless c->waiting (write_ev will
-     *     flush it when the kernel has room) client_mark_dirty(c): server_settle() writes
-     *     every dirty client once at the end of the callback, one write() for many lines.
+    struct chat_server *srv = c->server;
+    size_t pending = evbuffer_get_length(c->out);
+
+    if (c->doomed || len == 0)
+        return;
+    /* TODO(10): clients that stall
+     * Read: lectures/03-tcp-networking/README.md#buffering-and-backpressure
+     * A client whose pending output would pass srv->cfg.max_output_bytes is not
+     * reading: it is a slow reader. Log "slow-reader <addr> nick=<nick> pending=<bytes queued>
+     * limit=<max_output_bytes>: dropped", set c->abort (it is closed with a reset, so the
+     * kernel also drops what it still holds for it) and drop it with the reason "slow-reader".
+     * Never wait for it and never pause the room for it: the others go on.
+     */
+    /* TODO(4): write what the room says
+     * Read: lectures/03-tcp-networking/README.md#with-a-plain-event-read-and-write
+     * Queue the bytes on c's output buffer; nothing is written here. Then, unless
+     * c is waiting for the kernel to take more (write_ev will write when it does), mark c
+     * dirty: server_settle() writes every dirty client once, at the end of the callback, so a
+     * burst of lines costs one write, not one per line. Out of memory: drop the client with
+     * the reason "error: out of memory".
      */
 }
 
@@ -214,33 +226,43 @@ static void client_send(struct chat_client *c, const void *data, size_t len)
  */
 static void client_finish(struct chat_client *c, const char *reason, const char *last_line)
 {
-    /* TODO(8): a goodbye that is still written (lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close)
-     *   - Nothing to do if c is already finishing or doomed.
-     *   - Queue last_line (if not NULL) with client_send; if that dropped the client, stop.
-     *   - Copy reason into c->reason, set c->finishing, and stop reading (event_del read_ev):
-     *     a leaving client reads nothing more and gets nothing new (server_deliver skips it).
-     *   - If c->waiting, give write_ev a deadline: event_add(c->write_ev, &grace) with
-     *     CHAT_CLOSE_GRACE_MS. Otherwise client_mark_dirty(c), even with nothing queued:
-     *     client_flush then finds the buffer empty and closes the client.
+    /* TODO(8): disconnects
+     * Read: lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close
+     * Start c's goodbye. A client already leaving (finishing) or doomed is left
+     * alone. Queue last_line, if there is one; if that dropped the client, stop there.
+     * Remember the reason (c->reason, for the log), set c->finishing and stop reading: a
+     * leaving client reads nothing more and gets nothing new. It closes once its output is
+     * written, which client_flush checks: so mark it dirty, even with nothing queued. If it is
+     * already waiting for the kernel, give write_ev a deadline of CHAT_CLOSE_GRACE_MS instead.
      */
 }
 
 /* Writes what the kernel will take. The rest waits for write_ev. */
 static void client_flush(struct chat_client *c)
 {
-    /* TODO(4): write (lectures/03-tcp-networking/README.md#buffering-and-backpressure)
-     *   - While c->out is not empty: evbuffer_write(c->out, c->fd). On -1: EINTR, try again;
-     *     EAGAIN or EWOULDBLOCK means the kernel's buffer for this socket is full, stop; any
-     *     other error: client_fail(c, errno) (TODO(8)) and return.
-     *   - All written: if c->waiting, event_del(c->write_ev) and clear c->waiting.
-     *   - Some left: unless already waiting, event_add(c->write_ev, NULL) and set c->waiting;
-     *     client_write_cb calls this again when the client has read enough.
-     *
-     * TODO(8): closing once everything is out
-     *   - All written and c->finishing: client_doom(c), so server_settle frees it.
-     *   - Some left and c->finishing: add write_ev with a CHAT_CLOSE_GRACE_MS timeout instead
-     *     of NULL, so a client that never reads its last lines cannot stay forever.
+    /* TODO(4): write what the room says
+     * Read: lectures/03-tcp-networking/README.md#with-a-plain-event-read-and-write
+     * Write c->out to the socket: as much as the kernel takes now, and what it
+     * takes leaves the buffer. The socket is non-blocking. "Try again later" (EAGAIN or
+     * EWOULDBLOCK) means the kernel's buffer for this client is full: stop, and leave the rest
+     * for the code below, which waits for EV_WRITE. An interrupted call (EINTR) is simply
+     * made again. Any other error means the client is gone: client_fail(c, errno) and return.
      */
+
+    /* All written: stop waiting for EV_WRITE, and a leaving client can go now. Some left: wait
+     * until the client has read enough (client_write_cb), with a deadline if it is leaving. */
+    if (evbuffer_get_length(c->out) == 0) {
+        if (c->waiting) {
+            event_del(c->write_ev);
+            c->waiting = false;
+        }
+        if (c->finishing)
+            client_doom(c);
+    } else if (!c->waiting) {
+        struct timeval grace = ms_to_timeval(CHAT_CLOSE_GRACE_MS);
+        event_add(c->write_ev, c->finishing ? &grace : NULL);
+        c->waiting = true;
+    }
 }
 
 /* ---- the server: delivering room events, settling --------------------------------------- */
@@ -251,18 +273,22 @@ static void client_flush(struct chat_client *c)
  */
 static void server_deliver(struct chat_server *srv, struct chat_client *c)
 {
-    /* TODO(4): fan-out (lectures/03-tcp-networking/README.md#buffering-and-backpressure)
-     *   - out->to_others: unless the server is shutting down, client_send its bytes to every
-     *     client in srv->clients except c and those finishing or doomed. evbuffer_pullup(buf, -1)
-     *     gives the bytes in one piece: format once, copy to each.
-     *   - out->to_sender: client_send to c.
-     *   - out->quit: client_finish(c, "quit", NULL) (TODO(8)).
-     *   - Last, chat_outbox_clear(out), ready for the next event.
-     *
-     * TODO(9): log a rename
-     *   - If out->old_nick is not empty, the room renamed c: log
-     *     "nick <addr> old=<old> new=<new>" (chat_member_nick gives the new one).
+    struct chat_outbox *out = &srv->outbox;
+
+    /* TODO(4): write what the room says
+     * Read: lectures/03-tcp-networking/README.md#with-a-plain-event-read-and-write
+     * Deliver the outbox of an event of client c with client_send.
+     * out->to_sender goes to c. out->to_others goes to every other client, except those
+     * already leaving (finishing) or doomed, and to nobody while the server shuts down. The
+     * outbox holds the bytes formatted once: copy them to each receiver, do not format again.
      */
+    /* TODO(9): commands
+     * Read: lectures/03-tcp-networking/README.md#protocol-framing
+     * What else the room may ask. After a rename (out->old_nick is not empty),
+     * log "nick <addr> old=<old nick> new=<new nick>". After /quit (out->quit), c leaves with
+     * the reason "quit", once its "* bye" is written.
+     */
+    chat_outbox_clear(out);
 }
 
 /* Frees what client_new() made (NULL members are skipped) and closes the socket. The events
@@ -290,15 +316,17 @@ static void client_release(struct chat_client *c)
 /* Logs the disconnect, takes c out of the room (telling the others), closes and frees it. */
 static void client_free(struct chat_client *c)
 {
-    /* TODO(8): the last of a client (lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close)
-     *   - Log "disconnect <addr> nick=<nick> reason=<reason>".
-     *   - chat_room_leave(srv->room, c->member, &srv->outbox), then server_deliver(srv, c):
-     *     the others get "* <nick> left".
-     *   - Unlink c from srv->clients (it is doubly linked), srv->nclients--, and
-     *     client_release(c): events, socket, buffers, memory.
-     *   - If the server is shutting down and that was the last client, event_del(srv->grace_ev):
-     *     with nothing left on the base, event_base_dispatch() returns.
+    struct chat_server *srv = c->server;
+
+    /* TODO(8): disconnects
+     * Read: lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close
+     * The last of a client. Log "disconnect <addr> nick=<nick> reason=<reason>";
+     * take it out of the room and deliver what the room says, so the others get
+     * "* <nick> left"; unlink it from srv->clients (a doubly linked list) and count it out of
+     * srv->nclients; then client_release() closes and frees it.
      */
+    if (srv->shutting_down && srv->clients == NULL)
+        event_del(srv->grace_ev); /* nothing left on the base: dispatch returns */
 }
 
 /*
@@ -334,17 +362,15 @@ static void server_settle(struct chat_server *srv)
  */
 static int take_line(struct evbuffer *in, char *line, size_t *len)
 {
-    /* TODO(7): framing (lectures/03-tcp-networking/README.md#protocol-framing)
-     *   - evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF) finds the first LF; its
-     *     .pos is -1 when there is none. Do not assume one read() is one line: a line can
-     *     arrive a byte at a time, and one read() can hold many lines.
-     *   - No LF: return -1 if more than CHAT_LINE_MAX bytes are buffered (the line is already
-     *     too long, whatever comes next), else 0 (wait for the rest).
-     *   - LF further than CHAT_LINE_MAX bytes in: return -1.
-     *   - Otherwise evbuffer_remove() the pos bytes before it into line (a line may contain
-     *     NUL bytes: keep the length, *len), evbuffer_drain() the LF, and return 1.
+    /* TODO(7): split the stream into lines
+     * Read: lectures/03-tcp-networking/README.md#lines
+     * Take the next complete line out of `in`: the bytes before the first LF go
+     * to `line`, *len is how many, the LF is dropped, and the result is 1. A line may hold NUL
+     * bytes: it is the bytes and their count, not a C string. No LF yet: return 0 and leave the
+     * bytes for the next read; but if more than CHAT_LINE_MAX bytes are buffered already, the
+     * line is too long whatever comes next: return -1, do not wait for its end. An LF more than
+     * CHAT_LINE_MAX bytes in is -1 as well. A line of exactly CHAT_LINE_MAX bytes is allowed.
      */
-    /* The starter's stand-in, so that it compiles: replace it. */
     return 0;
 }
 
@@ -356,25 +382,33 @@ static void client_read(struct chat_client *c)
     char line[CHAT_LINE_MAX];
     size_t len;
 
-    /* TODO(7): read, then handle whole lines (lectures/03-tcp-networking/README.md#protocol-framing)
-     *   - Read only while the input buffer holds less than CHAT_INPUT_MAX: evbuffer_read(c->in,
-     *     c->fd, CHAT_INPUT_MAX - buffered). Once it is full the kernel keeps the rest and TCP
-     *     slows the sender down: one client can never make us hold more than that.
-     *   - Then take lines (take_line) and hand each to the room:
-     *         chat_room_handle_line(srv->room, c->member, line, len, &srv->outbox);
-     *         server_deliver(srv, c);
-     *     until there is no complete line left, or c is finishing or doomed.
-     *   - take_line() returned -1: client_finish(c, "line-too-long", CHAT_MSG_LINE_TOO_LONG).
-     *   - At most CHAT_LINES_PER_WAKEUP lines per call, so that a client sending flat out
-     *     cannot starve the others. Lines may be left over: event_active(c->read_ev, EV_READ, 0)
-     *     runs this callback again after the other ready events.
-     *
-     * TODO(8): EOF and errors (lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close)
-     *   - evbuffer_read() returning 0 is EOF: set c->eof (and read no more). Still handle the
-     *     complete lines already buffered, then client_finish(c, "eof", NULL): the client may
-     *     only have half-closed, and then it is still waiting for its answers. Bytes after the
-     *     last LF are not a line: they are dropped.
-     *   - -1 with an errno other than EAGAIN, EWOULDBLOCK or EINTR: client_fail(c, errno).
+    /* Never more than CHAT_INPUT_MAX buffered: while the buffer is full, the kernel holds the
+     * rest, and TCP flow control slows the sender down. */
+    if (!c->eof && buffered < CHAT_INPUT_MAX) {
+        int n = evbuffer_read(c->in, c->fd, (int)(CHAT_INPUT_MAX - buffered));
+        /* TODO(8): disconnects
+         * Read: lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close
+         * n is what read() returned. 0 is the end of the stream: set c->eof, and
+         * nothing more is read from c (the lines already buffered still count). -1 with EAGAIN,
+         * EWOULDBLOCK or EINTR means nothing arrived after all. Any other error means the
+         * client is gone: client_fail(c, errno), and return.
+         */
+    }
+    /* TODO(7): split the stream into lines
+     * Read: lectures/03-tcp-networking/README.md#lines
+     * Hand each complete line in c->in to the room (chat_room_handle_line, into
+     * srv->outbox) and deliver what the room says (server_deliver) after each one, until no
+     * complete line is left or c is leaving (finishing) or doomed. A line that is too long
+     * ends the client: client_finish with the reason "line-too-long" and the last line
+     * CHAT_MSG_LINE_TOO_LONG ("! line too long"). Handle at most CHAT_LINES_PER_WAKEUP lines
+     * per call, so that a client sending flat out cannot starve the others; when you stop
+     * there, make sure this callback runs again for the rest, even if no new bytes arrive.
+     */
+    /* TODO(8): disconnects
+     * Read: lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close
+     * After the end of the stream, what is left in c->in has no LF: it is not a
+     * line, and it is dropped. The client leaves with the reason "eof", but what is queued for
+     * it is written first: it may only have half-closed its side, and still wait for answers.
      */
 }
 
@@ -384,10 +418,11 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
     struct chat_server *srv = c->server; /* c may be freed by server_settle() */
     (void)fd;
 
-    /* TODO(10): idle timeout (lectures/03-tcp-networking/README.md#idle-timeouts)
-     *   `what & EV_TIMEOUT` means the client sent nothing for a whole idle period (the read
-     *   event's timeout, set in client_new): client_finish(c, "idle-timeout",
-     *   CHAT_MSG_IDLE_TIMEOUT) instead of reading.
+    /* TODO(10): clients that stall
+     * Read: lectures/03-tcp-networking/README.md#buffering-and-backpressure
+     * The read event's timeout is the idle timeout: EV_TIMEOUT in `what` means c
+     * sent nothing for that long. Then, instead of reading, c leaves with the reason
+     * "idle-timeout" and the last line CHAT_MSG_IDLE_TIMEOUT ("! idle timeout").
      */
     client_read(c);
     server_settle(srv);
@@ -399,10 +434,13 @@ static void client_write_cb(evutil_socket_t fd, short what, void *arg)
     struct chat_server *srv = c->server;
     (void)fd;
 
-    /* TODO(4): the kernel has room again: client_flush(c).
-     *
-     * TODO(8): `what & EV_TIMEOUT` means a finishing client took nothing for the whole grace
-     *   period: set c->abort and client_doom(c) instead of flushing.
+    /* TODO(10): clients that stall
+     * Read: lectures/03-tcp-networking/README.md#buffering-and-backpressure
+     * write_ev fired. EV_WRITE: the client has read, the kernel has room again,
+     * and what is still queued must go out now. EV_TIMEOUT: c is leaving and has taken
+     * nothing for CHAT_CLOSE_GRACE_MS: close it anyway, at once and with a reset (c->abort).
+     * Without the first, a client that falls behind once never gets another byte; without the
+     * second, a leaving client that never reads stays forever.
      */
     server_settle(srv);
 }
@@ -413,22 +451,22 @@ static void client_write_cb(evutil_socket_t fd, short what, void *arg)
  * fd: it is closed even when this fails. Returns 0, or -1 when out of memory. */
 static int client_new(struct chat_server *srv, evutil_socket_t fd, const char *addr)
 {
-    /* TODO(2): one client (lectures/03-tcp-networking/README.md#many-connections)
-     *   - calloc a struct chat_client; set server, fd and addr. (Out of memory: close fd and
-     *     return -1; from here on this function owns fd.)
-     *   - Make its two buffers (evbuffer_new) and two events: read_ev, EV_READ | EV_PERSIST,
-     *     calling client_read_cb, and write_ev, EV_WRITE | EV_PERSIST, calling client_write_cb,
-     *     both with c as their argument. event_add the read event now, with srv->idle_tv as its
-     *     timeout (NULL until TODO(10)); the write event only when output waits (TODO(4)).
-     *   - c->member = chat_room_join(srv->room, &srv->outbox): the room names the client and
-     *     writes its welcome into the outbox.
-     *   - Turn on TCP_NODELAY (setsockopt, IPPROTO_TCP): writes are batched already, and
-     *     Nagle's algorithm would only delay them.
-     *   - Link c at the front of srv->clients (prev/next), srv->nclients++, log
-     *     "connect <addr> nick=<nick>", and server_deliver(srv, c) sends the welcome (TODO(4)).
-     *   - If anything fails: chat_outbox_clear(&srv->outbox), client_release(c), return -1.
+    int one = 1;
+
+    /* Lines are batched by server_settle() already; Nagle's algorithm would only add delay. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+    /* TODO(2): accept a client
+     * Read: lectures/03-tcp-networking/README.md#many-connections
+     * Make a client for the accepted socket fd and welcome it into the room: its
+     * two buffers; its two events, read_ev (EV_READ|EV_PERSIST, calling client_read_cb) and
+     * write_ev (EV_WRITE|EV_PERSIST, calling client_write_cb), with only the read event added
+     * now, with srv->idle_tv as its timeout; its member of the room (chat_room_join names it
+     * and puts its welcome in srv->outbox); its place in srv->clients and srv->nclients; the log
+     * line "connect <addr> nick=<nick>"; and server_deliver, which queues the welcome. This
+     * function owns fd from the start: on any failure, clear the outbox, free what was made
+     * (client_release takes a half-made client) and return -1.
      */
-    /* The starter's stand-in, so that it compiles: replace it. */
     evutil_closesocket(fd);
     return -1;
 }
@@ -442,18 +480,20 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
     (void)socklen;
 
     format_addr(sa, addr, sizeof addr);
-    /* TODO(11): the connection limit (lectures/03-tcp-networking/README.md#accept-errors)
-     *   - If srv->nclients has reached srv->cfg.max_connections: send(fd, CHAT_MSG_SERVER_FULL,
-     *     ...) (a new socket always has room for one short line), log
-     *     "disconnect <addr> reason=over-limit", close fd and return. Never create a client
-     *     for it: it must not join the room or be logged as a connect.
+    /* TODO(11): the connection limit and accept errors
+     * Read: lectures/03-tcp-networking/README.md#accept-errors
+     * At most srv->cfg.max_connections clients at once. One more gets the line
+     * CHAT_MSG_SERVER_FULL ("! server full"), is closed, and is logged as
+     * "disconnect <addr> reason=over-limit". It never becomes a client: no nick, no "connect"
+     * line, and nobody in the room hears of it. A socket just accepted has room in its buffer
+     * for one short line, so a single write, without waiting, is enough.
      */
-
-    /* TODO(2): accept (lectures/03-tcp-networking/README.md#many-connections)
-     *   client_new(srv, fd, addr). If it fails, log "disconnect <addr> reason=error: <text>".
-     *   Then server_settle(srv): the welcome is written before the callback returns.
+    /* TODO(2): accept a client
+     * Read: lectures/03-tcp-networking/README.md#many-connections
+     * Make the client. If that fails (only when out of memory), log
+     * "disconnect <addr> reason=error: <the system's text for ENOMEM>". Then settle, so the
+     * welcome is written before this callback returns.
      */
-    /* The starter's stand-in, so that it compiles: replace it. */
     evutil_closesocket(fd);
 }
 
@@ -462,14 +502,14 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
 static void server_accept_error_cb(struct evconnlistener *listener, void *arg)
 {
     struct chat_server *srv = arg;
-    struct timeval retry = ms_to_timeval(CHAT_ACCEPT_RETRY_MS);
-    int err = EVUTIL_SOCKET_ERROR();
 
-    /* TODO(11): accept errors (lectures/03-tcp-networking/README.md#accept-errors)
-     *   Out of file descriptors (EMFILE), the listening socket stays readable and the listener
-     *   would call this again at once, thousands of times a second. Instead:
-     *   - log "accept failed: <evutil_socket_error_to_string(err)>; pausing 100 ms";
-     *   - evconnlistener_disable(listener) and evtimer_add(srv->retry_ev, &retry).
+    /* TODO(11): the connection limit and accept errors
+     * Read: lectures/03-tcp-networking/README.md#accept-errors
+     * accept() failed, most likely with EMFILE: out of file descriptors. The
+     * listening socket stays readable, so the listener would call this again at once,
+     * thousands of times a second. Log "accept failed: <the error's text>; pausing 100 ms",
+     * stop accepting, and have srv->retry_ev (server_retry_cb) start accepting again after
+     * CHAT_ACCEPT_RETRY_MS.
      */
 }
 
@@ -479,30 +519,27 @@ static void server_retry_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
 
-    /* TODO(11): after the pause, evconnlistener_enable(srv->listener) (unless a shutdown has
-     *   freed it: NULL).
+    /* TODO(11): the connection limit and accept errors
+     * Read: lectures/03-tcp-networking/README.md#accept-errors
+     * The pause is over: accept again, unless a shutdown has freed the listener
+     * meanwhile (srv->listener is NULL then).
      */
 }
 
 /* Binds and listens, and records the real port. Returns 0, or -1 after logging why. */
 static int server_listen(struct chat_server *srv)
 {
-    /* TODO(1): listen (lectures/03-tcp-networking/README.md#listeners)
-     *   - Resolve srv->host and srv->cfg.port with getaddrinfo() (hints: AF_UNSPEC,
-     *     SOCK_STREAM, AI_PASSIVE | AI_NUMERICSERV; the port as a string).
-     *   - evconnlistener_new_bind(srv->base, server_accept_cb, srv,
-     *     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1, addr, addrlen) into srv->listener.
-     *     REUSEABLE lets a restarted server bind at once; CLOSE_ON_FREE closes the socket
-     *     with the listener. freeaddrinfo() afterwards (save errno first).
-     *   - evconnlistener_set_error_cb(srv->listener, server_accept_error_cb).
-     *   - The real port: getsockname() on evconnlistener_get_fd(srv->listener), into srv->port
-     *     (ntohs; the sockaddr is a sockaddr_in or a sockaddr_in6). With port 0 the kernel
-     *     picked it, and only this tells you which.
-     *   - On any failure log "cannot listen on <host>:<port>: <reason>" and return -1.
+    /* TODO(1): listen
+     * Read: lectures/03-tcp-networking/README.md#listeners
+     * Listen on srv->host, port srv->cfg.port, and store the port really bound in
+     * srv->port: with port 0 the kernel picks one, and only the socket can tell you which. New
+     * connections must reach server_accept_cb and accept errors server_accept_error_cb, both
+     * with srv as their argument. A restarted server must be able to bind again at once, and
+     * freeing the listener must close its socket. On any failure, log
+     * "cannot listen on <host>:<port>: <reason>", the reason being the system's text for the
+     * error (such as "Address already in use"), and return -1.
      */
-    /* The starter's stand-in, so that it compiles: replace it. */
-    server_log(srv, "cannot listen on %s:%u: server_listen() is not written yet", srv->host,
-               srv->cfg.port);
+    server_log(srv, "cannot listen on %s:%u: not written yet", srv->host, srv->cfg.port);
     return -1;
 }
 
@@ -540,12 +577,12 @@ static int server_configure(struct chat_server *srv, const struct chat_server_co
                    welcome > list ? welcome : list);
         return -1;
     }
-    /* TODO(10): the idle timeout (lectures/03-tcp-networking/README.md#idle-timeouts)
-     *   If srv->cfg.idle_timeout_ms > 0, fill srv->idle_timeout (ms_to_timeval) and point
-     *   srv->idle_tv at it: client_new passes idle_tv to event_add for each read event. (Better
-     *   still: srv->idle_tv = event_base_init_common_timeout(srv->base, &srv->idle_timeout).
-     *   Every client restarts a timer of the same length on each read; libevent keeps such
-     *   "common" timeouts in a queue instead of its heap, which makes a restart O(1).)
+    /* TODO(10): clients that stall
+     * Read: lectures/03-tcp-networking/README.md#buffering-and-backpressure
+     * With cfg.idle_timeout_ms > 0, point srv->idle_tv at a timeout of that
+     * length (srv->idle_timeout has room for one): client_new gives it to every read event.
+     * Every client restarts a timer of this same length on each read, and libevent has a
+     * cheaper kind of timeout for exactly that case. 0 means none: idle_tv stays NULL.
      */
     return 0;
 }
@@ -591,26 +628,26 @@ static void server_grace_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
 
-    /* TODO(15): the deadline passed (lectures/03-tcp-networking/README.md#graceful-shutdown)
-     *   Whoever is still connected has not taken their last lines: set c->abort and
-     *   client_drop(c, "shutdown") for each, then server_settle(srv).
+    /* TODO(15): shut down gracefully
+     * Read: lectures/03-tcp-networking/README.md#graceful-shutdown
+     * The shutdown deadline passed. Whoever is still connected has not taken
+     * their last lines: close each of them now, with a reset (c->abort) and the reason
+     * "shutdown", then settle.
      */
 }
 
 void chat_server_shutdown(struct chat_server *srv)
 {
-    struct timeval grace = ms_to_timeval(CHAT_SHUTDOWN_GRACE_MS);
-
-    /* TODO(15): graceful shutdown (lectures/03-tcp-networking/README.md#graceful-shutdown)
-     *   - Only once: return if srv->shutting_down; then set it. Log "shutting down: <n> clients".
-     *   - Stop accepting: evconnlistener_free(srv->listener) and set it to NULL (closing the
-     *     socket makes new clients get "connection refused" at once), event_del(srv->retry_ev).
-     *   - client_finish(c, "shutdown", CHAT_MSG_SHUTDOWN) for every client: the notice is
-     *     written, then each one closes.
-     *   - If any client is left, evtimer_add(srv->grace_ev, &grace): server_grace_cb closes
-     *     the stragglers. Then server_settle(srv).
-     *   When the last client is gone, client_free deletes grace_ev: nothing is left on the base,
-     *   and event_base_dispatch() in main returns by itself.
+    /* TODO(15): shut down gracefully
+     * Read: lectures/03-tcp-networking/README.md#graceful-shutdown
+     * Shut down gracefully, once: a second call does nothing. Log
+     * "shutting down: <n> clients". Stop accepting: close the listening socket itself (set
+     * srv->listener to NULL), so new clients are refused at once instead of waiting in the
+     * backlog, and cancel an accept retry that may be pending. Every client leaves with the
+     * reason "shutdown" and the last line CHAT_MSG_SHUTDOWN ("* server shutting down"). If any
+     * client is still there, arm srv->grace_ev for CHAT_SHUTDOWN_GRACE_MS: server_grace_cb
+     * closes the stragglers. Then settle. Once the last client is gone, nothing of the server
+     * is left on the base, and event_base_dispatch() returns by itself.
      */
 }
 

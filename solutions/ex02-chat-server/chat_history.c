@@ -90,6 +90,15 @@ static int ring_push(struct chat_history *h, const char *time, const char *nick,
 static size_t format_line(const char *time, const char *nick, const char *text, size_t len,
                           char *out)
 {
+    /* STUDENT(12): Write one message into out as a line of the file, and return its length
+     * with the '\n' (0 on failure): a compact JSON object {"time":...,"nick":...,"text":...},
+     * then '\n'. Let jansson build and serialise it: it does the escaping (quotes,
+     * backslashes, control characters, non-ASCII text). The text is len bytes, not a C string.
+     * out has CHAT_HISTORY_LINE_MAX bytes: jansson can write straight into it, so nothing but
+     * the short-lived JSON object is allocated.
+     * stub:
+     *     return 0;
+     */
     json_t *obj = json_pack("{s:s, s:s, s:s%}", "time", time, "nick", nick, "text", text, len);
     if (obj == NULL)
         return 0;
@@ -99,6 +108,7 @@ static size_t format_line(const char *time, const char *nick, const char *text, 
         return 0; /* cannot happen for valid entries: 1 KiB of text escapes to at most ~2 KiB */
     out[n] = '\n';
     return n + 1;
+    /* END STUDENT(12) */
 }
 
 /* write() until all of buf is taken: a regular file can take less than asked (a full disk). */
@@ -124,6 +134,13 @@ static int write_all(int fd, const char *buf, size_t len)
  */
 static long read_line(FILE *f, char *buf, size_t cap, bool *complete, bool *too_long)
 {
+    /* STUDENT(13): Read one line of f into buf, without its '\n'. At most cap bytes are
+     * kept; the rest of a longer line is read and dropped, and *too_long says so. *complete
+     * says whether the line ended in '\n' (a last line cut off by a crash has none). Return
+     * the number of bytes kept, or -1 when f was already at its end.
+     * stub:
+     *     return -1;
+     */
     size_t len = 0;
     int c;
 
@@ -142,6 +159,7 @@ static long read_line(FILE *f, char *buf, size_t cap, bool *complete, bool *too_
     if (c == EOF && len == 0 && !*too_long)
         return -1;
     return (long)len;
+    /* END STUDENT(13) */
 }
 
 /*
@@ -151,6 +169,17 @@ static long read_line(FILE *f, char *buf, size_t cap, bool *complete, bool *too_
 static const char *load_line(struct chat_history *h, const char *line, size_t len,
                              json_error_t *err)
 {
+    /* STUDENT(13): Check one line of the file and keep its message (ring_push). Return NULL
+     * when it is kept, or a short reason why not, for the log's "skipping line <n> of <file>:
+     * <reason>". The line must be a JSON object without duplicate keys, whose "time", "nick"
+     * and "text" are strings: time not empty and shorter than CHAT_TIME_SIZE, nick a valid
+     * nickname, text 1 to CHAT_LINE_MAX bytes. When jansson refuses the line, its own error
+     * text (in err) is the reason. The file may have been edited by hand: remove control
+     * characters from the text before keeping it, as from a line a client sends. Free the
+     * parsed JSON on every path.
+     * stub:
+     *     return "not read yet";
+     */
     const char *time, *nick, *text;
     size_t text_len;
     char clean[CHAT_LINE_MAX];
@@ -177,6 +206,7 @@ static const char *load_line(struct chat_history *h, const char *line, size_t le
     }
     json_decref(obj); /* time, nick and text point into obj: used only above */
     return why;
+    /* END STUDENT(13) */
 }
 
 /* Loads the file into the ring. Returns the number of corrupt lines, or -1 if the file exists
@@ -236,6 +266,18 @@ static void history_stop_writing(struct chat_history *h)
  */
 static int history_compact(struct chat_history *h)
 {
+    /* STUDENT(14): Replace the file by one holding only the kept messages, so that a crash or
+     * a power cut at any moment leaves either the whole old file or the whole new one: never a
+     * mix, never an empty file. Write the messages (format_line, write_all) to h->tmp_path, get
+     * that file onto the disk and close it, and only then rename it over h->path. h->fd still
+     * points at the old file, which the rename has unlinked: open h->path again for appending.
+     * Then h->file_lines = h->count, and log "compacted <path> to <n> messages". On any
+     * failure: log why, remove the temporary file, and return -1.
+     * stub:
+     *     if (h->fd < 0)
+     *         h->fd = open(h->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+     *     return h->fd >= 0 ? 0 : -1;
+     */
     char line[CHAT_HISTORY_LINE_MAX];
 
     int fd = open(h->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -275,6 +317,7 @@ fail:
         close(fd);
     unlink(h->tmp_path);
     return -1;
+    /* END STUDENT(14) */
 }
 
 struct chat_history *chat_history_open(const char *path, size_t size, FILE *log)
@@ -345,6 +388,15 @@ int chat_history_add(struct chat_history *h, const char *nick, const char *text,
     int status = 0;
 
     format_now(time);
+    /* STUDENT(12): If the file is open (h->fd >= 0), append the message to it as one line
+     * (format_line, write_all), and count it in h->file_lines. One write() for the whole line:
+     * with O_APPEND the kernel puts it at the end in one piece, and once in the kernel it
+     * survives a crash of the server. No fsync() per message: it would stall the event loop
+     * for a disk flush on every line anyone types. If it fails: log
+     * "cannot write to <path>: <reason>", history_stop_writing(h), and status = -1 (the
+     * message is still kept in memory).
+     * stub:
+     */
     if (h->fd >= 0) {
         /* One write() per line: with O_APPEND the kernel places it at the end in one piece. */
         size_t n = format_line(time, nick, text, len, line);
@@ -356,6 +408,7 @@ int chat_history_add(struct chat_history *h, const char *nick, const char *text,
             h->file_lines++;
         }
     }
+    /* END STUDENT(12) */
     if (ring_push(h, time, nick, text, len) != 0)
         status = -1;
     /* Compaction costs O(size) and an fsync, once every (factor - 1) * size messages. */

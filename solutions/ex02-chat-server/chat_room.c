@@ -165,6 +165,13 @@ struct chat_member *chat_room_join(struct chat_room *room, struct chat_outbox *o
     room_insert(room, m);
     room->count++;
 
+    /* STUDENT(3): Greet m. out->to_sender gets "* welcome <nick>", then the history, oldest
+     * first, one "<nick>: <text>" line per message (room->history may be NULL: no history),
+     * then "* end of history", always, so that the client knows where live traffic starts.
+     * out->to_others gets "* <nick> joined". Every line ends in "\n". A message's text is
+     * bytes and a length, not a C string: never use it as a format.
+     * stub:
+     */
     evbuffer_add_printf(out->to_sender, "* welcome %s\n", m->nick);
     size_t n = room->history != NULL ? chat_history_count(room->history) : 0;
     for (size_t i = 0; i < n; i++) {
@@ -175,12 +182,18 @@ struct chat_member *chat_room_join(struct chat_room *room, struct chat_outbox *o
     }
     evbuffer_add_printf(out->to_sender, "* end of history\n");
     evbuffer_add_printf(out->to_others, "* %s joined\n", m->nick);
+    /* END STUDENT(3) */
     return m;
 }
 
 void chat_room_leave(struct chat_room *room, struct chat_member *m, struct chat_outbox *out)
 {
+    /* STUDENT(3): out->to_others gets "* <nick> left\n". m is freed just below: use its
+     * nick before.
+     * stub:
+     */
     evbuffer_add_printf(out->to_others, "* %s left\n", m->nick);
+    /* END STUDENT(3) */
     room_unlink(room, m);
     room->count--;
     free(m);
@@ -202,16 +215,31 @@ size_t chat_room_count(const struct chat_room *room)
 static void room_say(struct chat_room *room, struct chat_member *m, const char *text, size_t len,
                      struct chat_outbox *out)
 {
+    /* STUDENT(6): A chat message. Record it in the history first, if the room has one: the
+     * server broadcasts only after this returns, so the message is on file before anyone can
+     * see it. Then out->to_others gets "<nick>: <text>\n". The sender gets nothing back. The
+     * text is len bytes, not a C string.
+     * stub:
+     */
     if (room->history != NULL)
         chat_history_add(room->history, m->nick, text, len); /* a failure is logged there */
     evbuffer_add_printf(out->to_others, "%s: ", m->nick);
     evbuffer_add(out->to_others, text, len);
     evbuffer_add(out->to_others, "\n", 1);
+    /* END STUDENT(6) */
 }
 
 static void cmd_nick(struct chat_room *room, struct chat_member *m, const char *arg, size_t len,
                      struct chat_outbox *out)
 {
+    /* STUDENT(9): Rename m to arg (len bytes; the blanks around it are already dropped). Not
+     * a valid nickname: "! invalid nickname\n" to the sender. Held by another member, ignoring
+     * case: "! nickname taken\n" (m may change the case of its own name). Otherwise the sender
+     * gets "* you are now <name>\n", and if the name really changes, the others get
+     * "* <old> is now <name>\n", out->old_nick gets the old name (the server logs the rename),
+     * and m moves to its new place in the sorted member list (room_unlink, room_insert).
+     * stub:
+     */
     char nick[CHAT_NICK_MAX + 1];
 
     if (!chat_line_valid_nick(arg, len)) {
@@ -233,6 +261,7 @@ static void cmd_nick(struct chat_room *room, struct chat_member *m, const char *
     room_unlink(room, m); /* the new name may sort elsewhere */
     snprintf(m->nick, sizeof m->nick, "%s", nick);
     room_insert(room, m);
+    /* END STUDENT(9) */
 }
 
 static void cmd_list(struct chat_room *room, struct chat_member *m, const char *arg, size_t len,
@@ -241,24 +270,33 @@ static void cmd_list(struct chat_room *room, struct chat_member *m, const char *
     (void)m;
     (void)arg;
     (void)len;
+    /* STUDENT(9): One line to the sender: "* users (<count>): <nick>, <nick>, ...\n", in the
+     * list's order (room->first onwards): the room keeps it sorted by nick, ignoring case.
+     * stub:
+     */
     evbuffer_add_printf(out->to_sender, "* users (%zu): ", room->count);
     for (struct chat_member *p = room->first; p != NULL; p = p->next)
         evbuffer_add_printf(out->to_sender, p == room->first ? "%s" : ", %s", p->nick);
     evbuffer_add(out->to_sender, "\n", 1);
+    /* END STUDENT(9) */
 }
 
 static void cmd_me(struct chat_room *room, struct chat_member *m, const char *arg, size_t len,
                    struct chat_outbox *out)
 {
     (void)room;
+    /* STUDENT(9): The others get "* <nick> <text>\n"; an action is not a chat message, and
+     * it is not recorded in the history. Without text: "! usage: /me <text>\n" to the sender.
+     * stub:
+     */
     if (len == 0) {
         evbuffer_add_printf(out->to_sender, "! usage: /me <text>\n");
         return;
     }
-    /* An action is not a chat message: it is not recorded in the history. */
     evbuffer_add_printf(out->to_others, "* %s ", m->nick);
     evbuffer_add(out->to_others, arg, len);
     evbuffer_add(out->to_others, "\n", 1);
+    /* END STUDENT(9) */
 }
 
 static void cmd_help(struct chat_room *room, struct chat_member *m, const char *arg, size_t len,
@@ -268,7 +306,11 @@ static void cmd_help(struct chat_room *room, struct chat_member *m, const char *
     (void)m;
     (void)arg;
     (void)len;
+    /* STUDENT(9): One line to the sender: CHAT_HELP_LINE.
+     * stub:
+     */
     evbuffer_add(out->to_sender, CHAT_HELP_LINE, strlen(CHAT_HELP_LINE));
+    /* END STUDENT(9) */
 }
 
 static void cmd_quit(struct chat_room *room, struct chat_member *m, const char *arg, size_t len,
@@ -278,8 +320,13 @@ static void cmd_quit(struct chat_room *room, struct chat_member *m, const char *
     (void)m;
     (void)arg;
     (void)len;
+    /* STUDENT(9): "* bye\n" to the sender, and out->quit: the server closes the connection
+     * once that line is written.
+     * stub:
+     */
     evbuffer_add_printf(out->to_sender, "* bye\n");
     out->quit = true;
+    /* END STUDENT(9) */
 }
 
 static bool blank(char c)
@@ -287,9 +334,27 @@ static bool blank(char c)
     return c == ' ' || c == '\t';
 }
 
+/* The command named by the len bytes at word (without the '/'), or NULL. The whole word must
+ * match: "nickname" is not "nick". */
+static const struct chat_command *room_command(const char *word, size_t len)
+{
+    for (size_t i = 0; i < sizeof chat_commands / sizeof chat_commands[0]; i++)
+        if (strlen(chat_commands[i].name) == len && memcmp(chat_commands[i].name, word, len) == 0)
+            return &chat_commands[i];
+    return NULL;
+}
+
 void chat_room_handle_line(struct chat_room *room, struct chat_member *m, char *line, size_t len,
                            struct chat_outbox *out)
 {
+    /* STUDENT(6): Check and clean the line, in this order. One CR at the very end is dropped
+     * (the line ended in CRLF). A line that is not valid UTF-8 gets "! invalid utf-8\n" back,
+     * and goes no further. Control characters are removed. What is then empty is ignored,
+     * with no answer. A line not starting with '/' is a chat message (room_say); the others
+     * are commands, handled below.
+     * stub:
+     *     return;
+     */
     if (len > 0 && line[len - 1] == '\r')
         len--;
     if (!chat_line_valid_utf8(line, len)) {
@@ -303,7 +368,15 @@ void chat_room_handle_line(struct chat_room *room, struct chat_member *m, char *
         room_say(room, m, line, len, out);
         return;
     }
+    /* END STUDENT(6) */
 
+    /* STUDENT(9): A command, "/word argument". The word runs from the '/' to the first blank
+     * (space or TAB) or the end of the line; the argument is the rest, without the blanks
+     * around it, and may be empty. Run the command the word names (room_command) with that
+     * argument. No such command, a lone "/" included: "! unknown command /<word>\n" to the
+     * sender.
+     * stub:
+     */
     /* "/word arg": the word runs to the first blank; blanks around the argument are dropped. */
     size_t word_len = 1;
     while (word_len < len && !blank(line[word_len]))
@@ -317,14 +390,13 @@ void chat_room_handle_line(struct chat_room *room, struct chat_member *m, char *
     while (arg_len > 0 && blank(arg[arg_len - 1]))
         arg_len--;
 
-    for (size_t i = 0; i < sizeof chat_commands / sizeof chat_commands[0]; i++) {
-        const struct chat_command *c = &chat_commands[i];
-        if (strlen(c->name) == word_len - 1 && memcmp(c->name, line + 1, word_len - 1) == 0) {
-            c->fn(room, m, arg, arg_len, out);
-            return;
-        }
+    const struct chat_command *cmd = room_command(line + 1, word_len - 1);
+    if (cmd != NULL) {
+        cmd->fn(room, m, arg, arg_len, out);
+        return;
     }
     evbuffer_add_printf(out->to_sender, "! unknown command ");
     evbuffer_add(out->to_sender, line, word_len);
     evbuffer_add(out->to_sender, "\n", 1);
+    /* END STUDENT(9) */
 }

@@ -173,6 +173,11 @@ static void client_mark_dirty(struct chat_client *c)
 /* Drops c after a failed read() or write(): a reset is ECONNRESET (reading) or EPIPE (writing). */
 static void client_fail(struct chat_client *c, int err)
 {
+    /* STUDENT(8): A read or a write failed with err: the client is gone. Drop it with the
+     * reason "reset" for a reset connection (ECONNRESET when reading; EPIPE or ECONNRESET when
+     * writing), and "error: <the system's text for err>" for anything else.
+     * stub:
+     */
     char reason[CHAT_REASON_MAX];
 
     if (err == ECONNRESET || err == EPIPE)
@@ -180,6 +185,7 @@ static void client_fail(struct chat_client *c, int err)
     else
         snprintf(reason, sizeof reason, "error: %s", strerror(err));
     client_drop(c, reason);
+    /* END STUDENT(8) */
 }
 
 /*
@@ -194,6 +200,13 @@ static void client_send(struct chat_client *c, const void *data, size_t len)
 
     if (c->doomed || len == 0)
         return;
+    /* STUDENT(10): A client whose pending output would pass srv->cfg.max_output_bytes is not
+     * reading: it is a slow reader. Log "slow-reader <addr> nick=<nick> pending=<bytes queued>
+     * limit=<max_output_bytes>: dropped", set c->abort (it is closed with a reset, so the
+     * kernel also drops what it still holds for it) and drop it with the reason "slow-reader".
+     * Never wait for it and never pause the room for it: the others go on.
+     * stub:
+     */
     if (pending + len > srv->cfg.max_output_bytes) {
         server_log(srv, "slow-reader %s nick=%s pending=%zu limit=%zu: dropped", c->addr,
                    chat_member_nick(c->member), pending, srv->cfg.max_output_bytes);
@@ -201,12 +214,21 @@ static void client_send(struct chat_client *c, const void *data, size_t len)
         client_drop(c, "slow-reader");
         return;
     }
+    /* END STUDENT(10) */
+    /* STUDENT(4): Queue the bytes on c's output buffer; nothing is written here. Then, unless
+     * c is waiting for the kernel to take more (write_ev will write when it does), mark c
+     * dirty: server_settle() writes every dirty client once, at the end of the callback, so a
+     * burst of lines costs one write, not one per line. Out of memory: drop the client with
+     * the reason "error: out of memory".
+     * stub:
+     */
     if (evbuffer_add(c->out, data, len) != 0) {
         client_drop(c, "error: out of memory");
         return;
     }
     if (!c->waiting)
         client_mark_dirty(c); /* while waiting, write_ev flushes when the kernel has room */
+    /* END STUDENT(4) */
 }
 
 /*
@@ -216,6 +238,14 @@ static void client_send(struct chat_client *c, const void *data, size_t len)
  */
 static void client_finish(struct chat_client *c, const char *reason, const char *last_line)
 {
+    /* STUDENT(8): Start c's goodbye. A client already leaving (finishing) or doomed is left
+     * alone. Queue last_line, if there is one; if that dropped the client, stop there.
+     * Remember the reason (c->reason, for the log), set c->finishing and stop reading: a
+     * leaving client reads nothing more and gets nothing new. It closes once its output is
+     * written, which client_flush checks: so mark it dirty, even with nothing queued. If it is
+     * already waiting for the kernel, give write_ev a deadline of CHAT_CLOSE_GRACE_MS instead.
+     * stub:
+     */
     struct timeval grace = ms_to_timeval(CHAT_CLOSE_GRACE_MS);
 
     if (c->finishing || c->doomed)
@@ -231,11 +261,19 @@ static void client_finish(struct chat_client *c, const char *reason, const char 
         event_add(c->write_ev, &grace); /* already waiting: now with a deadline */
     else
         client_mark_dirty(c); /* even with nothing queued: the flush then sees it can close */
+    /* END STUDENT(8) */
 }
 
 /* Writes what the kernel will take. The rest waits for write_ev. */
 static void client_flush(struct chat_client *c)
 {
+    /* STUDENT(4): Write c->out to the socket: as much as the kernel takes now, and what it
+     * takes leaves the buffer. The socket is non-blocking. "Try again later" (EAGAIN or
+     * EWOULDBLOCK) means the kernel's buffer for this client is full: stop, and leave the rest
+     * for the code below, which waits for EV_WRITE. An interrupted call (EINTR) is simply
+     * made again. Any other error means the client is gone: client_fail(c, errno) and return.
+     * stub:
+     */
     while (evbuffer_get_length(c->out) > 0) {
         if (evbuffer_write(c->out, c->fd) < 0) {
             if (errno == EINTR)
@@ -246,6 +284,10 @@ static void client_flush(struct chat_client *c)
             return;
         }
     }
+    /* END STUDENT(4) */
+
+    /* All written: stop waiting for EV_WRITE, and a leaving client can go now. Some left: wait
+     * until the client has read enough (client_write_cb), with a deadline if it is leaving. */
     if (evbuffer_get_length(c->out) == 0) {
         if (c->waiting) {
             event_del(c->write_ev);
@@ -269,12 +311,14 @@ static void client_flush(struct chat_client *c)
 static void server_deliver(struct chat_server *srv, struct chat_client *c)
 {
     struct chat_outbox *out = &srv->outbox;
-    size_t n;
 
-    if (out->old_nick[0] != '\0')
-        server_log(srv, "nick %s old=%s new=%s", c->addr, out->old_nick,
-                   chat_member_nick(c->member));
-    n = evbuffer_get_length(out->to_others);
+    /* STUDENT(4): Deliver the outbox of an event of client c with client_send.
+     * out->to_sender goes to c. out->to_others goes to every other client, except those
+     * already leaving (finishing) or doomed, and to nobody while the server shuts down. The
+     * outbox holds the bytes formatted once: copy them to each receiver, do not format again.
+     * stub:
+     */
+    size_t n = evbuffer_get_length(out->to_others);
     if (n > 0 && !srv->shutting_down) {
         const unsigned char *line = evbuffer_pullup(out->to_others, -1);
         for (struct chat_client *o = srv->clients; o != NULL; o = o->next)
@@ -284,8 +328,18 @@ static void server_deliver(struct chat_server *srv, struct chat_client *c)
     n = evbuffer_get_length(out->to_sender);
     if (n > 0)
         client_send(c, evbuffer_pullup(out->to_sender, -1), n);
+    /* END STUDENT(4) */
+    /* STUDENT(9): What else the room may ask. After a rename (out->old_nick is not empty),
+     * log "nick <addr> old=<old nick> new=<new nick>". After /quit (out->quit), c leaves with
+     * the reason "quit", once its "* bye" is written.
+     * stub:
+     */
+    if (out->old_nick[0] != '\0')
+        server_log(srv, "nick %s old=%s new=%s", c->addr, out->old_nick,
+                   chat_member_nick(c->member));
     if (out->quit)
         client_finish(c, "quit", NULL);
+    /* END STUDENT(9) */
     chat_outbox_clear(out);
 }
 
@@ -316,6 +370,12 @@ static void client_free(struct chat_client *c)
 {
     struct chat_server *srv = c->server;
 
+    /* STUDENT(8): The last of a client. Log "disconnect <addr> nick=<nick> reason=<reason>";
+     * take it out of the room and deliver what the room says, so the others get
+     * "* <nick> left"; unlink it from srv->clients (a doubly linked list) and count it out of
+     * srv->nclients; then client_release() closes and frees it.
+     * stub:
+     */
     server_log(srv, "disconnect %s nick=%s reason=%s", c->addr, chat_member_nick(c->member),
                c->reason);
     chat_room_leave(srv->room, c->member, &srv->outbox);
@@ -329,6 +389,7 @@ static void client_free(struct chat_client *c)
         c->next->prev = c->prev;
     srv->nclients--;
     client_release(c);
+    /* END STUDENT(8) */
     if (srv->shutting_down && srv->clients == NULL)
         event_del(srv->grace_ev); /* nothing left on the base: dispatch returns */
 }
@@ -366,6 +427,15 @@ static void server_settle(struct chat_server *srv)
  */
 static int take_line(struct evbuffer *in, char *line, size_t *len)
 {
+    /* STUDENT(7): Take the next complete line out of `in`: the bytes before the first LF go
+     * to `line`, *len is how many, the LF is dropped, and the result is 1. A line may hold NUL
+     * bytes: it is the bytes and their count, not a C string. No LF yet: return 0 and leave the
+     * bytes for the next read; but if more than CHAT_LINE_MAX bytes are buffered already, the
+     * line is too long whatever comes next: return -1, do not wait for its end. An LF more than
+     * CHAT_LINE_MAX bytes in is -1 as well. A line of exactly CHAT_LINE_MAX bytes is allowed.
+     * stub:
+     *     return 0;
+     */
     size_t eol_len;
     struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
 
@@ -376,6 +446,7 @@ static int take_line(struct evbuffer *in, char *line, size_t *len)
     *len = (size_t)evbuffer_remove(in, line, (size_t)eol.pos);
     evbuffer_drain(in, eol_len);
     return 1;
+    /* END STUDENT(7) */
 }
 
 /* Reads what has arrived and handles the complete lines, CHAT_LINES_PER_WAKEUP at most. */
@@ -390,13 +461,29 @@ static void client_read(struct chat_client *c)
      * rest, and TCP flow control slows the sender down. */
     if (!c->eof && buffered < CHAT_INPUT_MAX) {
         int n = evbuffer_read(c->in, c->fd, (int)(CHAT_INPUT_MAX - buffered));
+        /* STUDENT(8): n is what read() returned. 0 is the end of the stream: set c->eof, and
+         * nothing more is read from c (the lines already buffered still count). -1 with EAGAIN,
+         * EWOULDBLOCK or EINTR means nothing arrived after all. Any other error means the
+         * client is gone: client_fail(c, errno), and return.
+         * stub:
+         */
         if (n == 0) {
             c->eof = true;
         } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             client_fail(c, errno);
             return;
         }
+        /* END STUDENT(8) */
     }
+    /* STUDENT(7): Hand each complete line in c->in to the room (chat_room_handle_line, into
+     * srv->outbox) and deliver what the room says (server_deliver) after each one, until no
+     * complete line is left or c is leaving (finishing) or doomed. A line that is too long
+     * ends the client: client_finish with the reason "line-too-long" and the last line
+     * CHAT_MSG_LINE_TOO_LONG ("! line too long"). Handle at most CHAT_LINES_PER_WAKEUP lines
+     * per call, so that a client sending flat out cannot starve the others; when you stop
+     * there, make sure this callback runs again for the rest, even if no new bytes arrive.
+     * stub:
+     */
     for (int handled = 0; !c->finishing && !c->doomed; handled++) {
         if (handled == CHAT_LINES_PER_WAKEUP) {
             /* Lines may be left: run again after the other ready events, not before. */
@@ -413,10 +500,15 @@ static void client_read(struct chat_client *c)
         chat_room_handle_line(srv->room, c->member, line, len, &srv->outbox);
         server_deliver(srv, c);
     }
-    /* After EOF whatever is left is an unterminated last line: not a line, so it is dropped.
-     * The client may only have half-closed, so its last replies are still written. */
+    /* END STUDENT(7) */
+    /* STUDENT(8): After the end of the stream, what is left in c->in has no LF: it is not a
+     * line, and it is dropped. The client leaves with the reason "eof", but what is queued for
+     * it is written first: it may only have half-closed its side, and still wait for answers.
+     * stub:
+     */
     if (c->eof)
         client_finish(c, "eof", NULL);
+    /* END STUDENT(8) */
 }
 
 static void client_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -425,10 +517,17 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
     struct chat_server *srv = c->server; /* c may be freed by server_settle() */
     (void)fd;
 
+    /* STUDENT(10): The read event's timeout is the idle timeout: EV_TIMEOUT in `what` means c
+     * sent nothing for that long. Then, instead of reading, c leaves with the reason
+     * "idle-timeout" and the last line CHAT_MSG_IDLE_TIMEOUT ("! idle timeout").
+     * stub:
+     *     client_read(c);
+     */
     if (what & EV_TIMEOUT)
         client_finish(c, "idle-timeout", CHAT_MSG_IDLE_TIMEOUT);
     else
         client_read(c);
+    /* END STUDENT(10) */
     server_settle(srv);
 }
 
@@ -438,12 +537,20 @@ static void client_write_cb(evutil_socket_t fd, short what, void *arg)
     struct chat_server *srv = c->server;
     (void)fd;
 
+    /* STUDENT(10): write_ev fired. EV_WRITE: the client has read, the kernel has room again,
+     * and what is still queued must go out now. EV_TIMEOUT: c is leaving and has taken
+     * nothing for CHAT_CLOSE_GRACE_MS: close it anyway, at once and with a reset (c->abort).
+     * Without the first, a client that falls behind once never gets another byte; without the
+     * second, a leaving client that never reads stays forever.
+     * stub:
+     */
     if (what & EV_TIMEOUT) {
         c->abort = true; /* leaving, and took nothing for the whole grace period */
         client_doom(c);
     } else {
         client_flush(c);
     }
+    /* END STUDENT(10) */
     server_settle(srv);
 }
 
@@ -453,8 +560,24 @@ static void client_write_cb(evutil_socket_t fd, short what, void *arg)
  * fd: it is closed even when this fails. Returns 0, or -1 when out of memory. */
 static int client_new(struct chat_server *srv, evutil_socket_t fd, const char *addr)
 {
-    struct chat_client *c = calloc(1, sizeof *c);
     int one = 1;
+
+    /* Lines are batched by server_settle() already; Nagle's algorithm would only add delay. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+    /* STUDENT(2): Make a client for the accepted socket fd and welcome it into the room: its
+     * two buffers; its two events, read_ev (EV_READ|EV_PERSIST, calling client_read_cb) and
+     * write_ev (EV_WRITE|EV_PERSIST, calling client_write_cb), with only the read event added
+     * now, with srv->idle_tv as its timeout; its member of the room (chat_room_join names it
+     * and puts its welcome in srv->outbox); its place in srv->clients and srv->nclients; the log
+     * line "connect <addr> nick=<nick>"; and server_deliver, which queues the welcome. This
+     * function owns fd from the start: on any failure, clear the outbox, free what was made
+     * (client_release takes a half-made client) and return -1.
+     * stub:
+     *     evutil_closesocket(fd);
+     *     return -1;
+     */
+    struct chat_client *c = calloc(1, sizeof *c);
 
     if (c == NULL) {
         evutil_closesocket(fd);
@@ -474,8 +597,6 @@ static int client_new(struct chat_server *srv, evutil_socket_t fd, const char *a
     if (c->member == NULL)
         goto err;
 
-    /* Lines are batched by server_settle() already; Nagle's algorithm would only add delay. */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->next = srv->clients;
     if (srv->clients != NULL)
         srv->clients->prev = c;
@@ -489,6 +610,7 @@ err:
     chat_outbox_clear(&srv->outbox);
     client_release(c);
     return -1;
+    /* END STUDENT(2) */
 }
 
 static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
@@ -500,6 +622,13 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
     (void)socklen;
 
     format_addr(sa, addr, sizeof addr);
+    /* STUDENT(11): At most srv->cfg.max_connections clients at once. One more gets the line
+     * CHAT_MSG_SERVER_FULL ("! server full"), is closed, and is logged as
+     * "disconnect <addr> reason=over-limit". It never becomes a client: no nick, no "connect"
+     * line, and nobody in the room hears of it. A socket just accepted has room in its buffer
+     * for one short line, so a single write, without waiting, is enough.
+     * stub:
+     */
     if (srv->nclients >= (size_t)srv->cfg.max_connections) {
         /* Say why, then close. The socket is new, so its buffer has room for the line; if
          * the write fails anyway, the close alone still tells the client "no". */
@@ -509,9 +638,17 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
         evutil_closesocket(fd);
         return;
     }
+    /* END STUDENT(11) */
+    /* STUDENT(2): Make the client. If that fails (only when out of memory), log
+     * "disconnect <addr> reason=error: <the system's text for ENOMEM>". Then settle, so the
+     * welcome is written before this callback returns.
+     * stub:
+     *     evutil_closesocket(fd);
+     */
     if (client_new(srv, fd, addr) != 0)
         server_log(srv, "disconnect %s reason=error: %s", addr, strerror(ENOMEM));
     server_settle(srv);
+    /* END STUDENT(2) */
 }
 
 /* After an accept error such as EMFILE (out of file descriptors) the listening socket stays
@@ -519,6 +656,14 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
 static void server_accept_error_cb(struct evconnlistener *listener, void *arg)
 {
     struct chat_server *srv = arg;
+
+    /* STUDENT(11): accept() failed, most likely with EMFILE: out of file descriptors. The
+     * listening socket stays readable, so the listener would call this again at once,
+     * thousands of times a second. Log "accept failed: <the error's text>; pausing 100 ms",
+     * stop accepting, and have srv->retry_ev (server_retry_cb) start accepting again after
+     * CHAT_ACCEPT_RETRY_MS.
+     * stub:
+     */
     struct timeval retry = ms_to_timeval(CHAT_ACCEPT_RETRY_MS);
     int err = EVUTIL_SOCKET_ERROR();
 
@@ -526,6 +671,7 @@ static void server_accept_error_cb(struct evconnlistener *listener, void *arg)
                CHAT_ACCEPT_RETRY_MS);
     evconnlistener_disable(listener);
     evtimer_add(srv->retry_ev, &retry);
+    /* END STUDENT(11) */
 }
 
 static void server_retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -534,13 +680,29 @@ static void server_retry_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
 
+    /* STUDENT(11): The pause is over: accept again, unless a shutdown has freed the listener
+     * meanwhile (srv->listener is NULL then).
+     * stub:
+     */
     if (srv->listener != NULL)
         evconnlistener_enable(srv->listener);
+    /* END STUDENT(11) */
 }
 
 /* Binds and listens, and records the real port. Returns 0, or -1 after logging why. */
 static int server_listen(struct chat_server *srv)
 {
+    /* STUDENT(1): Listen on srv->host, port srv->cfg.port, and store the port really bound in
+     * srv->port: with port 0 the kernel picks one, and only the socket can tell you which. New
+     * connections must reach server_accept_cb and accept errors server_accept_error_cb, both
+     * with srv as their argument. A restarted server must be able to bind again at once, and
+     * freeing the listener must close its socket. On any failure, log
+     * "cannot listen on <host>:<port>: <reason>", the reason being the system's text for the
+     * error (such as "Address already in use"), and return -1.
+     * stub:
+     *     server_log(srv, "cannot listen on %s:%u: not written yet", srv->host, srv->cfg.port);
+     *     return -1;
+     */
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
@@ -574,6 +736,7 @@ static int server_listen(struct chat_server *srv)
     srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                : ((struct sockaddr_in *)&ss)->sin_port);
     return 0;
+    /* END STUDENT(1) */
 }
 
 /* ---- the server's life ------------------------------------------------------------------- */
@@ -610,6 +773,12 @@ static int server_configure(struct chat_server *srv, const struct chat_server_co
                    welcome > list ? welcome : list);
         return -1;
     }
+    /* STUDENT(10): With cfg.idle_timeout_ms > 0, point srv->idle_tv at a timeout of that
+     * length (srv->idle_timeout has room for one): client_new gives it to every read event.
+     * Every client restarts a timer of this same length on each read, and libevent has a
+     * cheaper kind of timeout for exactly that case. 0 means none: idle_tv stays NULL.
+     * stub:
+     */
     if (srv->cfg.idle_timeout_ms > 0) {
         /* Every client restarts a timer of this same length on each read. As a "common
          * timeout", libevent keeps them in a queue instead of its heap: O(1) per restart. */
@@ -618,6 +787,7 @@ static int server_configure(struct chat_server *srv, const struct chat_server_co
         if (srv->idle_tv == NULL)
             srv->idle_tv = &srv->idle_timeout;
     }
+    /* END STUDENT(10) */
     return 0;
 }
 
@@ -662,15 +832,31 @@ static void server_grace_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
 
+    /* STUDENT(15): The shutdown deadline passed. Whoever is still connected has not taken
+     * their last lines: close each of them now, with a reset (c->abort) and the reason
+     * "shutdown", then settle.
+     * stub:
+     */
     for (struct chat_client *c = srv->clients; c != NULL; c = c->next) {
         c->abort = true;
         client_drop(c, "shutdown");
     }
     server_settle(srv);
+    /* END STUDENT(15) */
 }
 
 void chat_server_shutdown(struct chat_server *srv)
 {
+    /* STUDENT(15): Shut down gracefully, once: a second call does nothing. Log
+     * "shutting down: <n> clients". Stop accepting: close the listening socket itself (set
+     * srv->listener to NULL), so new clients are refused at once instead of waiting in the
+     * backlog, and cancel an accept retry that may be pending. Every client leaves with the
+     * reason "shutdown" and the last line CHAT_MSG_SHUTDOWN ("* server shutting down"). If any
+     * client is still there, arm srv->grace_ev for CHAT_SHUTDOWN_GRACE_MS: server_grace_cb
+     * closes the stragglers. Then settle. Once the last client is gone, nothing of the server
+     * is left on the base, and event_base_dispatch() returns by itself.
+     * stub:
+     */
     struct timeval grace = ms_to_timeval(CHAT_SHUTDOWN_GRACE_MS);
 
     if (srv->shutting_down)
@@ -688,6 +874,7 @@ void chat_server_shutdown(struct chat_server *srv)
     if (srv->clients != NULL)
         evtimer_add(srv->grace_ev, &grace);
     server_settle(srv); /* may free every client, and then deletes grace_ev again */
+    /* END STUDENT(15) */
 }
 
 void chat_server_free(struct chat_server *srv)

@@ -19,6 +19,8 @@
 
 #define CHAT_TEST_LIBEVENT_NOTES 20 /* libevent messages copied to the transcript */
 #define CHAT_TEST_SHOWN 120         /* bytes of a line shown in a failure message */
+#define CHAT_TEST_SMALL_RCVBUF 4096 /* a client that stops reading: the kernel holds little */
+#define CHAT_TEST_BIG_RCVBUF (1 << 20) /* the same client reading again, at full speed */
 
 /* libevent's own warnings go to the transcript instead of the terminal. Any thread. */
 static void libevent_log_cb(int severity, const char *msg)
@@ -67,12 +69,12 @@ void chat_test_create(struct chat_fixture *f, const struct chat_server_config *c
         log_capture_wait(f->log, CHAT_TEST_WAIT_MS / 10, NULL, 0, "", NULL);
     ck_assert_msg(f->server != NULL,
                   "chat_server_new() on 127.0.0.1 port 0 returned NULL; expected a listening "
-                  "server; its log says: \"%s\"; start with TODO(1): bind the listener",
+                  "server; its log says: \"%s\"",
                   chat_test_log_tail(f));
     f->port = chat_server_port(f->server);
     ck_assert_msg(f->port != 0,
                   "chat_server_port() returned 0 for a server started on port 0; expected the port "
-                  "the kernel picked; read it with getsockname() on the listener's socket (TODO(1))");
+                  "the kernel picked; read it with getsockname() on the listener's socket");
 }
 
 void chat_test_start(struct chat_fixture *f, const struct chat_server_config *cfg)
@@ -96,7 +98,7 @@ void chat_test_connect(uint16_t port, struct client *c)
 {
     ck_assert_msg(client_connect(c, port) == 0,
                   "could not connect to the server on 127.0.0.1:%u: %s; expected the listener to "
-                  "accept connections (TODO(1), TODO(2))",
+                  "accept connections",
                   port, strerror(errno));
 }
 
@@ -137,15 +139,15 @@ void chat_test_join(uint16_t port, struct client *c, char *nick)
     enum client_status st = recv_line(c, got);
     ck_assert_msg(st == CLIENT_OK && strncmp(got, "* welcome ", 10) == 0,
                   "c%d connected; expected its first line to be \"* welcome <nick>\"; %s%s%s; "
-                  "accept the client (TODO(2)), write its output (TODO(4)) and have the room greet "
-                  "it (TODO(3))",
+                  "accept the client, write its output and have the room greet "
+                  "it",
                   c->id, st == CLIENT_OK ? "received \"" : "",
                   st == CLIENT_OK ? transcript_escape(got, strlen(got), CHAT_TEST_SHOWN, shown, sizeof shown)
                                   : client_status_str(st),
                   st == CLIENT_OK ? "\"" : "");
     const char *name = got + 10;
     ck_assert_msg(strlen(name) >= 1 && strlen(name) <= CHAT_NICK_MAX,
-                  "c%d was welcomed as \"%s\"; expected a nickname such as guest1 (TODO(3))",
+                  "c%d was welcomed as \"%s\"; expected a nickname such as guest1",
                   c->id, name);
     if (nick != NULL)
         snprintf(nick, CHAT_NICK_MAX + 1, "%s", name);
@@ -154,13 +156,13 @@ void chat_test_join(uint16_t port, struct client *c, char *nick)
         ck_assert_msg(st == CLIENT_OK,
                       "c%d was welcomed; expected the history (if any) and then \"* end of "
                       "history\"; %s after %d more lines; send \"* end of history\" after the "
-                      "replay, always (TODO(3))",
+                      "replay, always",
                       c->id, client_status_str(st), lines);
         if (strcmp(got, "* end of history") == 0)
             break;
         ck_assert_msg(strchr(got, ':') != NULL && got[0] != '*' && got[0] != '!',
                       "c%d was welcomed; expected history lines \"<nick>: <text>\" and then \"* end "
-                      "of history\"; received \"%s\" (TODO(3))",
+                      "of history\"; received \"%s\"",
                       c->id, transcript_escape(got, strlen(got), CHAT_TEST_SHOWN, shown, sizeof shown));
     }
 }
@@ -175,8 +177,8 @@ void chat_test_join_all(uint16_t port, struct client *c, int n)
         snprintf(after, sizeof after, "c%d joined as %s", c[i].id, nick);
         for (int j = 0; j < i; j++)
             chat_test_expect_line(&c[j], expected, after,
-                                  "the room's join notice to the others (TODO(3)) and the fan-out "
-                                  "in server_deliver (TODO(4))");
+                                  "the room's join notice to the others and the fan-out "
+                                  "in server_deliver");
     }
 }
 
@@ -185,10 +187,89 @@ void chat_test_send(struct client *c, const char *text)
     char shown[CHAT_TEST_SHOWN * 4 + 32];
 
     ck_assert_msg(client_send_str(c, text, CHAT_TEST_WAIT_MS) == 0,
-                  "c%d could not send \"%s\": %s; the server is not reading from this client "
-                  "(TODO(7))",
+                  "c%d could not send \"%s\": %s; the server is not reading from this client",
                   c->id, transcript_escape(text, strlen(text), CHAT_TEST_SHOWN, shown, sizeof shown),
                   strerror(errno));
+}
+
+void chat_test_stop_reading(struct client *c)
+{
+    int small = CHAT_TEST_SMALL_RCVBUF;
+
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    transcript_note("c%d stops reading (receive buffer: %d bytes)", c->id, small);
+}
+
+void chat_test_resume_reading(struct client *c)
+{
+    int big = CHAT_TEST_BIG_RCVBUF;
+
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    transcript_note("c%d reads again (receive buffer: %d bytes)", c->id, big);
+}
+
+/* Flood line `seq`, without its LF, into out (CHAT_TEST_FLOOD_TEXT + 16 bytes). */
+static void flood_line(int seq, char *out, size_t outsz)
+{
+    static char text[CHAT_TEST_FLOOD_TEXT + 1];
+
+    if (text[0] == '\0')
+        memset(text, 'm', CHAT_TEST_FLOOD_TEXT);
+    snprintf(out, outsz, "%06d %s", seq, text);
+}
+
+void chat_test_flood(struct client *from, const char *from_nick, struct client *reader, int first,
+                     int n)
+{
+    static char batch[CHAT_TEST_FLOOD_BATCH * (CHAT_TEST_FLOOD_TEXT + 16)];
+    char line[CHAT_TEST_FLOOD_TEXT + 16], want[CHAT_TEST_FLOOD_TEXT + 64];
+    char got[CHAT_TEST_LINE_MAX];
+
+    transcript_note("c%d sends %d lines of %d bytes; c%d reads them", from->id, n,
+                    CHAT_TEST_FLOOD_TEXT + 7, reader->id);
+    for (int done = 0; done < n;) {
+        int count = n - done < CHAT_TEST_FLOOD_BATCH ? n - done : CHAT_TEST_FLOOD_BATCH;
+        size_t len = 0;
+        for (int i = 0; i < count; i++) {
+            flood_line(first + done + i, line, sizeof line);
+            len += (size_t)snprintf(batch + len, sizeof batch - len, "%s\n", line);
+        }
+        ck_assert_msg(client_send(from, batch, len, CHAT_TEST_WAIT_MS) == 0,
+                      "c%d could not send after %d lines: the server stopped reading it", from->id,
+                      done);
+        for (int i = 0; i < count; i++, done++) {
+            flood_line(first + done, line, sizeof line);
+            snprintf(want, sizeof want, "%s: %s", from_nick, line);
+            enum client_status st = client_recv_line(reader, got, sizeof got, CHAT_TEST_WAIT_MS);
+            ck_assert_msg(st == CLIENT_OK && strcmp(got, want) == 0,
+                          "c%d sent %d lines of %d bytes; c%d expected line %d (\"%.24s...\"); %s "
+                          "\"%.40s\"",
+                          from->id, done + 1, CHAT_TEST_FLOOD_TEXT + 7, reader->id, first + done, want,
+                          st == CLIENT_OK ? "received" : client_status_str(st),
+                          st == CLIENT_OK ? got : "");
+        }
+    }
+}
+
+void chat_test_expect_flood(struct client *c, const char *from_nick, int first, int n,
+                            const char *after)
+{
+    char line[CHAT_TEST_FLOOD_TEXT + 16], want[CHAT_TEST_FLOOD_TEXT + 64];
+    char got[CHAT_TEST_LINE_MAX];
+
+    for (int i = 0; i < n; i++) {
+        flood_line(first + i, line, sizeof line);
+        snprintf(want, sizeof want, "%s: %s", from_nick, line);
+        enum client_status st = client_recv_line(c, got, sizeof got, CHAT_TEST_WAIT_MS);
+        ck_assert_msg(st == CLIENT_OK && strcmp(got, want) == 0,
+                      "after %s, c%d expected all %d lines, complete and in order; line %d "
+                      "(\"%.24s...\", %zu bytes) %s%s%.40s%s%s",
+                      after, c->id, n, first + i, want, strlen(want),
+                      st == CLIENT_OK ? "is wrong: received \"" : "never arrived: ",
+                      st == CLIENT_OK ? "" : client_status_str(st), st == CLIENT_OK ? got : "",
+                      st == CLIENT_OK ? "...\"" : "",
+                      i > 0 && st != CLIENT_OK ? " (the lines before it did arrive)" : "");
+    }
 }
 
 uint16_t chat_test_local_port(const struct client *c)

@@ -74,6 +74,29 @@ void chat_test_expect_line(struct client *c, const char *expected, const char *a
 /* Expects the server to close c (lines still arriving are skipped). */
 void chat_test_expect_close(struct client *c, const char *after, const char *look_at);
 
+/* Makes c a client that does not read: a small receive buffer, and the test reads nothing
+ * from it until it says so. What the server sends it then piles up in the kernel, and soon in
+ * the server's own buffer for it. */
+void chat_test_stop_reading(struct client *c);
+
+/* Undoes chat_test_stop_reading(): a large receive buffer again, so that catching up is fast
+ * (a 4 KiB window over megabytes would take minutes). */
+void chat_test_resume_reading(struct client *c);
+
+/* Flood lines: "<6-digit number> " and CHAT_TEST_FLOOD_TEXT 'm's. */
+#define CHAT_TEST_FLOOD_TEXT 1000
+#define CHAT_TEST_FLOOD_BATCH 32 /* lines sent at once, then read back */
+
+/* `from` sends flood lines first .. first + n - 1, CHAT_TEST_FLOOD_BATCH at a time, and after
+ * each batch `reader` must receive each of them as "<from_nick>: <line>". When it returns, the
+ * server has handled every line, so it has queued each one for every other client too. */
+void chat_test_flood(struct client *from, const char *from_nick, struct client *reader, int first,
+                     int n);
+
+/* c must receive flood lines first .. first + n - 1 from from_nick, complete and in order. */
+void chat_test_expect_flood(struct client *c, const char *from_nick, int first, int n,
+                            const char *after);
+
 /* The client's own port: the server logs the client as "127.0.0.1:<this port>". */
 uint16_t chat_test_local_port(const struct client *c);
 

@@ -2,8 +2,7 @@
  * test_chat_framing.c - turning a byte stream into lines: lines split over many reads, many
  * lines in one read, the 1024-byte bound, invalid UTF-8 and control characters.
  *
- * These tests need TODO(7) (reading lines, on top of TODO(5) and TODO(6)); the two about lines
- * over the bound also need TODO(8) (closing).
+ * tests.json says which step of the exercise each test proves; the suite runs them in that order.
  */
 #include "chat_test.h"
 
@@ -29,7 +28,7 @@ HARNESS_TEST(test_line_split_across_many_writes)
     chat_test_expect_line(&c[1], "guest1: one byte at a time",
                           "c1 sent \"one byte at a time\\n\" one byte per write",
                           "client_read: keep partial lines in the input buffer until their LF "
-                          "arrives (TODO(7))");
+                          "arrives");
     client_close(&c[0]);
     client_close(&c[1]);
     chat_test_stop(&f);
@@ -56,7 +55,7 @@ HARNESS_TEST(test_many_lines_in_one_write)
                  MANY_LINES - 1);
         chat_test_expect_line(&c[1], want, after,
                               "client_read: handle every complete line, and when you stop after "
-                              "CHAT_LINES_PER_WAKEUP, come back for the rest with event_active (TODO(7))");
+                              "CHAT_LINES_PER_WAKEUP, come back for the rest with event_active");
     }
     client_close(&c[0]);
     client_close(&c[1]);
@@ -78,7 +77,7 @@ HARNESS_TEST(test_line_at_the_length_limit_is_accepted)
     snprintf(want, sizeof want, "guest1: %.*s", CHAT_LINE_MAX, line);
     chat_test_send(&c[0], line);
     chat_test_expect_line(&c[1], want, "c1 sent a line of exactly 1024 bytes (the limit)",
-                          "take_line: a line of CHAT_LINE_MAX bytes before its LF is allowed (TODO(7))");
+                          "take_line: a line of CHAT_LINE_MAX bytes before its LF is allowed");
     client_close(&c[0]);
     client_close(&c[1]);
     chat_test_stop(&f);
@@ -95,14 +94,14 @@ static void expect_too_long(struct chat_fixture *f, struct client *c, const char
     chat_test_send(&c[0], text);
     chat_test_expect_line(&c[0], "! line too long", what,
                           "take_line: over CHAT_LINE_MAX bytes without a LF is too long, whether "
-                          "or not the LF has arrived (TODO(7))");
+                          "or not the LF has arrived");
     chat_test_expect_close(&c[0], what,
-                           "client_finish: close once \"! line too long\" is written (TODO(8))");
+                           "client_finish: close once \"! line too long\" is written");
     chat_test_expect_line(&c[1], "* guest1 left", what,
-                          "client_free: the room's \"left\" notice goes to the others (TODO(8))");
+                          "client_free: the room's \"left\" notice goes to the others");
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=line-too-long",
              port);
-    chat_test_expect_log(f, "disconnect", port, expected, "client_free's log line (TODO(8))");
+    chat_test_expect_log(f, "disconnect", port, expected, "client_free's log line");
 }
 
 HARNESS_TEST(test_long_line_is_refused_and_disconnected)
@@ -149,11 +148,11 @@ HARNESS_TEST(test_invalid_utf8_is_refused)
     chat_test_join_all(f.port, c, 2);
     chat_test_send(&c[0], "caf\xe9 (Latin-1)\n");
     chat_test_expect_line(&c[0], "! invalid utf-8", "c1 sent \"caf\\xe9 (Latin-1)\\n\"",
-                          "chat_room_handle_line and chat_line_valid_utf8 (TODO(6), TODO(5))");
+                          "chat_room_handle_line and chat_line_valid_utf8");
     chat_test_send(&c[0], "still here\n");
     chat_test_expect_line(&c[1], "guest1: still here",
                           "c1 sent an invalid line, then \"still here\\n\"",
-                          "an invalid line is dropped, the connection stays open (TODO(6))");
+                          "an invalid line is dropped, the connection stays open");
     client_close(&c[0]);
     client_close(&c[1]);
     chat_test_stop(&f);
@@ -178,7 +177,7 @@ HARNESS_TEST(test_control_characters_are_stripped)
     ck_assert_msg(st == CLIENT_OK && memcmp(got, want, sizeof want - 1) == 0,
                   "after c1 sent \"a\\x1b[31mred\\x1b[0m\\tz\\x07\\0!\\n\", c2 expected \"guest1: "
                   "a[31mred[0m\\tz!\\n\"; received \"%s\" (%s); remove control characters except TAB "
-                  "before the line goes out (chat_line_strip_controls, TODO(6), TODO(5))",
+                  "before the line goes out (chat_line_strip_controls)",
                   transcript_escape(got, n, 60, shown, sizeof shown), client_status_str(st));
     client_close(&c[0]);
     client_close(&c[1]);

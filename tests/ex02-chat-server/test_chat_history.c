@@ -2,7 +2,7 @@
  * test_chat_history.c - unit tests of chat_history.c: the JSON-lines file is written, read
  * back, repaired and kept small. No sockets: each test works on a file in a scratch directory.
  *
- * In TODO order: TODO(12) (writing), TODO(13) (loading), TODO(14) (compacting).
+ * tests.json says which step of the exercise each test proves; the suite runs them in that order.
  */
 #include "chat_test.h"
 
@@ -61,7 +61,7 @@ HARNESS_TEST(test_history_writes_json_lines)
     files_make(&hf);
     struct chat_history *h = chat_history_open(hf.path, 10, NULL);
     ck_assert_msg(h != NULL, "chat_history_open(\"%s\", 10) returned NULL for a file that does not "
-                             "exist yet; a missing file is an empty history (TODO(13))", hf.path);
+                             "exist yet; a missing file is an empty history", hf.path);
     chat_history_add(h, "alice", tricky, strlen(tricky));
     chat_history_add(h, "bob", "second", 6);
 
@@ -69,12 +69,12 @@ HARNESS_TEST(test_history_writes_json_lines)
      * the kernel) as soon as chat_history_add() returns, not when the history is closed. */
     long n = chat_test_read_file(hf.path, text, sizeof text);
     ck_assert_msg(n > 0, "after two chat_history_add() calls, %s is %s; expected two JSON lines, "
-                         "written with write() before chat_history_add returns (TODO(12))",
+                         "written with write() before chat_history_add returns",
                   hf.path, n < 0 ? "missing" : "empty");
     long lines = chat_test_count_lines(hf.path);
     ck_assert_msg(lines == 2 && text[n - 1] == '\n',
                   "after two messages, expected exactly two lines, each ending in '\\n', in %s; it "
-                  "holds \"%.200s\" (TODO(12))",
+                  "holds \"%.200s\"",
                   hf.path, text);
 
     const char *expect_nick[] = {"alice", "bob"};
@@ -88,16 +88,15 @@ HARNESS_TEST(test_history_writes_json_lines)
         ck_assert_msg(obj != NULL && json_unpack(obj, "{s:s, s:s, s:s}", "time", &time, "nick",
                                                  &nick, "text", &msg) == 0,
                       "line %d of the history file, \"%.*s\", is not a JSON object with string "
-                      "fields time, nick and text (%s); build it with json_pack and json_dumps "
-                      "(TODO(12))",
+                      "fields time, nick and text (%s); build it with json_pack and json_dumps",
                       i + 1, (int)(end - line), line, obj == NULL ? err.text : "fields missing");
         ck_assert_msg(strcmp(nick, expect_nick[i]) == 0 && strcmp(msg, expect_text[i]) == 0,
                       "line %d of the history file has nick \"%s\" and text \"%s\"; expected \"%s\" "
-                      "and \"%s\" (TODO(12))",
+                      "and \"%s\"",
                       i + 1, nick, msg, expect_nick[i], expect_text[i]);
         ck_assert_msg(looks_like_time(time),
                       "line %d of the history file has time \"%s\"; expected UTC like "
-                      "\"2025-03-01T12:00:00Z\" (TODO(12))",
+                      "\"2025-03-01T12:00:00Z\"",
                       i + 1, time);
         json_decref(obj);
         line = end + 1;
@@ -124,10 +123,10 @@ HARNESS_TEST(test_history_loads_the_last_messages)
     transcript_note("history file with 5 messages; opened with size 3");
 
     struct chat_history *h = chat_history_open(hf.path, 3, NULL);
-    ck_assert_msg(h != NULL, "chat_history_open() on a file of 5 valid lines returned NULL (TODO(13))");
+    ck_assert_msg(h != NULL, "chat_history_open() on a file of 5 valid lines returned NULL");
     ck_assert_msg(chat_history_count(h) == 3,
                   "a history of size 3 opened on a file of 5 messages holds %zu; expected the last "
-                  "3 (TODO(13))",
+                  "3",
                   chat_history_count(h));
     for (size_t i = 0; i < 3; i++) {
         char want_nick[16], want_text[32];
@@ -136,7 +135,7 @@ HARNESS_TEST(test_history_loads_the_last_messages)
         snprintf(want_text, sizeof want_text, "message %zu", i + 3);
         ck_assert_msg(strcmp(e->nick, want_nick) == 0 && strcmp(e->text, want_text) == 0,
                       "entry %zu of the loaded history is \"%s: %s\"; expected \"%s: %s\", oldest "
-                      "first (TODO(13))",
+                      "first",
                       i, e->nick, e->text, want_nick, want_text);
     }
     chat_history_free(h);
@@ -162,21 +161,21 @@ HARNESS_TEST(test_history_skips_corrupt_lines)
 
     struct chat_history *h = chat_history_open(hf.path, 10, log);
     ck_assert_msg(h != NULL, "chat_history_open() on a file with corrupt lines returned NULL; "
-                             "expected it to skip them and load the rest; log: \"%s\" (TODO(13))",
+                             "expected it to skip them and load the rest; log: \"%s\"",
                   log_text(log));
     ck_assert_msg(chat_history_count(h) == 2,
                   "a history file with 2 good lines among corrupt ones loaded %zu messages; expected "
-                  "2; log: \"%s\" (TODO(13))",
+                  "2; log: \"%s\"",
                   chat_history_count(h), log_text(log));
     const struct chat_history_entry *second = chat_history_at(h, 1);
     ck_assert_msg(strcmp(chat_history_at(h, 0)->text, "first") == 0 && strcmp(second->text, "[2Jsecond") == 0,
                   "loaded \"%s\" and \"%s\"; expected \"first\" and \"[2Jsecond\" (the ESC from the "
-                  "file removed, like any control character) (TODO(13))",
+                  "file removed, like any control character)",
                   chat_history_at(h, 0)->text, second->text);
     const char *logged = log_text(log);
     ck_assert_msg(strstr(logged, "line 2") != NULL && strstr(logged, "line 6") != NULL,
                   "expected a warning naming each skipped line (\"line 2\" ... \"line 6\") in the log; "
-                  "it says: \"%s\" (TODO(13))",
+                  "it says: \"%s\"",
                   logged);
 
     chat_history_free(h);
@@ -193,7 +192,7 @@ HARNESS_TEST(test_history_file_is_compacted)
 
     files_make(&hf);
     struct chat_history *h = chat_history_open(hf.path, (size_t)size, NULL);
-    ck_assert_msg(h != NULL, "chat_history_open(\"%s\", 2) returned NULL (TODO(13))", hf.path);
+    ck_assert_msg(h != NULL, "chat_history_open(\"%s\", 2) returned NULL", hf.path);
     transcript_note("%d messages into a history of size %d", messages, size);
     for (int i = 0; i < messages; i++) {
         char text[32];
@@ -205,17 +204,17 @@ HARNESS_TEST(test_history_file_is_compacted)
     ck_assert_msg(lines >= size && lines <= bound,
                   "after %d messages into a history of size %d, %s has %ld lines; expected at most "
                   "%ld (CHAT_HISTORY_COMPACT_FACTOR x size): rewrite it with only the kept "
-                  "messages when it reaches that (TODO(14))",
+                  "messages when it reaches that",
                   messages, size, hf.path, lines, bound);
     ck_assert_msg(access(hf.tmp_path, F_OK) != 0,
-                  "%s is left over after compaction; rename it over the history file (TODO(14))",
+                  "%s is left over after compaction; rename it over the history file",
                   hf.tmp_path);
     h = chat_history_open(hf.path, (size_t)size, NULL);
     ck_assert_msg(h != NULL && chat_history_count(h) == 2 &&
                       strcmp(chat_history_at(h, 0)->text, "message 23") == 0 &&
                       strcmp(chat_history_at(h, 1)->text, "message 24") == 0,
                   "after compaction and a reopen, expected \"message 23\" and \"message 24\"; got %zu "
-                  "messages, the last \"%s\" (TODO(13), TODO(14))",
+                  "messages, the last \"%s\"",
                   h != NULL ? chat_history_count(h) : 0,
                   h != NULL && chat_history_count(h) > 0
                       ? chat_history_at(h, chat_history_count(h) - 1)->text
@@ -237,8 +236,7 @@ HARNESS_TEST(test_history_repairs_a_truncated_last_line)
                          "{\"time\":\"2025-03-01T12:00:03Z\",\"nick\":\"carol\",\"te");
     transcript_note("history file: a message, then a line cut off by a crash; then \"second\" is added");
     struct chat_history *h = chat_history_open(hf.path, 10, NULL);
-    ck_assert_msg(h != NULL, "chat_history_open() on a file ending in a truncated line returned NULL "
-                             "(TODO(13))");
+    ck_assert_msg(h != NULL, "chat_history_open() on a file ending in a truncated line returned NULL");
     chat_history_add(h, "dave", "second", 6);
     chat_history_free(h);
     h = chat_history_open(hf.path, 10, NULL);
@@ -247,7 +245,7 @@ HARNESS_TEST(test_history_repairs_a_truncated_last_line)
                   "after adding \"second\" to a file that ended in a truncated line, and opening "
                   "it again, expected 2 messages ending with \"second\"; got %zu: the new line was "
                   "glued to the broken one; when chat_history_open finds corrupt lines it rewrites "
-                  "the file (history_compact, TODO(14))",
+                  "the file (history_compact)",
                   h != NULL ? chat_history_count(h) : 0);
     chat_history_free(h);
     chat_test_remove_dir(hf.dir);

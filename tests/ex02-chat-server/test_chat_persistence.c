@@ -3,7 +3,7 @@
  * before anyone sees a message, loaded (skipping a corrupt line) when the server starts, and
  * still there after the real chat-server program is killed and started again.
  *
- * The replay needs TODO(3) (and reading lines, TODO(7)); the file needs TODO(12) and TODO(13).
+ * tests.json says which step of the exercise each test proves; the suite runs them in that order.
  */
 #include "chat_test.h"
 
@@ -28,15 +28,15 @@ HARNESS_TEST(test_history_is_replayed_to_new_clients)
     chat_test_start(&f, NULL);
     chat_test_join_all(f.port, c, 2);
     chat_test_send(&c[0], "first\nsecond\n");
-    chat_test_expect_line(&c[1], "guest1: first", "c1 sent \"first\\n\"", "room_say (TODO(6))");
-    chat_test_expect_line(&c[1], "guest1: second", "c1 sent \"second\\n\"", "room_say (TODO(6))");
+    chat_test_expect_line(&c[1], "guest1: first", "c1 sent \"first\\n\"", "room_say");
+    chat_test_expect_line(&c[1], "guest1: second", "c1 sent \"second\\n\"", "room_say");
     chat_test_connect(f.port, &late);
     const char *after = "c1 said \"first\" and \"second\", then c3 connected";
-    chat_test_expect_line(&late, "* welcome guest3", after, "chat_room_join (TODO(3))");
+    chat_test_expect_line(&late, "* welcome guest3", after, "chat_room_join");
     chat_test_expect_line(&late, "guest1: first", after,
-                          "chat_room_join: replay the history, oldest first (TODO(3))");
-    chat_test_expect_line(&late, "guest1: second", after, "chat_room_join (TODO(3))");
-    chat_test_expect_line(&late, "* end of history", after, "chat_room_join (TODO(3))");
+                          "chat_room_join: replay the history, oldest first");
+    chat_test_expect_line(&late, "guest1: second", after, "chat_room_join");
+    chat_test_expect_line(&late, "* end of history", after, "chat_room_join");
     client_close(&c[0]);
     client_close(&c[1]);
     client_close(&late);
@@ -60,11 +60,11 @@ HARNESS_TEST(test_message_is_saved_before_it_is_broadcast)
     chat_test_join_all(f.port, c, 2);
     chat_test_send(&c[0], "remember me\n");
     chat_test_expect_line(&c[1], "guest1: remember me", "c1 sent \"remember me\\n\"",
-                          "room_say (TODO(6))");
+                          "room_say");
     long n = chat_test_read_file(path, text, sizeof text);
     ck_assert_msg(n > 0 && strstr(text, "\"remember me\"") != NULL && strstr(text, "\"guest1\"") != NULL,
                   "c2 has received \"guest1: remember me\", but %s %s; write the message to the "
-                  "file (chat_history_add, TODO(12)) before it is broadcast",
+                  "file (chat_history_add) before it is broadcast",
                   path, n < 0 ? "does not exist" : "does not hold it yet");
     client_close(&c[0]);
     client_close(&c[1]);
@@ -90,15 +90,15 @@ HARNESS_TEST(test_history_file_is_loaded_at_start)
     chat_test_start(&f, &cfg);
     chat_test_connect(f.port, &a);
     const char *after = "the server started on a history file with a corrupt second line";
-    chat_test_expect_line(&a, "* welcome guest1", after, "chat_room_join (TODO(3))");
+    chat_test_expect_line(&a, "* welcome guest1", after, "chat_room_join");
     chat_test_expect_line(&a, "alice: from yesterday", after,
-                          "chat_history_open: load the file (TODO(13))");
+                          "chat_history_open: load the file");
     chat_test_expect_line(&a, "bob: me too", after,
-                          "chat_history_open: skip a corrupt line and load the rest (TODO(13))");
-    chat_test_expect_line(&a, "* end of history", after, "chat_room_join (TODO(3))");
+                          "chat_history_open: skip a corrupt line and load the rest");
+    chat_test_expect_line(&a, "* end of history", after, "chat_room_join");
     ck_assert_msg(log_capture_wait(f.log, CHAT_TEST_WAIT_MS, line, sizeof line, "history:", "line 2",
                                    NULL),
-                  "after %s, expected a warning naming line 2 in the log; log: \"%s\" (TODO(13))",
+                  "after %s, expected a warning naming line 2 in the log; log: \"%s\"",
                   after, chat_test_log_tail(&f));
     client_close(&a);
     chat_test_stop(&f);
@@ -114,8 +114,7 @@ static void start_program(struct server_process *sp, const char *path)
 
     ck_assert_msg(server_process_start(sp, SERVER_BIN, argv, PROCESS_WAIT_MS) == 0,
                   "started \"chat-server --port 0 --history %s\"; expected \"listening on "
-                  "127.0.0.1:PORT\" on stdout; it printed \"%s\" and on stderr \"%s\" "
-                  "(TODO(1), TODO(13))",
+                  "127.0.0.1:PORT\" on stdout; it printed \"%s\" and on stderr \"%s\"",
                   path, transcript_escape(sp->out, sp->out_len, 60, out, sizeof out),
                   transcript_escape(sp->err, sp->err_len, 120, err, sizeof err));
 }
@@ -134,7 +133,7 @@ HARNESS_TEST(test_history_survives_a_crash_and_restart)
     chat_test_join_all(sp.port, c, 2);
     chat_test_send(&c[0], "see you after the restart\n");
     chat_test_expect_line(&c[1], "guest1: see you after the restart",
-                          "c1 sent \"see you after the restart\\n\"", "room_say (TODO(6))");
+                          "c1 sent \"see you after the restart\\n\"", "room_say");
     transcript_note("the program is killed with SIGKILL, then started again on the same file");
     server_process_cleanup(&sp);
     client_close(&c[0]);
@@ -143,11 +142,11 @@ HARNESS_TEST(test_history_survives_a_crash_and_restart)
     chat_test_connect(sp.port, &late);
     const char *after = "a message was seen, the program was killed and started again, and c3 "
                         "connected";
-    chat_test_expect_line(&late, "* welcome guest1", after, "chat_room_join (TODO(3))");
+    chat_test_expect_line(&late, "* welcome guest1", after, "chat_room_join");
     chat_test_expect_line(&late, "guest1: see you after the restart", after,
-                          "chat_history_add writes the file (TODO(12)); chat_history_open loads "
-                          "it (TODO(13))");
-    chat_test_expect_line(&late, "* end of history", after, "chat_room_join (TODO(3))");
+                          "chat_history_add writes the file; chat_history_open loads "
+                          "it");
+    chat_test_expect_line(&late, "* end of history", after, "chat_room_join");
     client_close(&late);
     server_process_cleanup(&sp);
     chat_test_remove_dir(dir);

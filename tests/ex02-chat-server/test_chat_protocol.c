@@ -2,8 +2,7 @@
  * test_chat_protocol.c - the room over the network: listening, accepting, the welcome, join
  * notices, and chat messages that reach everyone but their sender.
  *
- * In TODO order: TODO(1) and TODO(2) (listen, accept), TODO(4) (writing what the room says:
- * the welcome), then TODO(7) (reading lines; with TODO(5) and TODO(6) done, messages flow).
+ * tests.json says which step of the exercise each test proves; the suite runs them in that order.
  */
 #include "chat_test.h"
 
@@ -42,7 +41,7 @@ HARNESS_TEST(test_new_fails_on_a_port_in_use)
         chat_server_free(second);
     ck_assert_msg(second == NULL,
                   "chat_server_new() on port %u, already in use by another server, returned a "
-                  "server; expected NULL; check the result of evconnlistener_new_bind (TODO(1))",
+                  "server; expected NULL; check the result of evconnlistener_new_bind",
                   f.port);
     snprintf(needle, sizeof needle, "%u", f.port);
     int found = log_capture_wait(f.log, CHAT_TEST_WAIT_MS, line, sizeof line, needle,
@@ -50,13 +49,13 @@ HARNESS_TEST(test_new_fails_on_a_port_in_use)
     ck_assert_msg(found,
                   "chat_server_new() failed on a port in use, as it should; expected a log line "
                   "naming port %s and saying \"%s\"; log: \"%s\"; log strerror(errno) when the "
-                  "listener cannot be created (TODO(1))",
+                  "listener cannot be created",
                   needle, strerror(EADDRINUSE), chat_test_log_tail(&f));
     chat_test_stop(&f);
     harness_pass();
 }
 
-/* Only TODO(1) and TODO(2) are needed: the room names the client, and client_new logs it,
+/* Only listening and accepting are needed: the room names the client, and client_new logs it,
  * before anything is written to the client. */
 HARNESS_TEST(test_connect_is_logged)
 {
@@ -68,8 +67,7 @@ HARNESS_TEST(test_connect_is_logged)
     chat_test_connect(f.port, &a);
     snprintf(expected, sizeof expected, "connect 127.0.0.1:%u nick=guest1", chat_test_local_port(&a));
     chat_test_expect_log(&f, "connect", chat_test_local_port(&a), expected,
-                         "server_accept_cb and client_new: make the client, join the room, log it "
-                         "(TODO(2))");
+                         "server_accept_cb and client_new: make the client, join the room, log it");
     client_close(&a);
     chat_test_stop(&f);
     harness_pass();
@@ -83,13 +81,13 @@ HARNESS_TEST(test_new_client_is_welcomed)
     chat_test_start(&f, NULL);
     chat_test_connect(f.port, &a);
     chat_test_expect_line(&a, "* welcome guest1", "c1 connected to a fresh server",
-                          "client_new (TODO(2)), client_send/client_flush (TODO(4)) and "
-                          "chat_room_join (TODO(3))");
+                          "client_new, client_send/client_flush and "
+                          "chat_room_join");
     chat_test_expect_line(&a, "* end of history", "c1 was welcomed (the history is empty)",
-                          "chat_room_join: \"* end of history\" is always sent (TODO(3))");
+                          "chat_room_join: \"* end of history\" is always sent");
     chat_test_connect(f.port, &b);
     chat_test_expect_line(&b, "* welcome guest2", "c1 and then c2 connected",
-                          "the guest counter in chat_room_join (TODO(3))");
+                          "the guest counter in chat_room_join");
     client_close(&a);
     client_close(&b);
     chat_test_stop(&f);
@@ -105,11 +103,11 @@ HARNESS_TEST(test_join_is_announced_to_others)
     chat_test_join(f.port, &a, NULL);
     chat_test_join(f.port, &b, NULL);
     chat_test_expect_line(&a, "* guest2 joined", "c1 was in the room and c2 (guest2) joined",
-                          "chat_room_join's notice to the others (TODO(3)) and the fan-out in "
-                          "server_deliver (TODO(4))");
+                          "chat_room_join's notice to the others and the fan-out in "
+                          "server_deliver");
     chat_test_join(f.port, &c, NULL);
-    chat_test_expect_line(&a, "* guest3 joined", "c3 (guest3) joined", "server_deliver (TODO(4))");
-    chat_test_expect_line(&b, "* guest3 joined", "c3 (guest3) joined", "server_deliver (TODO(4))");
+    chat_test_expect_line(&a, "* guest3 joined", "c3 (guest3) joined", "server_deliver");
+    chat_test_expect_line(&b, "* guest3 joined", "c3 (guest3) joined", "server_deliver");
     client_close(&a);
     client_close(&b);
     client_close(&c);
@@ -128,15 +126,15 @@ HARNESS_TEST(test_message_reaches_every_other_client)
     chat_test_join_all(f.port, c, 3);
     chat_test_send(&c[0], "hello everyone\n");
     chat_test_expect_line(&c[1], "guest1: hello everyone", "c1 (guest1) sent \"hello everyone\\n\"",
-                          "reading lines (TODO(7)), room_say (TODO(6)) and the fan-out (TODO(4))");
+                          "reading lines, room_say and the fan-out");
     chat_test_expect_line(&c[2], "guest1: hello everyone", "c1 (guest1) sent \"hello everyone\\n\"",
-                          "the fan-out in server_deliver: every other client (TODO(4))");
+                          "the fan-out in server_deliver: every other client");
     chat_test_send(&c[1], "hi guest1\n");
     chat_test_expect_line(&c[0], "guest2: hi guest1",
                           "c1 sent \"hello everyone\\n\", then c2 sent \"hi guest1\\n\"",
-                          "the fan-out: the sender must not get its own message back (TODO(4))");
+                          "the fan-out: the sender must not get its own message back");
     chat_test_expect_line(&c[2], "guest2: hi guest1", "c2 sent \"hi guest1\\n\"",
-                          "the fan-out in server_deliver (TODO(4))");
+                          "the fan-out in server_deliver");
     for (int i = 0; i < 3; i++)
         client_close(&c[i]);
     chat_test_stop(&f);
@@ -153,7 +151,7 @@ HARNESS_TEST(test_empty_lines_are_ignored)
     chat_test_send(&c[0], "\n\n\r\nafter the blanks\n");
     chat_test_expect_line(&c[1], "guest1: after the blanks",
                           "c1 sent \"\\n\\n\\r\\nafter the blanks\\n\"",
-                          "chat_room_handle_line: empty lines are ignored (TODO(6))");
+                          "chat_room_handle_line: empty lines are ignored");
     client_close(&c[0]);
     client_close(&c[1]);
     chat_test_stop(&f);
@@ -176,7 +174,7 @@ HARNESS_TEST(test_crlf_line_endings_are_accepted)
     ck_assert_msg(st == CLIENT_OK && memcmp(got, want, sizeof want - 1) == 0,
                   "after c1 sent \"from windows\\r\\n\", c2 expected the bytes \"guest1: from "
                   "windows\\n\"; received \"%s\" (%s); drop the CR before the LF in "
-                  "chat_room_handle_line (TODO(6))",
+                  "chat_room_handle_line",
                   transcript_escape(got, n, 60, shown, sizeof shown), client_status_str(st));
     client_close(&c[0]);
     client_close(&c[1]);

@@ -2,8 +2,7 @@
  * test_chat_room.c - unit tests of chat_room.c, the protocol without the network: each test
  * makes a room, calls it the way the server would, and reads the outbox.
  *
- * In TODO order: TODO(3) (joining and leaving), TODO(6) (a line, with TODO(5)'s checks),
- * TODO(9) (commands).
+ * tests.json says which step of the exercise each test proves; the suite runs them in that order.
  */
 #include "chat_test.h"
 
@@ -92,18 +91,18 @@ HARNESS_TEST(test_room_greets_and_announces_members)
     struct chat_member *a = join(&r);
     expect_buffer(r.out.to_sender, "to_sender", "* welcome guest1\n* end of history\n",
                   "the first chat_room_join()",
-                  "chat_room_join: welcome, history replay, \"* end of history\" (TODO(3))");
+                  "chat_room_join: welcome, history replay, \"* end of history\"");
     expect_buffer(r.out.to_others, "to_others", "* guest1 joined\n", "the first chat_room_join()",
-                  "chat_room_join: tell the others (TODO(3))");
+                  "chat_room_join: tell the others");
     struct chat_member *b = join(&r);
     expect_buffer(r.out.to_sender, "to_sender", "* welcome guest2\n* end of history\n",
-                  "a second chat_room_join()", "the guest counter in chat_room_join (TODO(3))");
+                  "a second chat_room_join()", "the guest counter in chat_room_join");
     chat_outbox_clear(&r.out);
     chat_room_leave(r.room, a, &r.out);
     expect_buffer(r.out.to_others, "to_others", "* guest1 left\n", "guest1 left the room",
-                  "chat_room_leave (TODO(3))");
+                  "chat_room_leave");
     ck_assert_msg(chat_room_count(r.room) == 1, "after 2 joins and 1 leave, chat_room_count() is "
-                                                "%zu; expected 1 (TODO(3))",
+                                                "%zu; expected 1",
                   chat_room_count(r.room));
     (void)b;
     room_stop(&r);
@@ -118,14 +117,14 @@ HARNESS_TEST(test_room_sends_messages_to_the_others)
     struct chat_member *a = join(&r);
     SAY(&r, a, "hello there");
     expect_buffer(r.out.to_others, "to_others", "guest1: hello there\n", "guest1 said \"hello there\"",
-                  "room_say in chat_room.c (TODO(6))");
+                  "room_say in chat_room.c");
     expect_buffer(r.out.to_sender, "to_sender", "", "guest1 said \"hello there\"",
-                  "room_say: the sender gets nothing back (TODO(6))");
+                  "room_say: the sender gets nothing back");
     ck_assert_msg(chat_history_count(r.history) == 1 &&
                       strcmp(chat_history_at(r.history, 0)->text, "hello there") == 0 &&
                       strcmp(chat_history_at(r.history, 0)->nick, "guest1") == 0,
                   "after guest1 said \"hello there\", expected the history to hold that one "
-                  "message; it holds %zu; record it with chat_history_add() in room_say (TODO(6))",
+                  "message; it holds %zu; record it with chat_history_add() in room_say",
                   chat_history_count(r.history));
     room_stop(&r);
     harness_pass();
@@ -139,19 +138,19 @@ HARNESS_TEST(test_room_drops_cr_and_ignores_empty_lines)
     struct chat_member *a = join(&r);
     SAY(&r, a, "hi\r");
     expect_buffer(r.out.to_others, "to_others", "guest1: hi\n", "guest1 sent \"hi\\r\" (a CRLF line)",
-                  "chat_room_handle_line: drop one CR at the end (TODO(6))");
+                  "chat_room_handle_line: drop one CR at the end");
     SAY(&r, a, "");
     expect_buffer(r.out.to_others, "to_others", "", "guest1 sent an empty line",
-                  "chat_room_handle_line: ignore empty lines (TODO(6))");
+                  "chat_room_handle_line: ignore empty lines");
     SAY(&r, a, "\r");
     expect_buffer(r.out.to_others, "to_others", "", "guest1 sent \"\\r\" (an empty CRLF line)",
-                  "chat_room_handle_line: drop the CR, then ignore the empty line (TODO(6))");
+                  "chat_room_handle_line: drop the CR, then ignore the empty line");
     SAY(&r, a, "\x07\x1b");
     expect_buffer(r.out.to_others, "to_others", "",
                   "guest1 sent a line of only control characters",
-                  "chat_room_handle_line: strip controls first, then ignore what is empty (TODO(6))");
+                  "chat_room_handle_line: strip controls first, then ignore what is empty");
     expect_buffer(r.out.to_sender, "to_sender", "", "guest1 sent only empty lines",
-                  "chat_room_handle_line: empty lines get no answer (TODO(6))");
+                  "chat_room_handle_line: empty lines get no answer");
     room_stop(&r);
     harness_pass();
 }
@@ -165,11 +164,11 @@ HARNESS_TEST(test_room_refuses_invalid_utf8)
     SAY(&r, a, "caf\xe9");
     expect_buffer(r.out.to_sender, "to_sender", "! invalid utf-8\n",
                   "guest1 sent \"caf\\xe9\" (Latin-1, not UTF-8)",
-                  "chat_room_handle_line: check chat_line_valid_utf8 first (TODO(6), TODO(5))");
+                  "chat_room_handle_line: check chat_line_valid_utf8 first");
     expect_buffer(r.out.to_others, "to_others", "", "guest1 sent invalid UTF-8",
-                  "chat_room_handle_line: an invalid line is dropped (TODO(6))");
+                  "chat_room_handle_line: an invalid line is dropped");
     ck_assert_msg(chat_history_count(r.history) == 0,
-                  "an invalid line was recorded in the history; drop it before room_say (TODO(6))");
+                  "an invalid line was recorded in the history; drop it before room_say");
     room_stop(&r);
     harness_pass();
 }
@@ -182,19 +181,19 @@ HARNESS_TEST(test_room_renames_members)
     struct chat_member *a = join(&r);
     SAY(&r, a, "/nick   alice  ");
     expect_buffer(r.out.to_sender, "to_sender", "* you are now alice\n",
-                  "guest1 sent \"/nick   alice  \"", "cmd_nick (TODO(9))");
+                  "guest1 sent \"/nick   alice  \"", "cmd_nick");
     expect_buffer(r.out.to_others, "to_others", "* guest1 is now alice\n",
-                  "guest1 sent \"/nick   alice  \"", "cmd_nick: tell the others (TODO(9))");
+                  "guest1 sent \"/nick   alice  \"", "cmd_nick: tell the others");
     ck_assert_msg(strcmp(r.out.old_nick, "guest1") == 0,
                   "after a rename, outbox.old_nick is \"%s\"; expected \"guest1\" (the server logs "
-                  "it) (TODO(9))",
+                  "it)",
                   r.out.old_nick);
     ck_assert_msg(strcmp(chat_member_nick(a), "alice") == 0,
-                  "after /nick alice, chat_member_nick() is \"%s\"; expected \"alice\" (TODO(9))",
+                  "after /nick alice, chat_member_nick() is \"%s\"; expected \"alice\"",
                   chat_member_nick(a));
     SAY(&r, a, "hi");
     expect_buffer(r.out.to_others, "to_others", "alice: hi\n", "alice said \"hi\"",
-                  "room_say uses the member's current nick (TODO(9))");
+                  "room_say uses the member's current nick");
     room_stop(&r);
     harness_pass();
 }
@@ -210,16 +209,16 @@ HARNESS_TEST(test_room_refuses_taken_nicknames_ignoring_case)
     SAY(&r, b, "/nick ALICE");
     expect_buffer(r.out.to_sender, "to_sender", "! nickname taken\n",
                   "alice exists and guest2 sent \"/nick ALICE\"",
-                  "cmd_nick: compare with chat_line_nick_cmp (TODO(5), TODO(9))");
+                  "cmd_nick: compare with chat_line_nick_cmp");
     expect_buffer(r.out.to_others, "to_others", "", "a refused /nick",
-                  "cmd_nick: a refused rename tells nobody else (TODO(9))");
+                  "cmd_nick: a refused rename tells nobody else");
     SAY(&r, b, "/nick bad name");
     expect_buffer(r.out.to_sender, "to_sender", "! invalid nickname\n",
-                  "guest2 sent \"/nick bad name\"", "cmd_nick: chat_line_valid_nick (TODO(5), TODO(9))");
+                  "guest2 sent \"/nick bad name\"", "cmd_nick: chat_line_valid_nick");
     SAY(&r, a, "/nick Alice");
     expect_buffer(r.out.to_sender, "to_sender", "* you are now Alice\n",
                   "alice sent \"/nick Alice\" (her own name, new case)",
-                  "cmd_nick: your own name is not taken by someone else (TODO(9))");
+                  "cmd_nick: your own name is not taken by someone else");
     room_stop(&r);
     harness_pass();
 }
@@ -238,7 +237,7 @@ HARNESS_TEST(test_room_lists_members_sorted)
     SAY(&r, b, "/list");
     expect_buffer(r.out.to_sender, "to_sender", "* users (3): alice, Bob, carol\n",
                   "carol, Bob and alice joined and Bob sent \"/list\"",
-                  "cmd_list: every nick, sorted ignoring case (TODO(9))");
+                  "cmd_list: every nick, sorted ignoring case");
     room_stop(&r);
     harness_pass();
 }
