@@ -189,28 +189,50 @@ static int prove_course(const struct course *c, const struct course_exercise *on
     return missed == 0 ? 0 : 1;
 }
 
-/* Instructors: regenerates the starters (exercises/) from the marked solutions. */
-static int make_starters(const struct course *c)
+/* Instructors: regenerates the starters (exercises/) from the marked solutions. An exercise
+ * whose solution has no STUDENT markers is left alone: writing it would hand out the solution. */
+static int make_starters(const struct course *c, const struct course_exercise *only)
 {
-    char err[512];
+    char err[512], scratch[] = "/tmp/grade-starters-XXXXXX";
 
-    for (size_t i = 0; i < c->nexercises; i++) {
+    if (mkdtemp(scratch) == NULL) {
+        perror("grade: set-up");
+        return 2;
+    }
+    int status = 0;
+    for (size_t i = 0; i < c->nexercises && status == 0; i++) {
         const struct course_exercise *ex = &c->exercises[i];
-        char src[512], dst[512];
-        int nblocks[64];
+        char src[512], dst[512], trial[600];
+        int nblocks[64], blocks = 0;
+        if (only != NULL && ex != only)
+            continue;
         snprintf(src, sizeof src, "solutions/%s", ex->dir);
         snprintf(dst, sizeof dst, "exercises/%s", ex->dir);
-        if (starters_write(src, &ex->data, STARTERS_ALL, dst, nblocks, err, sizeof err) != 0) {
+        snprintf(trial, sizeof trial, "%s/%s", scratch, ex->dir);
+        if (starters_write(src, &ex->data, STARTERS_ALL, trial, nblocks, err, sizeof err) != 0) {
             fprintf(stderr, "grade: %s\n", err);
-            return 2;
+            status = 2;
+            break;
         }
-        int blocks = 0;
         for (int n = 0; n < 64; n++)
             blocks += nblocks[n];
+        if (blocks == 0) {
+            printf("%s: left alone: solutions/%s has no STUDENT markers\n", dst, ex->dir);
+            continue;
+        }
+        if (starters_write(src, &ex->data, STARTERS_ALL, dst, NULL, err, sizeof err) != 0) {
+            fprintf(stderr, "grade: %s\n", err);
+            status = 2;
+            break;
+        }
         printf("%s: wrote the starter from %d marked blocks (%zu TODOs)\n", dst, blocks,
                ex->data.ntodos);
     }
-    return 0;
+    char *rm[] = {"rm", "-rf", scratch, NULL};
+    struct proc_result ignored;
+    if (proc_run(rm, NULL, NULL, 30, &ignored) == 0)
+        proc_result_free(&ignored);
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -297,9 +319,12 @@ int main(int argc, char **argv)
         goto out;
     }
     if (write_starters) {
-        status = npos > 0 ? 2 : make_starters(&course);
-        if (npos > 0)
-            fprintf(stderr, "grade: --write-starters writes every exercise and takes no name\n");
+        const struct course_exercise *only = npos > 0 ? course_find(&course, positional[0]) : NULL;
+        if (npos > 1 || (npos > 0 && only == NULL)) {
+            fprintf(stderr, "grade: usage: ./grader/grade --write-starters [EXERCISE]\n");
+            goto out;
+        }
+        status = make_starters(&course, only);
         goto out;
     }
     if (verify) {
