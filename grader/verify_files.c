@@ -152,8 +152,9 @@ void check_tests_cite_no_todo(struct checks *k, const struct course *c)
                 int line = 1;
                 for (const char *p = text; p < hit; p++)
                     line += *p == '\n';
-                add_detail(detail, sizeof detail, "tests/%s/%s:%d cites a TODO: %.40s\n",
-                           c->exercises[i].dir, files[f], line, hit);
+                int len = (int)strcspn(hit, "\n");
+                add_detail(detail, sizeof detail, "tests/%s/%s:%d cites a TODO: %.*s\n",
+                           c->exercises[i].dir, files[f], line, len < 60 ? len : 60, hit);
             }
             free(text);
             nfiles++;
@@ -162,4 +163,40 @@ void check_tests_cite_no_todo(struct checks *k, const struct course *c)
     }
     check(k, detail[0] == '\0', detail,
           "no test source cites a TODO: tests.json is the one place (%d files)", nfiles);
+}
+
+/* The build's exercise_names (root meson.build) and course.json's exercises are the two lists
+ * a new exercise is added to; they must name the same folders, in the same order. */
+void check_exercise_lists(struct checks *k, const struct course *c)
+{
+    char path[4400], detail[2048] = "";
+    snprintf(path, sizeof path, "%s/meson.build", k->root);
+    char *text = util_read_file(path);
+    const char *p = text != NULL ? strstr(text, "exercise_names = [") : NULL;
+    const char *end = p != NULL ? strchr(p, ']') : NULL;
+    size_t n = 0;
+
+    if (p == NULL || end == NULL) {
+        check(k, 0, "no `exercise_names = [...]` in meson.build", "the build lists the exercises");
+        free(text);
+        return;
+    }
+    for (const char *q = strchr(p, '\''); q != NULL && q < end; q = strchr(q, '\'')) {
+        const char *close = strchr(q + 1, '\'');
+        if (close == NULL || close > end)
+            break;
+        int len = (int)(close - q - 1);
+        if (n >= c->nexercises || strncmp(c->exercises[n].dir, q + 1, (size_t)len) != 0 ||
+            c->exercises[n].dir[len] != '\0')
+            add_detail(detail, sizeof detail, "meson.build has %.*s where course.json has %s\n",
+                       len, q + 1, n < c->nexercises ? c->exercises[n].dir : "nothing");
+        n++;
+        q = close + 1;
+    }
+    if (n != c->nexercises)
+        add_detail(detail, sizeof detail, "meson.build lists %zu exercises, course.json %zu\n", n,
+                   c->nexercises);
+    check(k, detail[0] == '\0', detail,
+          "meson.build and grader/course.json list the same %zu exercises", c->nexercises);
+    free(text);
 }
