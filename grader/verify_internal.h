@@ -55,6 +55,9 @@ void check_exercise_lists(struct checks *k, const struct course *c);
 void check_starters_generated(struct checks *k, const struct course *c);
 void check_every_todo_needed(struct checks *k, const struct course *c);
 
+/* verify_portable.c */
+void check_portable(struct checks *k);
+
 /* verify_docs.c */
 void check_docs(struct checks *k, const struct course *c);
 void check_lecture_quotes(struct checks *k);

@@ -181,9 +181,10 @@ static int demo_request(uint16_t port)
     int worker = -1;
 
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
+    evutil_make_socket_closeonexec(fd);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     if (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0 ||
         write(fd, request, sizeof request - 1) != (ssize_t)(sizeof request - 1)) {

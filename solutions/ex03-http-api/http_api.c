@@ -272,11 +272,14 @@ static int bind_socket(const char *host, uint16_t port, bool share, FILE *log)
     }
     int err = 0;
     for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
         if (fd < 0) {
             err = errno;
             continue;
         }
+        /* libevent's portable spellings of SOCK_NONBLOCK | SOCK_CLOEXEC (Linux only). */
+        evutil_make_socket_nonblocking(fd);
+        evutil_make_socket_closeonexec(fd);
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* restart without waiting */
         if ((share && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
