@@ -73,8 +73,8 @@ void echo_test_create(struct echo_fixture *f, int idle_timeout_ms, int max_conne
     if (f->server == NULL) /* let the log reader catch up, so the message can show the reason */
         log_capture_wait(f->log, 1000, NULL, 0, "", NULL);
     ck_assert_msg(f->server != NULL,
-                  "echo_server_new() on 127.0.0.1 port 0 returned NULL; expected a server listening "
-                  "on a port the system picks; its log says: \"%s\"",
+                  "echo_server_new() on 127.0.0.1 port 0 returned NULL; expected a server "
+                  "listening on a port the system picks; its log says: \"%s\"",
                   echo_test_log_tail(f));
     f->port = echo_server_port(f->server);
     ck_assert_msg(f->port != 0,

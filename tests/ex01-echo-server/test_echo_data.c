@@ -59,8 +59,8 @@ HARNESS_TEST(test_clients_are_accepted_and_logged)
     for (int i = 0; i < ACCEPTED_CLIENTS; i++) {
         enum client_status st = client_wait_close(&c[i], i == 0 ? KEEP_OPEN_MS : 0);
         ck_assert_msg(st == CLIENT_TIMEOUT,
-                      "c%d connected and was logged, then said nothing; expected the server to keep "
-                      "its connection open; it was closed (%s)",
+                      "c%d connected and was logged, then said nothing; expected the server to "
+                      "keep its connection open; it was closed (%s)",
                       c[i].id, c[i].err != 0 ? strerror(c[i].err) : "a normal close");
     }
     for (int i = 0; i < ACCEPTED_CLIENTS; i++)
@@ -188,8 +188,8 @@ HARNESS_TEST(test_slow_reader_gets_every_byte)
     echo_test_start(&f, 0, 0);
     echo_test_connect_slow_reader(&f, &c);
     ck_assert_msg(client_send(&c, data, sizeof data, ECHO_TEST_WAIT_MS) == 0,
-                  "c%d could not send %d bytes (%s); expected the server to read all of them, since "
-                  "it may hold up to %d bytes of echo per client",
+                  "c%d could not send %d bytes (%s); expected the server to read all of them, "
+                  "since it may hold up to %d bytes of echo per client",
                   c.id, SLOW_READER_BYTES, strerror(errno), ECHO_MAX_PENDING_BYTES);
     transcript_note("c%d sent %d bytes without reading; now it reads", c.id, SLOW_READER_BYTES);
     size_t good = echo_test_recv_pattern(&c, SLOW_READER_BYTES, ECHO_TEST_WAIT_MS);

@@ -141,8 +141,8 @@ HARNESS_TEST(test_idle_timeout_zero_never_closes)
     /* Not a sleep: this waits for a close that must not come. */
     enum client_status st = client_wait_close(&c, ACTIVE_IDLE_MS + IDLE_MS);
     ck_assert_msg(st == CLIENT_TIMEOUT,
-                  "with idle_timeout_ms = 0 (no timeout), expected a quiet client to stay connected; "
-                  "the server closed it");
+                  "with idle_timeout_ms = 0 (no timeout), expected a quiet client to stay "
+                  "connected; the server closed it");
     echo_test_roundtrip(&c, "still here\n");
     client_close(&c);
     echo_test_stop(&f);
@@ -185,8 +185,8 @@ HARNESS_TEST(test_stalled_reader_is_disconnected_when_idle)
     /* Without reading: a read here would let the server resume, and prove nothing. */
     ck_assert_msg(echo_test_wait_hangup(&c, ECHO_TEST_WAIT_MS),
                   "with idle_timeout_ms = %d, a client sent %zu bytes and never read its echo; "
-                  "expected the server to close it once it had taken nothing for %d ms; it is still "
-                  "open",
+                  "expected the server to close it once it had taken nothing for %d ms; it is "
+                  "still open",
                   STALLED_IDLE_MS, sent, STALLED_IDLE_MS);
     snprintf(expected_start, sizeof expected_start, "disconnect 127.0.0.1:%u ",
              echo_test_local_port(&c));

@@ -25,8 +25,8 @@ static size_t flood_until_paused(struct echo_fixture *f, struct client *c1)
     size_t sent = echo_test_send_until_stalled(c1, ECHO_TEST_FLOOD_LIMIT);
     ck_assert_msg(sent < ECHO_TEST_FLOOD_LIMIT,
                   "c%d sent %u bytes and never read its echo; expected the server to stop taking "
-                  "its bytes once it holds ECHO_MAX_PENDING_BYTES (%d) of echo for it; it took every "
-                  "byte: it is buffering without bound",
+                  "its bytes once it holds ECHO_MAX_PENDING_BYTES (%d) of echo for it; it took "
+                  "every byte: it is buffering without bound",
                   c1->id, ECHO_TEST_FLOOD_LIMIT, ECHO_MAX_PENDING_BYTES);
     return sent;
 }
@@ -54,8 +54,8 @@ HARNESS_TEST(test_paused_client_does_not_slow_others)
     transcript_note("c%d is paused with %zu bytes sent; a second client talks", c1.id, sent);
     echo_test_connect(&f, &c2);
     echo_test_roundtrip_hint(&c2, "are you still there?\n",
-                             "another client, paused because it does not read, must not hold this one "
-                             "up");
+                             "another client, paused because it does not read, must not "
+                             "hold this one up");
     client_close(&c1);
     client_close(&c2);
     echo_test_stop(&f);
@@ -99,7 +99,8 @@ HARNESS_TEST(test_connection_limit_refuses_extra_clients)
                   "the server to close it at once; it is still open");
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=0 reason=over-limit", extra_port);
     echo_test_expect_log(&f, "disconnect", extra_port, expected,
-                         "a client refused by the connection limit is logged with reason=over-limit");
+                         "a client refused by the connection limit is logged with "
+                         "reason=over-limit");
     snprintf(needle, sizeof needle, "\nconnect 127.0.0.1:%u", extra_port);
     ck_assert_msg(log_capture_count(f.log, needle) == 0,
                   "the client rejected by the connection limit was also logged as \"connect\"; "

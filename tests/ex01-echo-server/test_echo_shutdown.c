@@ -202,7 +202,8 @@ HARNESS_TEST(test_free_closes_every_connection)
         ports[i] = echo_test_local_port(&c[i]);
         echo_test_roundtrip(&c[i], "still here\n");
     }
-    transcript_note("the test stops the loop and calls echo_server_free() with %d clients connected",
+    transcript_note("the test stops the loop and calls echo_server_free() with %d clients "
+                    "connected",
                     FREE_CLIENTS);
     loop_thread_stop(f.lt);
     echo_server_free(f.server);
