@@ -6,7 +6,8 @@
  * them all on shutdown, and free them all at the end. Nothing here blocks: every wait is an
  * event on the caller's event_base.
  *
- * Try it: `echo-server --port 7000`, then `nc 127.0.0.1 7000` in a second terminal.
+ * Try it: `echo-server --port 7000`, then, in a second terminal, the commands in the exercise's
+ * README ("Build it and try it by hand"), or `nc 127.0.0.1 7000` if you have netcat.
  */
 #include "echo_server.h"
 

@@ -7,7 +7,8 @@
  * picked), logs each connect and disconnect on stderr, and on Ctrl-C or SIGTERM stops
  * accepting, lets every client take its last echo, and exits with status 0.
  *
- * Try it: `echo-server` in one terminal, `nc 127.0.0.1 7000` in another, type, then Ctrl-C.
+ * Try it: `echo-server` in one terminal, a client in another (the exercise's README has
+ * commands that need only python3 and bash; `nc 127.0.0.1 7000` also works), then Ctrl-C.
  */
 #include "echo_server.h"
 

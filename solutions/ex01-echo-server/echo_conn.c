@@ -7,7 +7,8 @@
  * while `pending` is full (backpressure), so one slow client can neither grow the server's
  * memory nor hold up anyone else.
  *
- * Try it: run the server, then `nc 127.0.0.1 7000` in another terminal and type a line.
+ * Try it: run the server, then talk to it from another terminal with the commands in the
+ * exercise's README ("Build it and try it by hand"), or `nc 127.0.0.1 7000` if you have netcat.
  */
 #include "echo_conn.h"
 
