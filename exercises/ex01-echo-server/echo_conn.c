@@ -7,7 +7,8 @@
  * while `pending` is full (backpressure), so one slow client can neither grow the server's
  * memory nor hold up anyone else.
  *
- * Try it: run the server, then `nc 127.0.0.1 7000` in another terminal and type a line.
+ * Try it: run the server, then talk to it from another terminal with the commands in the
+ * exercise's README ("Build it and try it by hand"), or `nc 127.0.0.1 7000` if you have netcat.
  */
 #include "echo_conn.h"
 
@@ -24,12 +25,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Until every TODO is done, some callbacks are not registered anywhere yet and some stubs do
- * not use their parameters or variables. These lines keep the compiler quiet about that;
- * delete them when you have finished, and the compiler will check your work again. */
+/* Until every TODO is done, some functions are not called yet and some stubs leave
+ * parameters and variables unused. These lines keep the compiler quiet about that; delete
+ * them when you have finished, and the compiler will check your work again. */
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wunused-variable"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 
 /* Bytes read per callback. One read per readiness event keeps the loop fair: a client sending
  * flat out gets this much, then every other ready client gets its turn. */
@@ -44,8 +46,7 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
 
 /* Arms the read event. The idle timeout rides on it: a persistent event's timer restarts each
- * time the event runs, so it fires only after a whole idle period without input. (Until
- * TODO(7) sets env->idle_timeout it is NULL, which means no timeout.) */
+ * time the event runs, so it fires only after a whole idle period without input. */
 static int conn_start_reading(struct echo_conn *conn)
 {
     if (event_add(conn->read_ev, conn->env->idle_timeout) != 0)
@@ -64,10 +65,11 @@ static void conn_stop_reading(struct echo_conn *conn)
  * ECONNRESET or EPIPE when writing; anything else is logged with its text. */
 static void conn_fail(struct echo_conn *conn, int err)
 {
-    /* TODO(6): disconnect reasons (lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close)
-     *   - ECONNRESET or EPIPE: echo_conn_close(conn, "reset").
-     *   - Anything else: close with the reason "error: <strerror(err)>" (format it into a
-     *     char array of ECHO_REASON_MAX bytes with snprintf).
+    /* TODO(6): disconnects: EOF, reset, errors, close
+     * Read: lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close
+     * Close the connection, and say why in the reason: "reset" when the client
+     * reset it, "error: <the system's text for err>" for any other error. Trap: a reset is
+     * ECONNRESET when reading, but a write to a reset connection can also fail with EPIPE.
      */
 }
 
@@ -84,25 +86,32 @@ static bool io_should_retry(int err)
  */
 static void conn_echo(struct echo_conn *conn, const char *buf, size_t len)
 {
-    /* TODO(3): write it straight back (lectures/03-tcp-networking/README.md#reading-and-writing)
-     *   - If conn->pending is empty, write(conn->fd, buf, len) right here. This is the fast
-     *     path: no copy, no extra event, nothing allocated.
-     *   - write() may take fewer bytes than asked (the kernel's buffer is full), or fail with
-     *     EAGAIN (io_should_retry() says so): that is not an error. Any other failure: call
-     *     conn_fail(conn, errno) and return.
-     *   - Add what was written to conn->bytes_echoed: the disconnect line reports it.
-     *
-     * TODO(4): keep what the kernel refused (lectures/03-tcp-networking/README.md#buffering-and-backpressure)
-     *   - Append the bytes not written to conn->pending with evbuffer_add(). If pending was
-     *     not empty to begin with, do not write() at all: append everything, or the echo
-     *     would come back out of order.
-     *   - When pending goes from empty to non-empty, arm the write event:
-     *     event_add(conn->write_ev, conn->env->idle_timeout) (NULL, no timeout, until TODO 7).
-     *     conn_write_cb flushes it. Only then: adding it again would restart its timer.
-     *
-     * TODO(5): backpressure (lectures/03-tcp-networking/README.md#buffering-and-backpressure)
-     *   - Once pending holds ECHO_MAX_PENDING_BYTES, stop reading from this client
-     *     (conn_stop_reading). conn_write_cb starts reading again once it has drained.
+    size_t sent = 0; /* bytes of buf the kernel has taken */
+
+    /* TODO(3): read and echo
+     * Read: lectures/03-tcp-networking/README.md#with-a-plain-event-read-and-write
+     * Send the len bytes of buf straight back, now: this is the fast path, with
+     * nothing copied and nothing scheduled. Count what the kernel took in sent and in
+     * conn->bytes_echoed (the disconnect line reports it), and return when it took all of it.
+     * The kernel may take only part, or nothing ("try again later" is not an error); any
+     * other failure ends the connection (conn_fail). Trap: once earlier bytes wait in
+     * conn->pending, writing these first would reorder the echo.
+     */
+
+    /* TODO(4): keep what write() refused
+     * Read: lectures/03-tcp-networking/README.md#buffering-and-backpressure
+     * Keep the len - sent bytes the kernel did not take in conn->pending, behind
+     * whatever is already there, and make sure conn_write_cb runs when the socket can take
+     * more. A client that is slow to read must still get every byte, in order. Trap: arm
+     * conn->write_ev only when pending stops being empty (with env->idle_timeout, like the
+     * read event): adding it again would restart its timer.
+     */
+
+    /* TODO(5): backpressure
+     * Read: lectures/03-tcp-networking/README.md#watermarks-stop-reading-when-the-output-is-full
+     * Once conn->pending holds ECHO_MAX_PENDING_BYTES, stop reading from this
+     * client (backpressure): a client that never reads must not grow the server's memory.
+     * conn_write_cb resumes it.
      */
 }
 
@@ -110,11 +119,12 @@ static void conn_echo(struct echo_conn *conn, const char *buf, size_t len)
  * still be reading, so the echo of everything it sent is delivered before we close. */
 static void conn_peer_closed(struct echo_conn *conn)
 {
-    /* TODO(6): EOF and half-close (lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close)
-     *   - Set conn->peer_eof.
-     *   - Nothing pending: echo_conn_close(conn, "eof").
-     *   - Output still pending: stop reading (EOF stays readable forever, so the read event
-     *     would fire again and again) and let conn_write_cb close once pending is empty.
+    /* TODO(6): disconnects: EOF, reset, errors, close
+     * Read: lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close
+     * Remember the EOF in conn->peer_eof. With nothing pending, close with the
+     * reason "eof". Otherwise the client may still be reading (a half-close): it gets the rest
+     * of its echo first, and conn_write_cb closes once pending is empty. Trap: an EOF stays
+     * readable forever, so the read event would fire again and again: stop reading.
      */
 }
 
@@ -122,24 +132,28 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct echo_conn *conn = arg;
     char buf[ECHO_READ_CHUNK_BYTES];
+    size_t room = sizeof buf; /* read at most this many bytes */
 
-    /* TODO(7): idle timeout (lectures/03-tcp-networking/README.md#idle-timeouts)
-     *   - `what & EV_TIMEOUT` means the client sent nothing for a whole idle period. If
-     *     nothing is pending, echo_conn_close(conn, "idle-timeout"). If output is pending the
-     *     client may be busy reading it: leave that case to the write event's timer. Return.
+    /* TODO(7): idle timeout
+     * Read: lectures/03-tcp-networking/README.md#idle-timeouts
+     * The client sent nothing for a whole idle period (`what` says EV_TIMEOUT):
+     * close it with the reason "idle-timeout", and return. Trap: if output is still pending,
+     * the client may be busy reading it; the write event's timer decides whether it is idle.
      */
 
-    /* TODO(3): read (lectures/03-tcp-networking/README.md#reading-and-writing)
-     *   - One read(fd, buf, ...) per callback. The event is level-triggered: if more is
-     *     waiting, it fires again on the next turn of the loop, after the other clients.
-     *   - n > 0: conn_echo(conn, buf, n). The bytes are binary: NULs included, no '\0' at the
-     *     end; always carry the length along, never treat buf as a C string.
-     *   - n == 0: the client closed its side: conn_peer_closed(conn) (written in TODO 6).
-     *   - n < 0: unless io_should_retry(errno), conn_fail(conn, errno) (TODO 6).
-     *
-     * TODO(5): never read more than pending can still hold
-     *   - Read at most ECHO_MAX_PENDING_BYTES - evbuffer_get_length(conn->pending) bytes (and
-     *     at most sizeof buf), so pending can never pass its bound.
+    /* TODO(5): backpressure
+     * Read: lectures/03-tcp-networking/README.md#watermarks-stop-reading-when-the-output-is-full
+     * Never read more than conn->pending can still hold, so that it stays within
+     * ECHO_MAX_PENDING_BYTES whatever the client does.
+     */
+
+    /* TODO(3): read and echo
+     * Read: lectures/03-tcp-networking/README.md#with-a-plain-event-read-and-write
+     * Read once (at most room bytes) and echo what arrived (conn_echo). The bytes
+     * are binary: NULs included, no '\0' at the end. read() also reports an EOF (the client
+     * closed its side: conn_peer_closed), "nothing now, try again" (not an error), and real
+     * errors (conn_fail). Trap: reading in a loop until nothing is left lets one fast client
+     * starve all the others; the event fires again on the loop's next turn if more is waiting.
      */
 }
 
@@ -147,70 +161,104 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct echo_conn *conn = arg;
 
-    /* TODO(7): the client stopped reading (lectures/03-tcp-networking/README.md#idle-timeouts)
-     *   - `what & EV_TIMEOUT` here means the client has not taken a byte of its echo for a
-     *     whole idle period. A paused client's read event is off, so this timer is the only
-     *     one that can notice. echo_conn_close(conn, "idle-timeout") and return.
+    /* TODO(7): idle timeout
+     * Read: lectures/03-tcp-networking/README.md#idle-timeouts
+     * The client has not taken a byte of its echo for a whole idle period (`what`
+     * says EV_TIMEOUT): close it with the reason "idle-timeout", and return. Trap: a client
+     * paused by backpressure has no read event armed, so this timer is the only one that can
+     * notice it.
      */
 
-    /* TODO(4): flush what is pending (lectures/03-tcp-networking/README.md#buffering-and-backpressure)
-     *   - evbuffer_write(conn->pending, fd) writes as much as the kernel takes and removes it
-     *     from the buffer. It returns the count, or -1 (check io_should_retry(errno); on a real
-     *     error conn_fail and return). Add the count to conn->bytes_echoed.
-     *   - Once pending is empty, event_del(conn->write_ev): an armed EV_WRITE event on a
-     *     writable socket would fire on every turn of the loop.
-     *
-     * TODO(6): after EOF, close once everything is written
-     *   - Pending empty and conn->peer_eof: echo_conn_close(conn, "eof") and return.
-     *
-     * TODO(9): during a shutdown, likewise
-     *   - Pending empty and conn->shutting_down: echo_conn_close(conn, "shutdown") and return.
-     *
-     * TODO(5): resume reading
-     *   - If reading is paused (!conn->reading) but the client is still there (not peer_eof,
-     *     not shutting_down) and pending has drained to ECHO_RESUME_PENDING_BYTES or less,
-     *     conn_start_reading(conn). If that fails, close with "error: cannot add the read event".
+    /* TODO(4): keep what write() refused
+     * Read: lectures/03-tcp-networking/README.md#buffering-and-backpressure
+     * The socket can take more: write as much of conn->pending as it takes,
+     * remove that from pending and count it in conn->bytes_echoed. "Try again later" is not an
+     * error; any other failure ends the connection (conn_fail). Trap: once pending is empty,
+     * disarm conn->write_ev: an armed write event on a writable socket fires on every turn of
+     * the loop.
+     */
+
+    /* TODO(6): disconnects: EOF, reset, errors, close
+     * Read: lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close
+     * After the client's EOF, close with the reason "eof" once everything is
+     * written, and return.
+     */
+
+    /* TODO(9): graceful shutdown
+     * Read: lectures/03-tcp-networking/README.md#graceful-shutdown
+     * During a shutdown, close with the reason "shutdown" once everything is
+     * written, and return.
+     */
+
+    /* TODO(5): backpressure
+     * Read: lectures/03-tcp-networking/README.md#watermarks-stop-reading-when-the-output-is-full
+     * A client paused for backpressure starts reading again once its pending
+     * echo has drained to ECHO_RESUME_PENDING_BYTES (half the bound, so that a pause is worth
+     * its cost). Not after its EOF nor during a shutdown. If the read event cannot be added,
+     * close with the reason "error: cannot add the read event".
      */
 }
 
 struct echo_conn *echo_conn_new(struct event_base *base, evutil_socket_t fd, const char *peer,
                                 const struct echo_conn_env *env)
 {
-    /* TODO(2): one connection, one event (lectures/03-tcp-networking/README.md#many-connections)
-     *   - calloc the struct echo_conn; set env, fd, and copy peer into conn->peer.
-     *   - conn->pending = evbuffer_new();
-     *   - conn->read_ev: event_new(base, fd, EV_READ | EV_PERSIST, conn_read_cb, conn).
-     *     EV_PERSIST keeps it armed after each callback, until event_del.
-     *   - conn->write_ev: event_new(base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, conn).
-     *     Created now, armed only while output is pending (TODO 4).
-     *   - Optional but worth it: setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, ...) so that small
-     *     echoes leave at once instead of waiting for Nagle's algorithm.
-     *   - conn_start_reading(conn): nothing happens until an event is added.
-     *   - Log the connection (lectures/03-tcp-networking/README.md#logging):
-     *     echo_log(env->log, "connect %s", conn->peer);
-     *   - Any failure: free what was created, close fd (this function owns it), return NULL.
+    struct echo_conn *conn = calloc(1, sizeof *conn);
+    if (conn == NULL)
+        goto err;
+    conn->env = env;
+    conn->fd = fd;
+    snprintf(conn->peer, sizeof conn->peer, "%s", peer);
+
+    /* TODO(2): one connection, one event
+     * Read: lectures/03-tcp-networking/README.md#many-connections
+     * Make the connection live: its pending buffer, a read event that stays armed
+     * after each callback (conn_read_cb) and a write event of the same kind (conn_write_cb,
+     * armed only while output is pending); then start reading (conn_start_reading) and log
+     *     connect PEER
+     * Any failure: goto err, which frees what was made and closes fd. Trap: nothing happens
+     * on a socket until its event is added. (Worth it: turn off Nagle's algorithm, so that
+     * small echoes leave at once.)
      */
-    evutil_closesocket(fd); /* until then: refuse the client */
+    goto err;
+    return conn;
+
+err:
+    if (conn != NULL) {
+        if (conn->read_ev != NULL)
+            event_free(conn->read_ev);
+        if (conn->write_ev != NULL)
+            event_free(conn->write_ev);
+        if (conn->pending != NULL)
+            evbuffer_free(conn->pending);
+        free(conn);
+    }
+    evutil_closesocket(fd);
     return NULL;
 }
 
 void echo_conn_shutdown(struct echo_conn *conn)
 {
-    /* TODO(9): graceful shutdown of one connection (lectures/03-tcp-networking/README.md#graceful-shutdown)
-     *   - Set conn->shutting_down and stop reading if it is reading.
-     *   - Nothing pending: echo_conn_close(conn, "shutdown") now. Otherwise conn_write_cb
-     *     closes it once the rest is written.
+    /* TODO(9): graceful shutdown
+     * Read: lectures/03-tcp-networking/README.md#graceful-shutdown
+     * Remember the shutdown in conn->shutting_down and stop reading. With nothing
+     * pending, close now with the reason "shutdown"; otherwise conn_write_cb closes once the
+     * rest is written. Trap: after the close, conn is freed: do not touch it again.
      */
+    /* A client still sending at this point leaves unread input behind, and closing a socket
+     * with unread input makes the kernel send a reset, which can cut off the last echo bytes
+     * still in flight. A "lingering close" (shut down the write side, read and discard until
+     * the client closes) avoids that; this server keeps it simple. */
 }
 
 void echo_conn_close(struct echo_conn *conn, const char *reason)
 {
-    /* TODO(6): close and free (lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close)
-     *   - Log one line: echo_log(conn->env->log, "disconnect %s bytes=%llu reason=%s", ...)
-     *     with the peer, conn->bytes_echoed (cast to unsigned long long) and the reason.
-     *   - Tell the owner: conn->env->closed_cb(conn, conn->env->closed_arg) if it is set.
-     *   - event_free both events (this also cancels them if they are about to run),
-     *     evbuffer_free pending, evutil_closesocket the fd, free the struct.
-     *   - This runs inside the connection's own callbacks: they must return right after.
+    /* TODO(6): disconnects: EOF, reset, errors, close
+     * Read: lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close
+     * End the connection: log one line
+     *     disconnect PEER bytes=N reason=REASON
+     * (N = conn->bytes_echoed), tell the owner (env->closed_cb, if set), then free everything
+     * the connection owns (both events, pending, the socket) and the connection itself. Every
+     * way a connection ends comes through here, exactly once. Trap: this runs inside the
+     * connection's own callbacks, which must not touch conn once it returns.
      */
 }

@@ -6,7 +6,8 @@
  * them all on shutdown, and free them all at the end. Nothing here blocks: every wait is an
  * event on the caller's event_base.
  *
- * Try it: `echo-server --port 7000`, then `nc 127.0.0.1 7000` in a second terminal.
+ * Try it: `echo-server --port 7000`, then, in a second terminal, the commands in the exercise's
+ * README ("Build it and try it by hand"), or `nc 127.0.0.1 7000` if you have netcat.
  */
 #include "echo_server.h"
 
@@ -23,12 +24,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* Until every TODO is done, some callbacks are not registered anywhere yet and some stubs do
- * not use their parameters or variables. These lines keep the compiler quiet about that;
- * delete them when you have finished, and the compiler will check your work again. */
+/* Until every TODO is done, some functions are not called yet and some stubs leave
+ * parameters and variables unused. These lines keep the compiler quiet about that; delete
+ * them when you have finished, and the compiler will check your work again. */
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wunused-variable"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 
 /* After an accept error such as EMFILE (out of file descriptors) the listening socket stays
  * readable, so the listener would retry at full speed. It pauses this long instead. */
@@ -70,26 +72,28 @@ static struct timeval ms_to_timeval(int ms)
  */
 static int server_listen(struct echo_server *server, const char *host, uint16_t port)
 {
-    /* TODO(1): bind the listener and report the port (lectures/03-tcp-networking/README.md#listeners)
-     *   - Turn host and port into a socket address with getaddrinfo() (hints: AF_UNSPEC,
-     *     SOCK_STREAM, AI_PASSIVE | AI_NUMERICSERV; the port as a decimal string). On failure
-     *     log "cannot listen on HOST:PORT: <gai_strerror>" and return -1.
-     *   - server->listener = evconnlistener_new_bind(server->base, server_accept_cb, server,
-     *     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1, addr, addrlen). CLOSE_ON_FREE closes
-     *     the socket when the listener is freed; REUSEABLE lets a restarted server bind again
-     *     at once. freeaddrinfo() afterwards.
-     *   - NULL means the bind failed (say, the port is in use): log
-     *     "cannot listen on HOST:PORT: <strerror(errno)>" with echo_log(server->env.log, ...)
-     *     and return -1. Save errno before calling anything else.
-     *   - With port 0 the kernel picks a free port: read it back with getsockname() on
-     *     evconnlistener_get_fd(server->listener), and store it (ntohs) in server->port.
-     *
-     * TODO(8): accept errors (lectures/03-tcp-networking/README.md#accept-errors)
-     *   - Register server_accept_error_cb with evconnlistener_set_error_cb().
+    /* TODO(1): listen, and report the port
+     * Read: lectures/03-tcp-networking/README.md#listeners
+     * Listen on host:port, and record in server->port the port actually bound:
+     * with port 0 the kernel picks a free one, and the tests (and your users) ask
+     * echo_server_port() which. The host is a numeric address ("127.0.0.1", "::1"); port is a
+     * number, not a service name.
+     * If the address cannot be bound (the port is taken, say), log one line
+     *     cannot listen on HOST:PORT: <the system's error text>
+     * and return -1. Trap: errno is only good until the next call that can fail, and freeing
+     * memory can change it: save it at once. A restarted server must be able to bind its port
+     * again at once, and freeing the listener must close its socket.
      */
-    echo_log(server->env.log, "cannot listen on %s:%u: TODO(1) is not done yet (no listener)", host,
-             port);
+    echo_log(server->env.log, "cannot listen on %s:%u: server_listen() is not written yet",
+             host, port);
     return -1;
+
+    /* TODO(8): connection limit and accept errors
+     * Read: lectures/03-tcp-networking/README.md#accept-errors
+     * When accept() fails (out of file descriptors, say), the listener must call
+     * server_accept_error_cb instead of retrying on its own.
+     */
+    return 0;
 }
 
 struct echo_server *echo_server_new(struct event_base *base, const struct echo_server_config *cfg)
@@ -108,14 +112,12 @@ struct echo_server *echo_server_new(struct event_base *base, const struct echo_s
         echo_log(cfg->log, "idle timeout must be 0 (never) or more, not %d ms", cfg->idle_timeout_ms);
         goto err;
     }
-    /* TODO(7): the idle timeout (lectures/03-tcp-networking/README.md#idle-timeouts)
-     *   - If cfg->idle_timeout_ms > 0, convert it (ms_to_timeval) into server->idle_timeout
-     *     and point server->env.idle_timeout at it. Every connection then passes it to
-     *     event_add() for its read and write events; NULL (the default) means no timeout.
-     *   - Better: env.idle_timeout = event_base_init_common_timeout(base, &server->idle_timeout).
-     *     All connections share one duration, and libevent then keeps their timers in a queue
-     *     instead of a heap, which makes each restart cheaper. Fall back to
-     *     &server->idle_timeout if it returns NULL.
+    /* TODO(7): idle timeout
+     * Read: lectures/03-tcp-networking/README.md#idle-timeouts
+     * With idle_timeout_ms > 0, point server->env.idle_timeout at that duration
+     * (server->idle_timeout is there to hold it); every connection hands it to libevent with
+     * its events. 0 means no timeout at all: leave it NULL. Trap: a zero duration is not "no
+     * timeout", it is "time out at once".
      */
 
     server->retry_ev = evtimer_new(base, server_retry_cb, server);
@@ -143,44 +145,56 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
 {
     struct echo_server *server = arg;
     char peer[ECHO_PEER_STRLEN];
+    (void)listener;
+    (void)socklen;
 
     echo_format_addr(sa, peer, sizeof peer);
 
-    /* TODO(8): the connection limit (lectures/03-tcp-networking/README.md#many-connections)
-     *   - If server->nconns has reached server->max_conns, log
-     *     "disconnect PEER bytes=0 reason=over-limit", evutil_closesocket(fd) and return.
-     *     Accepting and closing at once tells the client "no" immediately.
+    /* TODO(8): connection limit and accept errors
+     * Read: lectures/03-tcp-networking/README.md#accept-errors
+     * Serve at most server->max_conns clients at once. One more is told "no" at
+     * once: closed right away, and logged as
+     *     disconnect PEER bytes=0 reason=over-limit
+     * with no "connect" line. Trap: leaving it unaccepted in the kernel's queue would make the
+     * client wait for an answer that may never come.
      */
 
-    /* TODO(2): serve the new client (lectures/03-tcp-networking/README.md#many-connections)
-     *   - conn = echo_conn_new(server->base, fd, peer, &server->env). It owns fd from now on.
-     *     If it returns NULL, log "disconnect PEER bytes=0 reason=error: <strerror(ENOMEM)>".
-     *   - Put conn at the head of the list: conn->next = server->conns (and fix that one's
-     *     prev), server->conns = conn, server->nconns++.
+    /* TODO(2): one connection, one event
+     * Read: lectures/03-tcp-networking/README.md#many-connections
+     * Give the new client a connection of its own (echo_conn_new) and keep it in
+     * the server's list, newest first, counting it in server->nconns: the list is how the
+     * server finds every connection again to limit, shut down and free them. From the call on,
+     * the connection owns fd, even when the call fails; then log
+     *     disconnect PEER bytes=0 reason=error: <the text of ENOMEM>
      */
-    evutil_closesocket(fd); /* until then: refuse the client */
+    evutil_closesocket(fd);
 }
 
 static void server_accept_error_cb(struct evconnlistener *listener, void *arg)
 {
     struct echo_server *server = arg;
 
-    /* TODO(8): back off after an accept error (lectures/03-tcp-networking/README.md#accept-errors)
-     *   - The error is in EVUTIL_SOCKET_ERROR() (read it first). Log
-     *     "accept failed: <evutil_socket_error_to_string(err)>; pausing 100 ms"
-     *     (use ECHO_ACCEPT_RETRY_MS).
-     *   - evconnlistener_disable(listener): with EMFILE the listening socket stays readable,
-     *     so an enabled listener would fail again at once, forever, at full speed.
-     *   - evtimer_add(server->retry_ev, ...) with ECHO_ACCEPT_RETRY_MS; server_retry_cb
-     *     enables the listener again.
+    /* TODO(8): connection limit and accept errors
+     * Read: lectures/03-tcp-networking/README.md#accept-errors
+     * accept() failed. Log
+     *     accept failed: <the system's error text>; pausing 100 ms
+     * (100 is ECHO_ACCEPT_RETRY_MS), stop accepting, and have server->retry_ev start accepting
+     * again that much later. Trap: out of file descriptors (EMFILE) the pending client stays in
+     * the queue and the listening socket stays readable, so a listener left on fails again at
+     * once, forever, at full speed. Read the error before any other call can change it.
      */
 }
 
 static void server_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct echo_server *server = arg;
+    (void)fd;
+    (void)what;
 
-    /* TODO(8): evconnlistener_enable(server->listener), unless it is gone (shutdown). */
+    /* TODO(8): connection limit and accept errors
+     * Read: lectures/03-tcp-networking/README.md#accept-errors
+     * The pause is over: accept again, unless a shutdown has freed the listener.
+     */
 }
 
 /* A connection is about to be freed: forget it. During a shutdown, the last one to go also
@@ -189,11 +203,17 @@ static void server_conn_closed_cb(struct echo_conn *conn, void *arg)
 {
     struct echo_server *server = arg;
 
-    /* TODO(6): forget a closed connection (lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close)
-     *   - Unlink conn from the list (fix prev->next, or server->conns if it was the head, and
-     *     next->prev), and server->nconns--.
-     *
-     * TODO(9): if server->shutting_down and no connection is left, event_del(server->grace_ev).
+    /* TODO(6): disconnects: EOF, reset, errors, close
+     * Read: lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close
+     * Take conn out of the server's list and count it out of server->nconns: it
+     * is about to be freed, and its place must be free for the next client. Trap: it may be
+     * the head of the list, the tail, or both.
+     */
+
+    /* TODO(9): graceful shutdown
+     * Read: lectures/03-tcp-networking/README.md#graceful-shutdown
+     * During a shutdown, the last connection to go cancels the deadline
+     * (server->grace_ev): the base is then empty, and the loop returns by itself.
      */
 }
 
@@ -201,21 +221,26 @@ static void server_conn_closed_cb(struct echo_conn *conn, void *arg)
 static void server_grace_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct echo_server *server = arg;
+    (void)fd;
+    (void)what;
 
-    /* TODO(9): echo_conn_close(conn, "shutdown") every connection still in the list. Each
-     * close unlinks itself (server_conn_closed_cb), so take server->conns until it is NULL. */
+    /* TODO(9): graceful shutdown
+     * Read: lectures/03-tcp-networking/README.md#graceful-shutdown
+     * The deadline passed: close every connection still there, reason "shutdown".
+     * Trap: each close takes the connection out of the list while you walk it.
+     */
 }
 
 void echo_server_shutdown(struct echo_server *server)
 {
-    /* TODO(9): graceful shutdown (lectures/03-tcp-networking/README.md#graceful-shutdown)
-     *   - Do it once: return if server->shutting_down is already set; set it.
-     *   - Stop accepting: evconnlistener_free(server->listener) and set it to NULL (new
-     *     clients then get "connection refused"), and event_del(server->retry_ev).
-     *   - echo_conn_shutdown() every connection. It may free the connection: read conn->next
-     *     before the call.
-     *   - If some are left (still flushing), evtimer_add(server->grace_ev, ...) with
-     *     ECHO_SHUTDOWN_GRACE_MS so that a client that never reads cannot keep the process up.
+    /* TODO(9): graceful shutdown
+     * Read: lectures/03-tcp-networking/README.md#graceful-shutdown
+     * Stop gracefully, once (a second call does nothing): new clients must get
+     * "connection refused" at once, so close the listening socket, not just pause it, and
+     * cancel a pending accept retry. Then shut down every connection (echo_conn_shutdown). Give
+     * those still flushing ECHO_SHUTDOWN_GRACE_MS (server->grace_ev), so that a client that
+     * never reads cannot keep the process alive. Trap: echo_conn_shutdown() may free the
+     * connection you hand it, next pointer included.
      */
 }
 
@@ -224,8 +249,11 @@ void echo_server_free(struct echo_server *server)
     if (server == NULL)
         return;
     server->shutting_down = true;
-    /* TODO(9): close every remaining connection: while (server->conns != NULL)
-     * echo_conn_close(server->conns, "shutdown"); */
+    /* TODO(9): graceful shutdown
+     * Read: lectures/03-tcp-networking/README.md#graceful-shutdown
+     * Close every connection that is still open (reason "shutdown"): the server
+     * owns them, and freeing it must free them, their sockets included.
+     */
     if (server->listener != NULL)
         evconnlistener_free(server->listener);
     if (server->retry_ev != NULL)

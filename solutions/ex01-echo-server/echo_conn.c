@@ -7,7 +7,8 @@
  * while `pending` is full (backpressure), so one slow client can neither grow the server's
  * memory nor hold up anyone else.
  *
- * Try it: run the server, then `nc 127.0.0.1 7000` in another terminal and type a line.
+ * Try it: run the server, then talk to it from another terminal with the commands in the
+ * exercise's README ("Build it and try it by hand"), or `nc 127.0.0.1 7000` if you have netcat.
  */
 #include "echo_conn.h"
 
@@ -56,6 +57,10 @@ static void conn_stop_reading(struct echo_conn *conn)
  * ECONNRESET or EPIPE when writing; anything else is logged with its text. */
 static void conn_fail(struct echo_conn *conn, int err)
 {
+    /* STUDENT(6): Close the connection, and say why in the reason: "reset" when the client
+     * reset it, "error: <the system's text for err>" for any other error. Trap: a reset is
+     * ECONNRESET when reading, but a write to a reset connection can also fail with EPIPE.
+     * stub: */
     char reason[ECHO_REASON_MAX];
 
     if (err == ECONNRESET || err == EPIPE) {
@@ -64,6 +69,7 @@ static void conn_fail(struct echo_conn *conn, int err)
     }
     snprintf(reason, sizeof reason, "error: %s", strerror(err));
     echo_conn_close(conn, reason);
+    /* END STUDENT(6) */
 }
 
 /* A would-block or an interrupted call: nothing is wrong, try again when the event fires. */
@@ -79,10 +85,16 @@ static bool io_should_retry(int err)
  */
 static void conn_echo(struct echo_conn *conn, const char *buf, size_t len)
 {
-    bool was_empty = evbuffer_get_length(conn->pending) == 0;
-    size_t sent = 0;
+    size_t sent = 0; /* bytes of buf the kernel has taken */
 
-    if (was_empty) {
+    /* STUDENT(3): Send the len bytes of buf straight back, now: this is the fast path, with
+     * nothing copied and nothing scheduled. Count what the kernel took in sent and in
+     * conn->bytes_echoed (the disconnect line reports it), and return when it took all of it.
+     * The kernel may take only part, or nothing ("try again later" is not an error); any
+     * other failure ends the connection (conn_fail). Trap: once earlier bytes wait in
+     * conn->pending, writing these first would reorder the echo.
+     * stub: */
+    if (evbuffer_get_length(conn->pending) == 0) {
         ssize_t n = write(conn->fd, buf, len);
         if (n < 0 && !io_should_retry(errno)) {
             conn_fail(conn, errno);
@@ -92,72 +104,118 @@ static void conn_echo(struct echo_conn *conn, const char *buf, size_t len)
             sent = (size_t)n;
             conn->bytes_echoed += sent;
         }
+        if (sent == len)
+            return;
     }
-    if (sent == len)
-        return;
+    /* END STUDENT(3) */
 
+    /* STUDENT(4): Keep the len - sent bytes the kernel did not take in conn->pending, behind
+     * whatever is already there, and make sure conn_write_cb runs when the socket can take
+     * more. A client that is slow to read must still get every byte, in order. Trap: arm
+     * conn->write_ev only when pending stops being empty (with env->idle_timeout, like the
+     * read event): adding it again would restart its timer.
+     * stub: */
+    bool was_empty = evbuffer_get_length(conn->pending) == 0;
     if (evbuffer_add(conn->pending, buf + sent, len - sent) != 0) {
         echo_conn_close(conn, "error: out of memory");
         return;
     }
-    /* Arm the write event only when the buffer stops being empty: adding it again would
-     * restart its timer, and that timer must measure how long the client has not been reading. */
     if (was_empty && event_add(conn->write_ev, conn->env->idle_timeout) != 0) {
         echo_conn_close(conn, "error: cannot add the write event");
         return;
     }
+    /* END STUDENT(4) */
+
+    /* STUDENT(5): Once conn->pending holds ECHO_MAX_PENDING_BYTES, stop reading from this
+     * client (backpressure): a client that never reads must not grow the server's memory.
+     * conn_write_cb resumes it.
+     * stub: */
     if (evbuffer_get_length(conn->pending) >= ECHO_MAX_PENDING_BYTES)
-        conn_stop_reading(conn); /* backpressure: resumed by conn_write_cb once drained */
+        conn_stop_reading(conn);
+    /* END STUDENT(5) */
 }
 
 /* read() returned 0: the client has shut down its write side (a close or a half-close). It may
  * still be reading, so the echo of everything it sent is delivered before we close. */
 static void conn_peer_closed(struct echo_conn *conn)
 {
+    /* STUDENT(6): Remember the EOF in conn->peer_eof. With nothing pending, close with the
+     * reason "eof". Otherwise the client may still be reading (a half-close): it gets the rest
+     * of its echo first, and conn_write_cb closes once pending is empty. Trap: an EOF stays
+     * readable forever, so the read event would fire again and again: stop reading.
+     * stub: */
     conn->peer_eof = true;
     if (evbuffer_get_length(conn->pending) == 0) {
         echo_conn_close(conn, "eof");
         return;
     }
-    conn_stop_reading(conn); /* EOF stays readable forever: stop listening for it */
+    conn_stop_reading(conn);
+    /* END STUDENT(6) */
 }
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct echo_conn *conn = arg;
     char buf[ECHO_READ_CHUNK_BYTES];
+    size_t room = sizeof buf; /* read at most this many bytes */
 
+    /* STUDENT(7): The client sent nothing for a whole idle period (`what` says EV_TIMEOUT):
+     * close it with the reason "idle-timeout", and return. Trap: if output is still pending,
+     * the client may be busy reading it; the write event's timer decides whether it is idle.
+     * stub: */
     if (what & EV_TIMEOUT) {
-        /* No input for a whole idle period. If output is still pending the client may be busy
-         * reading it; the write event's own timer decides whether that client is idle too. */
         if (evbuffer_get_length(conn->pending) == 0)
             echo_conn_close(conn, "idle-timeout");
         return;
     }
+    /* END STUDENT(7) */
 
-    /* Never read more than `pending` can still hold, so it stays within its bound. */
-    size_t room = ECHO_MAX_PENDING_BYTES - evbuffer_get_length(conn->pending);
-    assert(room > 0); /* reading stops as soon as pending is full */
-    ssize_t n = read(fd, buf, room < sizeof buf ? room : sizeof buf);
+    /* STUDENT(5): Never read more than conn->pending can still hold, so that it stays within
+     * ECHO_MAX_PENDING_BYTES whatever the client does.
+     * stub: */
+    size_t space = ECHO_MAX_PENDING_BYTES - evbuffer_get_length(conn->pending);
+    assert(space > 0); /* reading stops as soon as pending is full */
+    if (space < room)
+        room = space;
+    /* END STUDENT(5) */
+
+    /* STUDENT(3): Read once (at most room bytes) and echo what arrived (conn_echo). The bytes
+     * are binary: NULs included, no '\0' at the end. read() also reports an EOF (the client
+     * closed its side: conn_peer_closed), "nothing now, try again" (not an error), and real
+     * errors (conn_fail). Trap: reading in a loop until nothing is left lets one fast client
+     * starve all the others; the event fires again on the loop's next turn if more is waiting.
+     * stub: */
+    ssize_t n = read(fd, buf, room);
     if (n > 0)
         conn_echo(conn, buf, (size_t)n);
     else if (n == 0)
         conn_peer_closed(conn);
     else if (!io_should_retry(errno))
         conn_fail(conn, errno);
+    /* END STUDENT(3) */
 }
 
 static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct echo_conn *conn = arg;
 
+    /* STUDENT(7): The client has not taken a byte of its echo for a whole idle period (`what`
+     * says EV_TIMEOUT): close it with the reason "idle-timeout", and return. Trap: a client
+     * paused by backpressure has no read event armed, so this timer is the only one that can
+     * notice it.
+     * stub: */
     if (what & EV_TIMEOUT) {
-        /* The client has not taken a single byte of its echo for a whole idle period. Its read
-         * side is stalled (and its input paused by backpressure), so only this timer can tell. */
         echo_conn_close(conn, "idle-timeout");
         return;
     }
+    /* END STUDENT(7) */
 
+    /* STUDENT(4): The socket can take more: write as much of conn->pending as it takes,
+     * remove that from pending and count it in conn->bytes_echoed. "Try again later" is not an
+     * error; any other failure ends the connection (conn_fail). Trap: once pending is empty,
+     * disarm conn->write_ev: an armed write event on a writable socket fires on every turn of
+     * the loop.
+     * stub: */
     int n = evbuffer_write(conn->pending, fd);
     if (n < 0) {
         if (!io_should_retry(errno))
@@ -165,18 +223,38 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     conn->bytes_echoed += (uint64_t)n;
-
-    size_t left = evbuffer_get_length(conn->pending);
-    if (left == 0) {
+    if (evbuffer_get_length(conn->pending) == 0)
         event_del(conn->write_ev);
-        if (conn->peer_eof || conn->shutting_down) {
-            echo_conn_close(conn, conn->peer_eof ? "eof" : "shutdown");
-            return;
-        }
+    /* END STUDENT(4) */
+
+    /* STUDENT(6): After the client's EOF, close with the reason "eof" once everything is
+     * written, and return.
+     * stub: */
+    if (conn->peer_eof && evbuffer_get_length(conn->pending) == 0) {
+        echo_conn_close(conn, "eof");
+        return;
     }
+    /* END STUDENT(6) */
+
+    /* STUDENT(9): During a shutdown, close with the reason "shutdown" once everything is
+     * written, and return.
+     * stub: */
+    if (conn->shutting_down && evbuffer_get_length(conn->pending) == 0) {
+        echo_conn_close(conn, "shutdown");
+        return;
+    }
+    /* END STUDENT(9) */
+
+    /* STUDENT(5): A client paused for backpressure starts reading again once its pending
+     * echo has drained to ECHO_RESUME_PENDING_BYTES (half the bound, so that a pause is worth
+     * its cost). Not after its EOF nor during a shutdown. If the read event cannot be added,
+     * close with the reason "error: cannot add the read event".
+     * stub: */
     if (!conn->reading && !conn->peer_eof && !conn->shutting_down &&
-        left <= ECHO_RESUME_PENDING_BYTES && conn_start_reading(conn) != 0)
+        evbuffer_get_length(conn->pending) <= ECHO_RESUME_PENDING_BYTES &&
+        conn_start_reading(conn) != 0)
         echo_conn_close(conn, "error: cannot add the read event");
+    /* END STUDENT(5) */
 }
 
 struct echo_conn *echo_conn_new(struct event_base *base, evutil_socket_t fd, const char *peer,
@@ -188,6 +266,16 @@ struct echo_conn *echo_conn_new(struct event_base *base, evutil_socket_t fd, con
     conn->env = env;
     conn->fd = fd;
     snprintf(conn->peer, sizeof conn->peer, "%s", peer);
+
+    /* STUDENT(2): Make the connection live: its pending buffer, a read event that stays armed
+     * after each callback (conn_read_cb) and a write event of the same kind (conn_write_cb,
+     * armed only while output is pending); then start reading (conn_start_reading) and log
+     *     connect PEER
+     * Any failure: goto err, which frees what was made and closes fd. Trap: nothing happens
+     * on a socket until its event is added. (Worth it: turn off Nagle's algorithm, so that
+     * small echoes leave at once.)
+     * stub:
+     *     goto err; */
     conn->pending = evbuffer_new();
     conn->read_ev = event_new(base, fd, EV_READ | EV_PERSIST, conn_read_cb, conn);
     conn->write_ev = event_new(base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, conn);
@@ -202,6 +290,7 @@ struct echo_conn *echo_conn_new(struct event_base *base, evutil_socket_t fd, con
     if (conn_start_reading(conn) != 0)
         goto err;
     echo_log(env->log, "connect %s", conn->peer);
+    /* END STUDENT(2) */
     return conn;
 
 err:
@@ -220,20 +309,31 @@ err:
 
 void echo_conn_shutdown(struct echo_conn *conn)
 {
+    /* STUDENT(9): Remember the shutdown in conn->shutting_down and stop reading. With nothing
+     * pending, close now with the reason "shutdown"; otherwise conn_write_cb closes once the
+     * rest is written. Trap: after the close, conn is freed: do not touch it again.
+     * stub: */
     conn->shutting_down = true;
     if (conn->reading)
         conn_stop_reading(conn);
     if (evbuffer_get_length(conn->pending) == 0)
         echo_conn_close(conn, "shutdown");
-    /* Otherwise conn_write_cb closes it once the rest is written. A client still sending at
-     * this point leaves unread input behind, and closing a socket with unread input makes the
-     * kernel send a reset, which can cut off the last echo bytes still in flight. A "lingering
-     * close" (shut down the write side, read and discard until the client closes) avoids
-     * that; this server keeps it simple. */
+    /* END STUDENT(9) */
+    /* A client still sending at this point leaves unread input behind, and closing a socket
+     * with unread input makes the kernel send a reset, which can cut off the last echo bytes
+     * still in flight. A "lingering close" (shut down the write side, read and discard until
+     * the client closes) avoids that; this server keeps it simple. */
 }
 
 void echo_conn_close(struct echo_conn *conn, const char *reason)
 {
+    /* STUDENT(6): End the connection: log one line
+     *     disconnect PEER bytes=N reason=REASON
+     * (N = conn->bytes_echoed), tell the owner (env->closed_cb, if set), then free everything
+     * the connection owns (both events, pending, the socket) and the connection itself. Every
+     * way a connection ends comes through here, exactly once. Trap: this runs inside the
+     * connection's own callbacks, which must not touch conn once it returns.
+     * stub: */
     echo_log(conn->env->log, "disconnect %s bytes=%llu reason=%s", conn->peer,
              (unsigned long long)conn->bytes_echoed, reason);
     if (conn->env->closed_cb != NULL)
@@ -244,4 +344,5 @@ void echo_conn_close(struct echo_conn *conn, const char *reason)
     evbuffer_free(conn->pending);
     evutil_closesocket(conn->fd);
     free(conn);
+    /* END STUDENT(6) */
 }

@@ -6,7 +6,8 @@
  * them all on shutdown, and free them all at the end. Nothing here blocks: every wait is an
  * event on the caller's event_base.
  *
- * Try it: `echo-server --port 7000`, then `nc 127.0.0.1 7000` in a second terminal.
+ * Try it: `echo-server --port 7000`, then, in a second terminal, the commands in the exercise's
+ * README ("Build it and try it by hand"), or `nc 127.0.0.1 7000` if you have netcat.
  */
 #include "echo_server.h"
 
@@ -63,6 +64,19 @@ static struct timeval ms_to_timeval(int ms)
  */
 static int server_listen(struct echo_server *server, const char *host, uint16_t port)
 {
+    /* STUDENT(1): Listen on host:port, and record in server->port the port actually bound:
+     * with port 0 the kernel picks a free one, and the tests (and your users) ask
+     * echo_server_port() which. The host is a numeric address ("127.0.0.1", "::1"); port is a
+     * number, not a service name.
+     * If the address cannot be bound (the port is taken, say), log one line
+     *     cannot listen on HOST:PORT: <the system's error text>
+     * and return -1. Trap: errno is only good until the next call that can fail, and freeing
+     * memory can change it: save it at once. A restarted server must be able to bind its port
+     * again at once, and freeing the listener must close its socket.
+     * stub:
+     *     echo_log(server->env.log, "cannot listen on %s:%u: server_listen() is not written yet",
+     *              host, port);
+     *     return -1; */
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
@@ -85,7 +99,6 @@ static int server_listen(struct echo_server *server, const char *host, uint16_t 
         echo_log(server->env.log, "cannot listen on %s:%u: %s", host, port, strerror(err));
         return -1;
     }
-    evconnlistener_set_error_cb(server->listener, server_accept_error_cb);
 
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof ss;
@@ -95,6 +108,13 @@ static int server_listen(struct echo_server *server, const char *host, uint16_t 
     }
     server->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                   : ((struct sockaddr_in *)&ss)->sin_port);
+    /* END STUDENT(1) */
+
+    /* STUDENT(8): When accept() fails (out of file descriptors, say), the listener must call
+     * server_accept_error_cb instead of retrying on its own.
+     * stub: */
+    evconnlistener_set_error_cb(server->listener, server_accept_error_cb);
+    /* END STUDENT(8) */
     return 0;
 }
 
@@ -114,6 +134,11 @@ struct echo_server *echo_server_new(struct event_base *base, const struct echo_s
         echo_log(cfg->log, "idle timeout must be 0 (never) or more, not %d ms", cfg->idle_timeout_ms);
         goto err;
     }
+    /* STUDENT(7): With idle_timeout_ms > 0, point server->env.idle_timeout at that duration
+     * (server->idle_timeout is there to hold it); every connection hands it to libevent with
+     * its events. 0 means no timeout at all: leave it NULL. Trap: a zero duration is not "no
+     * timeout", it is "time out at once".
+     * stub: */
     if (cfg->idle_timeout_ms > 0) {
         /* Every connection restarts a timer of this same length on each read. Declared as a
          * "common timeout", libevent keeps those timers in a simple queue instead of its heap,
@@ -123,6 +148,7 @@ struct echo_server *echo_server_new(struct event_base *base, const struct echo_s
         if (server->env.idle_timeout == NULL)
             server->env.idle_timeout = &server->idle_timeout;
     }
+    /* END STUDENT(7) */
 
     server->retry_ev = evtimer_new(base, server_retry_cb, server);
     server->grace_ev = evtimer_new(base, server_grace_cb, server);
@@ -153,13 +179,27 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
     (void)socklen;
 
     echo_format_addr(sa, peer, sizeof peer);
+
+    /* STUDENT(8): Serve at most server->max_conns clients at once. One more is told "no" at
+     * once: closed right away, and logged as
+     *     disconnect PEER bytes=0 reason=over-limit
+     * with no "connect" line. Trap: leaving it unaccepted in the kernel's queue would make the
+     * client wait for an answer that may never come.
+     * stub: */
     if (server->nconns >= server->max_conns) {
-        /* Accepting and closing at once tells the client "no" immediately. Leaving it in the
-         * kernel's backlog would make it wait for an answer that may never come. */
         echo_log(server->env.log, "disconnect %s bytes=0 reason=over-limit", peer);
         evutil_closesocket(fd);
         return;
     }
+    /* END STUDENT(8) */
+
+    /* STUDENT(2): Give the new client a connection of its own (echo_conn_new) and keep it in
+     * the server's list, newest first, counting it in server->nconns: the list is how the
+     * server finds every connection again to limit, shut down and free them. From the call on,
+     * the connection owns fd, even when the call fails; then log
+     *     disconnect PEER bytes=0 reason=error: <the text of ENOMEM>
+     * stub:
+     *     evutil_closesocket(fd); */
     struct echo_conn *conn = echo_conn_new(server->base, fd, peer, &server->env);
     if (conn == NULL) {
         echo_log(server->env.log, "disconnect %s bytes=0 reason=error: %s", peer, strerror(ENOMEM));
@@ -170,11 +210,20 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
         server->conns->prev = conn;
     server->conns = conn;
     server->nconns++;
+    /* END STUDENT(2) */
 }
 
 static void server_accept_error_cb(struct evconnlistener *listener, void *arg)
 {
     struct echo_server *server = arg;
+
+    /* STUDENT(8): accept() failed. Log
+     *     accept failed: <the system's error text>; pausing 100 ms
+     * (100 is ECHO_ACCEPT_RETRY_MS), stop accepting, and have server->retry_ev start accepting
+     * again that much later. Trap: out of file descriptors (EMFILE) the pending client stays in
+     * the queue and the listening socket stays readable, so a listener left on fails again at
+     * once, forever, at full speed. Read the error before any other call can change it.
+     * stub: */
     struct timeval retry = ms_to_timeval(ECHO_ACCEPT_RETRY_MS);
     int err = EVUTIL_SOCKET_ERROR();
 
@@ -182,6 +231,7 @@ static void server_accept_error_cb(struct evconnlistener *listener, void *arg)
              evutil_socket_error_to_string(err), ECHO_ACCEPT_RETRY_MS);
     evconnlistener_disable(listener);
     evtimer_add(server->retry_ev, &retry);
+    /* END STUDENT(8) */
 }
 
 static void server_retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -190,8 +240,11 @@ static void server_retry_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
 
+    /* STUDENT(8): The pause is over: accept again, unless a shutdown has freed the listener.
+     * stub: */
     if (server->listener != NULL)
         evconnlistener_enable(server->listener);
+    /* END STUDENT(8) */
 }
 
 /* A connection is about to be freed: forget it. During a shutdown, the last one to go also
@@ -200,6 +253,10 @@ static void server_conn_closed_cb(struct echo_conn *conn, void *arg)
 {
     struct echo_server *server = arg;
 
+    /* STUDENT(6): Take conn out of the server's list and count it out of server->nconns: it
+     * is about to be freed, and its place must be free for the next client. Trap: it may be
+     * the head of the list, the tail, or both.
+     * stub: */
     if (conn->prev != NULL)
         conn->prev->next = conn->next;
     else
@@ -207,8 +264,14 @@ static void server_conn_closed_cb(struct echo_conn *conn, void *arg)
     if (conn->next != NULL)
         conn->next->prev = conn->prev;
     server->nconns--;
+    /* END STUDENT(6) */
+
+    /* STUDENT(9): During a shutdown, the last connection to go cancels the deadline
+     * (server->grace_ev): the base is then empty, and the loop returns by itself.
+     * stub: */
     if (server->shutting_down && server->nconns == 0)
         event_del(server->grace_ev);
+    /* END STUDENT(9) */
 }
 
 /* The shutdown deadline passed: clients still not taking their echo are closed anyway. */
@@ -218,12 +281,23 @@ static void server_grace_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
 
+    /* STUDENT(9): The deadline passed: close every connection still there, reason "shutdown".
+     * Trap: each close takes the connection out of the list while you walk it.
+     * stub: */
     while (server->conns != NULL)
         echo_conn_close(server->conns, "shutdown");
+    /* END STUDENT(9) */
 }
 
 void echo_server_shutdown(struct echo_server *server)
 {
+    /* STUDENT(9): Stop gracefully, once (a second call does nothing): new clients must get
+     * "connection refused" at once, so close the listening socket, not just pause it, and
+     * cancel a pending accept retry. Then shut down every connection (echo_conn_shutdown). Give
+     * those still flushing ECHO_SHUTDOWN_GRACE_MS (server->grace_ev), so that a client that
+     * never reads cannot keep the process alive. Trap: echo_conn_shutdown() may free the
+     * connection you hand it, next pointer included.
+     * stub: */
     struct timeval grace = ms_to_timeval(ECHO_SHUTDOWN_GRACE_MS);
 
     if (server->shutting_down)
@@ -241,6 +315,7 @@ void echo_server_shutdown(struct echo_server *server)
     }
     if (server->conns != NULL)
         evtimer_add(server->grace_ev, &grace);
+    /* END STUDENT(9) */
 }
 
 void echo_server_free(struct echo_server *server)
@@ -248,8 +323,12 @@ void echo_server_free(struct echo_server *server)
     if (server == NULL)
         return;
     server->shutting_down = true;
+    /* STUDENT(9): Close every connection that is still open (reason "shutdown"): the server
+     * owns them, and freeing it must free them, their sockets included.
+     * stub: */
     while (server->conns != NULL)
         echo_conn_close(server->conns, "shutdown");
+    /* END STUDENT(9) */
     if (server->listener != NULL)
         evconnlistener_free(server->listener);
     if (server->retry_ev != NULL)

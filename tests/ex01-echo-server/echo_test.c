@@ -73,13 +73,13 @@ void echo_test_create(struct echo_fixture *f, int idle_timeout_ms, int max_conne
     if (f->server == NULL) /* let the log reader catch up, so the message can show the reason */
         log_capture_wait(f->log, 1000, NULL, 0, "", NULL);
     ck_assert_msg(f->server != NULL,
-                  "echo_server_new() on 127.0.0.1 port 0 returned NULL; expected a listening server; "
-                  "its log says: \"%s\"; start with TODO(1): bind the listener",
+                  "echo_server_new() on 127.0.0.1 port 0 returned NULL; expected a server "
+                  "listening on a port the system picks; its log says: \"%s\"",
                   echo_test_log_tail(f));
     f->port = echo_server_port(f->server);
     ck_assert_msg(f->port != 0,
                   "echo_server_port() returned 0 for a server started on port 0; expected the port "
-                  "the kernel picked; read it with getsockname() on the listener's socket (TODO(1))");
+                  "the system picked (1 to 65535)");
 }
 
 void echo_test_stop(struct echo_fixture *f)
@@ -96,8 +96,8 @@ void echo_test_stop(struct echo_fixture *f)
 void echo_test_connect(struct echo_fixture *f, struct client *c)
 {
     ck_assert_msg(client_connect(c, f->port) == 0,
-                  "could not connect to the server on 127.0.0.1:%u: %s; expected the listener to "
-                  "accept connections (TODO(1), TODO(2))",
+                  "could not connect to the server on 127.0.0.1:%u, the port echo_server_port() "
+                  "reported: %s; expected a listening socket there",
                   f->port, strerror(errno));
 }
 
@@ -116,8 +116,8 @@ void echo_test_connect_slow_reader(struct echo_fixture *f, struct client *c)
     /* Before connect(), so that the window the client advertises is small from the start. */
     setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     ck_assert_msg(connect(c->fd, (struct sockaddr *)&sa, sizeof sa) == 0,
-                  "could not connect to the server on 127.0.0.1:%u: %s; expected the listener to "
-                  "accept connections (TODO(1), TODO(2))",
+                  "could not connect to the server on 127.0.0.1:%u, the port echo_server_port() "
+                  "reported: %s; expected a listening socket there",
                   f->port, strerror(errno));
     uint16_t port = echo_test_local_port(c);
     transcript_note("c%d: connected to 127.0.0.1:%u with small socket buffers (a slow reader)",
@@ -126,7 +126,7 @@ void echo_test_connect_slow_reader(struct echo_fixture *f, struct client *c)
     /* Once the server has logged the connection, its socket exists: find it by its two ports. */
     snprintf(expected, sizeof expected, "connect 127.0.0.1:%u", port);
     echo_test_expect_log(f, "connect", port, expected,
-                         "log \"connect PEER\" with echo_log() when a client is accepted (TODO(2))");
+                         "every accepted client is logged as \"connect PEER\"");
     int found = 0;
     for (int fd = 0; fd < FD_SETSIZE && !found; fd++) {
         struct sockaddr_in local, peer;
@@ -153,7 +153,7 @@ uint16_t echo_test_local_port(const struct client *c)
 
 void echo_test_roundtrip(struct client *c, const char *text)
 {
-    echo_test_roundtrip_hint(c, text, "look at how conn_read_cb reads and writes back (TODO(3))");
+    echo_test_roundtrip_hint(c, text, "the server must write back exactly the bytes it read");
 }
 
 const char *echo_test_one_line(const char *in, char *out, size_t outsz)

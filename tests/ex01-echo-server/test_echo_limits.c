@@ -1,8 +1,6 @@
 /*
  * test_echo_limits.c - bounds the server keeps whatever clients do: pending output per client
  * (backpressure), the number of connections, file descriptors (accept errors), and the port.
- *
- * These tests need TODO(5) and TODO(8), and TODO(1)'s error path.
  */
 #include "echo_test.h"
 
@@ -26,10 +24,10 @@ static size_t flood_until_paused(struct echo_fixture *f, struct client *c1)
     echo_test_connect(f, c1);
     size_t sent = echo_test_send_until_stalled(c1, ECHO_TEST_FLOOD_LIMIT);
     ck_assert_msg(sent < ECHO_TEST_FLOOD_LIMIT,
-                  "c%d sent %u bytes and never read its echo, and the server took every byte: it is "
-                  "buffering without bound; once pending output reaches ECHO_MAX_PENDING_BYTES, stop "
-                  "reading from that client (event_del its read event) (TODO(5))",
-                  c1->id, ECHO_TEST_FLOOD_LIMIT);
+                  "c%d sent %u bytes and never read its echo; expected the server to stop taking "
+                  "its bytes once it holds ECHO_MAX_PENDING_BYTES (%d) of echo for it; it took "
+                  "every byte: it is buffering without bound",
+                  c1->id, ECHO_TEST_FLOOD_LIMIT, ECHO_MAX_PENDING_BYTES);
     return sent;
 }
 
@@ -56,8 +54,8 @@ HARNESS_TEST(test_paused_client_does_not_slow_others)
     transcript_note("c%d is paused with %zu bytes sent; a second client talks", c1.id, sent);
     echo_test_connect(&f, &c2);
     echo_test_roundtrip_hint(&c2, "are you still there?\n",
-                             "a client that never reads must not hold up the others: never wait "
-                             "for one client inside a callback, buffer and pause it (TODO(4), TODO(5))");
+                             "another client, paused because it does not read, must not "
+                             "hold this one up");
     client_close(&c1);
     client_close(&c2);
     echo_test_stop(&f);
@@ -74,8 +72,7 @@ HARNESS_TEST(test_paused_client_resumes_after_reading)
     size_t good = echo_test_recv_pattern(&c1, sent, ECHO_TEST_WAIT_MS * 6);
     ck_assert_msg(good == sent,
                   "c%d sent %zu bytes without reading until the server paused it, then read; "
-                  "expected all %zu back in order; got %zu correct bytes; resume reading (event_add) "
-                  "in the write callback once pending output drains below the low mark (TODO(5))",
+                  "expected all %zu back in order; got %zu correct bytes",
                   c1.id, sent, sent, good);
     client_close(&c1);
     echo_test_stop(&f);
@@ -93,26 +90,25 @@ HARNESS_TEST(test_connection_limit_refuses_extra_clients)
     echo_test_connect(&f, &b);
     snprintf(expected, sizeof expected, "connect 127.0.0.1:%u", echo_test_local_port(&b));
     echo_test_expect_log(&f, "connect", echo_test_local_port(&b), expected,
-                         "every accepted client is logged with \"connect PEER\" (TODO(2))");
+                         "every accepted client is logged as \"connect PEER\"");
     echo_test_connect(&f, &extra); /* the kernel completes the handshake; the server decides */
     uint16_t extra_port = echo_test_local_port(&extra);
     enum client_status st = client_wait_close(&extra, ECHO_TEST_WAIT_MS);
     ck_assert_msg(st == CLIENT_EOF,
                   "with max_connections = 2 and two clients connected, a third connected; expected "
-                  "the server to close it at once; it is still open; count live connections and "
-                  "close a new one over the limit in the accept callback (TODO(8))");
+                  "the server to close it at once; it is still open");
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=0 reason=over-limit", extra_port);
     echo_test_expect_log(&f, "disconnect", extra_port, expected,
-                         "log the rejected client as a disconnect with reason=over-limit (TODO(8))");
+                         "a client refused by the connection limit is logged with "
+                         "reason=over-limit");
     snprintf(needle, sizeof needle, "\nconnect 127.0.0.1:%u", extra_port);
     ck_assert_msg(log_capture_count(f.log, needle) == 0,
                   "the client rejected by the connection limit was also logged as \"connect\"; "
-                  "expected only its over-limit line; check the limit before creating the "
-                  "connection (TODO(8))");
+                  "expected only its over-limit line");
     echo_test_roundtrip_hint(&a, "first still works\n",
-                             "rejecting a client over the limit must not disturb the others (TODO(8))");
+                             "refusing a client over the limit must not disturb the others");
     echo_test_roundtrip_hint(&b, "second still works\n",
-                             "rejecting a client over the limit must not disturb the others (TODO(8))");
+                             "refusing a client over the limit must not disturb the others");
     client_close(&a);
     client_close(&b);
     client_close(&extra);
@@ -133,12 +129,12 @@ HARNESS_TEST(test_closed_connection_frees_a_slot)
     client_close(&a);
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=4 reason=eof", a_port);
     echo_test_expect_log(&f, "disconnect", a_port, expected,
-                         "a closed client must be logged and forgotten (TODO(6))");
+                         "the client echoed 4 bytes, then closed its connection");
     echo_test_connect(&f, &b);
     transcript_note("max_connections = 1 and the first client has gone: the second must be served");
     echo_test_roundtrip_hint(&b, "two\n",
                              "with max_connections = 1, a new client must be served once the first "
-                             "has gone: forget closed connections and decrement the count (TODO(6))");
+                             "has gone");
     client_close(&b);
     echo_test_stop(&f);
     harness_pass();
@@ -177,22 +173,18 @@ HARNESS_TEST(test_accept_errors_back_off_and_recover)
     ck_assert_msg(connected == 0, "test setup failed: the client could not connect (%s)", strerror(errno));
     ck_assert_msg(failures >= 1,
                   "the process ran out of file descriptors while a client connected; expected the "
-                  "log line \"accept failed: Too many open files; pausing 100 ms\"; log: \"%s\"; "
-                  "set an error callback on the listener (TODO(8))",
+                  "log line \"accept failed: Too many open files; pausing 100 ms\"; log: \"%s\"",
                   echo_test_log_tail(&f));
     ck_assert_msg(count_at_second >= 2,
                   "after the first accept failure, expected a retry about 100 ms later (a second "
-                  "\"accept failed\" line while descriptors were still exhausted); none came; "
-                  "re-enable the listener from a timer (TODO(8))");
+                  "\"accept failed\" line while descriptors were still exhausted); none came");
     ck_assert_msg(count_at_second <= ACCEPT_FAILURES_MAX,
-                  "the listener logged %d accept failures in %lld ms while out of descriptors: it "
-                  "retries in a busy loop; disable it in the error callback and re-enable it from a "
-                  "~100 ms timer (TODO(8))",
+                  "the listener logged %d accept failures in %lld ms while out of descriptors; "
+                  "expected one about every 100 ms: it retries in a busy loop",
                   count_at_second, (long long)(second_at - first_at));
     transcript_note("descriptors are free again: the waiting client must now be served");
     echo_test_roundtrip_hint(&c, "recovered\n",
-                             "once descriptors are free again the listener must accept again: "
-                             "re-enable it from the retry timer (TODO(8))");
+                             "once descriptors are free again, the server must accept again");
     client_close(&c);
     echo_test_stop(&f);
     harness_pass();
@@ -215,15 +207,14 @@ HARNESS_TEST(test_new_fails_on_a_port_in_use)
         echo_server_free(second);
     ck_assert_msg(second == NULL,
                   "echo_server_new() on port %u, already in use by another server, returned a "
-                  "server; expected NULL; check the result of the bind (TODO(1))",
+                  "server; expected NULL",
                   f.port);
     snprintf(needle, sizeof needle, "%u", f.port);
     int found = log_capture_wait(f.log, ECHO_TEST_WAIT_MS, line, sizeof line, needle,
                                  strerror(EADDRINUSE), NULL);
     ck_assert_msg(found,
                   "echo_server_new() failed on a port in use, as it should; expected a log line "
-                  "naming port %s and saying \"%s\"; log: \"%s\"; log strerror(errno) when the "
-                  "listener cannot be created (TODO(1))",
+                  "naming port %s and saying \"%s\"; log: \"%s\"",
                   needle, strerror(EADDRINUSE), echo_test_log_tail(&f));
     echo_test_stop(&f);
     harness_pass();

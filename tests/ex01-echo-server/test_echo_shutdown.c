@@ -2,7 +2,7 @@
  * test_echo_shutdown.c - stopping: echo_server_shutdown() in-process, and the real echo-server
  * program under SIGTERM, SIGINT and bad command lines.
  *
- * These tests need TODO(9). The in-process ones run event_base_dispatch() themselves (not the
+ * The in-process ones run event_base_dispatch() themselves (not the
  * shared loop thread, which never returns on its own) to check that a finished shutdown leaves
  * nothing on the base, so that dispatch returns by itself.
  */
@@ -30,6 +30,8 @@
 
 #define FLUSH_BYTES (60 * 1024)     /* one read's worth, far more than the slow reader's buffers */
 #define NEW_CLIENT_WAIT_MS 300      /* how long a client that connects after shutdown waits */
+#define FREE_CLIENTS 3              /* clients still connected when the server is freed */
+#define LOG_TEXT_MAX 16384          /* the whole log of a short test */
 
 static void shutdown_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -55,13 +57,31 @@ static void start_with_dispatch(struct echo_fixture *f, struct dispatch_thread *
                   "test setup failed: cannot start the dispatch thread");
 }
 
+/* Where the disconnect line of the client on `port` starts in the log, or -1. */
+static long disconnect_line_at(struct echo_fixture *f, uint16_t port)
+{
+    static char log[LOG_TEXT_MAX];
+    char needle[64];
+
+    log_capture_tail(f->log, log, sizeof log);
+    snprintf(needle, sizeof needle, "disconnect 127.0.0.1:%u ", port);
+    const char *at = strstr(log, needle);
+    return at != NULL ? at - log : -1;
+}
+
+/*
+ * Three clients when the shutdown begins: one with nothing pending (closed at once), a slow
+ * reader that reads its pending echo (closed as soon as it has it all), and one that never
+ * reads (closed by the shutdown's deadline, half a second later). The slow reader must be
+ * closed before the deadline, not by it.
+ */
 HARNESS_TEST(test_shutdown_flushes_then_closes)
 {
     struct echo_fixture f;
     struct dispatch_thread d;
-    struct client idle, slow, late;
+    struct client idle, slow, stuck, late;
     unsigned char data[FLUSH_BYTES];
-    char expected[128];
+    char expected[128], needle[64], line[256];
 
     start_with_dispatch(&f, &d);
     echo_test_connect(&f, &idle);
@@ -73,6 +93,11 @@ HARNESS_TEST(test_shutdown_flushes_then_closes)
         data[i] = echo_test_pattern(i);
     ck_assert_msg(client_send(&slow, data, sizeof data, ECHO_TEST_WAIT_MS) == 0,
                   "c%d could not send %zu bytes: the server is not reading", slow.id, sizeof data);
+    echo_test_connect_slow_reader(&f, &stuck);
+    uint16_t stuck_port = echo_test_local_port(&stuck);
+    ck_assert_msg(client_send(&stuck, data, sizeof data, ECHO_TEST_WAIT_MS) == 0,
+                  "c%d could not send %zu bytes: the server is not reading", stuck.id, sizeof data);
+    transcript_note("c%d will never read its echo", stuck.id);
     /* One more round trip on the other client: by the time it is answered the server has read
      * the slow client's bytes too (they reached it first), so none is left unread. */
     echo_test_roundtrip(&idle, "sync\n");
@@ -81,42 +106,55 @@ HARNESS_TEST(test_shutdown_flushes_then_closes)
     enum client_status st = client_wait_close(&idle, ECHO_TEST_WAIT_MS);
     ck_assert_msg(st == CLIENT_EOF,
                   "after echo_server_shutdown(), expected a client with nothing pending to be closed "
-                  "at once; it is %s; close every connection whose output is written (TODO(9))",
+                  "at once; it is %s",
                   client_status_str(st));
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=10 reason=shutdown", idle_port);
     echo_test_expect_log(&f, "disconnect", idle_port, expected,
-                         "connections closed by a shutdown are logged with reason=shutdown (TODO(9))");
+                         "connections closed by a shutdown are logged with reason=shutdown");
 
     if (client_connect(&late, f.port) == 0) {
         client_send_str(&late, "anyone?\n", ECHO_TEST_WAIT_MS);
         size_t n = client_wait_data(&late, NEW_CLIENT_WAIT_MS);
         ck_assert_msg(n == 0,
                       "a client that connected after echo_server_shutdown() got an echo; expected "
-                      "the server to stop accepting; free (or disable) the listener (TODO(9))");
+                      "the server to stop accepting");
         client_close(&late);
     }
 
     size_t good = echo_test_recv_pattern(&slow, FLUSH_BYTES, ECHO_TEST_WAIT_MS);
     ck_assert_msg(good == FLUSH_BYTES,
                   "c%d sent %d bytes and read nothing until the shutdown began; expected the whole "
-                  "echo before the close; received %zu correct bytes; a shutdown stops reading but "
-                  "must finish writing pending output before closing (TODO(9))",
+                  "echo before the close; received %zu correct bytes",
                   slow.id, FLUSH_BYTES, good);
     st = client_wait_close(&slow, ECHO_TEST_WAIT_MS);
     ck_assert_msg(st == CLIENT_EOF,
-                  "after its last echo during a shutdown, expected c%d to be closed; it is %s (TODO(9))",
+                  "after its last echo during a shutdown, expected c%d to be closed; it is %s",
                   slow.id, client_status_str(st));
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=%d reason=shutdown", slow_port,
              FLUSH_BYTES);
     echo_test_expect_log(&f, "disconnect", slow_port, expected,
-                         "close with reason=shutdown once the pending output is written (TODO(9))");
+                         "a client closed by a shutdown is logged with reason=shutdown");
+    snprintf(needle, sizeof needle, "disconnect 127.0.0.1:%u ", stuck_port);
+    ck_assert_msg(log_capture_wait(f.log, ECHO_TEST_WAIT_MS, line, sizeof line, needle,
+                                   " reason=shutdown", NULL),
+                  "expected \"%sbytes=N reason=shutdown\" for c%d, which never read its echo, once "
+                  "the shutdown's deadline passed; log: \"%s\"",
+                  needle, stuck.id, echo_test_log_tail(&f));
+    long slow_at = disconnect_line_at(&f, slow_port), stuck_at = disconnect_line_at(&f, stuck_port);
+    ck_assert_msg(slow_at < stuck_at,
+                  "c%d read its whole echo at once during the shutdown, and c%d never read; "
+                  "expected c%d to be closed as soon as its echo was written, before the deadline "
+                  "closed c%d; the log shows them the other way round: both were closed by the "
+                  "deadline; log: \"%s\"",
+                  slow.id, stuck.id, slow.id, stuck.id, echo_test_log_tail(&f));
 
     ck_assert_msg(dispatch_thread_wait(&d, ECHO_TEST_WAIT_MS),
                   "every client is gone after echo_server_shutdown(), yet event_base_dispatch() did "
                   "not return: something is still registered on the base (the listener, a timer, "
-                  "a connection's event?) (TODO(9))");
+                  "a connection's event?)");
     client_close(&idle);
     client_close(&slow);
+    client_close(&stuck);
     echo_test_stop(&f);
     harness_pass();
 }
@@ -136,16 +174,55 @@ HARNESS_TEST(test_shutdown_does_not_wait_forever)
     request_shutdown(&f);
     ck_assert_msg(dispatch_thread_wait(&d, ECHO_TEST_WAIT_MS),
                   "a client sent %zu bytes, never read, and the server was shut down; expected "
-                  "event_base_dispatch() to return within about a second; it did not; give the "
-                  "shutdown a deadline that closes whatever is left (TODO(9))",
+                  "event_base_dispatch() to return within about a second; it did not",
                   sent);
     snprintf(needle, sizeof needle, "disconnect 127.0.0.1:%u ", port);
     ck_assert_msg(log_capture_wait(f.log, ECHO_TEST_WAIT_MS, line, sizeof line, needle,
                                    " reason=shutdown", NULL),
                   "expected \"%sbytes=N reason=shutdown\" for the client closed by the shutdown "
-                  "deadline; log: \"%s\" (TODO(9))",
+                  "deadline; log: \"%s\"",
                   needle, echo_test_log_tail(&f));
     client_close(&c);
+    echo_test_stop(&f);
+    harness_pass();
+}
+
+/* The server owns its connections: freeing it must close every one, so that each client sees
+ * its connection end and no socket is left open in the process. */
+HARNESS_TEST(test_free_closes_every_connection)
+{
+    struct echo_fixture f;
+    struct client c[FREE_CLIENTS];
+    char expected[128];
+    uint16_t ports[FREE_CLIENTS];
+
+    echo_test_start(&f, 0, 0);
+    for (int i = 0; i < FREE_CLIENTS; i++) {
+        echo_test_connect(&f, &c[i]);
+        ports[i] = echo_test_local_port(&c[i]);
+        echo_test_roundtrip(&c[i], "still here\n");
+    }
+    transcript_note("the test stops the loop and calls echo_server_free() with %d clients "
+                    "connected",
+                    FREE_CLIENTS);
+    loop_thread_stop(f.lt);
+    echo_server_free(f.server);
+    f.server = NULL;
+    for (int i = 0; i < FREE_CLIENTS; i++) {
+        enum client_status st = client_wait_close(&c[i], ECHO_TEST_WAIT_MS);
+        ck_assert_msg(st == CLIENT_EOF,
+                      "echo_server_free() returned while c%d was still connected; expected its "
+                      "connection to be closed; it is still open, so the server's socket (and "
+                      "the connection's memory) was never freed",
+                      c[i].id);
+        snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=11 reason=shutdown",
+                 ports[i]);
+        echo_test_expect_log(&f, "disconnect", ports[i], expected,
+                             "echo_server_free() logs each connection it closes with "
+                             "reason=shutdown");
+    }
+    for (int i = 0; i < FREE_CLIENTS; i++)
+        client_close(&c[i]);
     echo_test_stop(&f);
     harness_pass();
 }
@@ -161,7 +238,7 @@ static void start_binary(struct server_process *sp, char *const argv[])
     }
     ck_assert_msg(rc == 0,
                   "started echo-server --port 0; expected \"listening on 127.0.0.1:PORT\" on stdout; "
-                  "stdout: \"%s\", stderr: \"%s\"; the server must start first (TODO(1))",
+                  "stdout: \"%s\", stderr: \"%s\"",
                   echo_test_one_line(sp->out, out, sizeof out),
                   echo_test_one_line(sp->err, err, sizeof err));
     ck_assert_msg(strstr(sp->out, "listening on 127.0.0.1:") != NULL,
@@ -188,14 +265,13 @@ static void check_signal_shutdown(int sig, const char *name)
     server_process_cleanup(&sp);
     ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "sent %s to echo-server with one idle client; expected it to close the client and "
-                  "exit with status 0 within a second; it is %s; stderr: \"%s\"; watch %s with "
-                  "evsignal_new and call echo_server_shutdown() from its callback (TODO(9))",
-                  name, status_text, echo_test_one_line(sp.err, err, sizeof err), name);
+                  "exit with status 0 within a second; it is %s; stderr: \"%s\"",
+                  name, status_text, echo_test_one_line(sp.err, err, sizeof err));
     ck_assert_msg(st == CLIENT_EOF, "after %s, expected the client's connection to be closed; it is %s",
                   name, client_status_str(st));
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=6 reason=shutdown", port);
     ck_assert_msg(strstr(sp.err, expected) != NULL,
-                  "after %s, expected \"%s\" on stderr; stderr: \"%s\" (TODO(9))", name,
+                  "after %s, expected \"%s\" on stderr; stderr: \"%s\"", name,
                   expected, echo_test_one_line(sp.err, err, sizeof err));
     client_close(&c);
 }
