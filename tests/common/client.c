@@ -273,3 +273,13 @@ void client_close(struct client *c)
         c->fd = -1;
     }
 }
+
+uint16_t client_local_port(const struct client *c)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+
+    if (c->fd < 0 || getsockname(c->fd, (struct sockaddr *)&sa, &len) != 0)
+        return 0;
+    return ntohs(sa.sin_port);
+}

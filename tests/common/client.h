@@ -71,6 +71,9 @@ void client_reset(struct client *c);
 /* Closes normally. Safe on a closed client. */
 void client_close(struct client *c);
 
+/* The client's own port (servers log a client as "127.0.0.1:<this port>"); 0 if unknown. */
+uint16_t client_local_port(const struct client *c);
+
 /* Milliseconds on a monotonic clock, for measuring elapsed time in tests. */
 int64_t client_now_ms(void);
 

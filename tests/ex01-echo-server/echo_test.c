@@ -15,51 +15,22 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* Linux's MSG_NOSIGNAL; elsewhere the suite ignores SIGPIPE as a whole (harness.c). */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
 #define ECHO_TEST_CHUNK (64 * 1024) /* default send chunk, and the receive size */
-#define ECHO_TEST_LIBEVENT_NOTES 20 /* libevent messages copied to the transcript */
 
-/* libevent's own warnings (for example about a failing accept() with no error callback set)
- * go to the transcript instead of flooding the terminal. Called on any thread. */
-static void libevent_log_cb(int severity, const char *msg)
-{
-    static _Atomic int seen;
-    (void)severity;
-
-    if (seen++ < ECHO_TEST_LIBEVENT_NOTES)
-        transcript_note("libevent says: %s", msg);
-}
-
-const char *echo_test_log_tail(struct echo_fixture *f)
-{
-    static char tail[1024], line[1024];
-
-    if (f->log == NULL)
-        return "";
-    log_capture_tail(f->log, tail, sizeof tail);
-    return echo_test_one_line(tail, line, sizeof line);
-}
-
-static void noop_cb(void *arg)
-{
-    (void)arg;
-}
-
-void echo_test_start(struct echo_fixture *f, int idle_timeout_ms, int max_connections)
+void echo_test_start(struct server_fixture *f, int idle_timeout_ms, int max_connections)
 {
     echo_test_create(f, idle_timeout_ms, max_connections);
-    ck_assert_msg(loop_thread_start(f->lt) == 0, "test setup failed: cannot start the loop thread");
-    /* Returns once the loop is running, so that a later loop_thread_stop() cannot miss it. */
-    loop_thread_call(f->lt, noop_cb, NULL);
+    server_fixture_run(f);
 }
 
-void echo_test_create(struct echo_fixture *f, int idle_timeout_ms, int max_connections)
+void echo_test_create(struct server_fixture *f, int idle_timeout_ms, int max_connections)
 {
-    memset(f, 0, sizeof *f);
-    event_set_log_callback(libevent_log_cb);
-    f->lt = loop_thread_new();
-    f->log = log_capture_new();
-    ck_assert_msg(f->lt != NULL && f->log != NULL, "test setup failed: no event base or log pipe");
-
+    server_fixture_init(f, true);
     struct echo_server_config cfg = {
         .host = "127.0.0.1",
         .port = 0,
@@ -70,30 +41,22 @@ void echo_test_create(struct echo_fixture *f, int idle_timeout_ms, int max_conne
     transcript_note("server: echo_server_new(port 0, idle_timeout_ms %d, max_connections %d)",
                     idle_timeout_ms, max_connections);
     f->server = echo_server_new(loop_thread_base(f->lt), &cfg);
-    if (f->server == NULL) /* let the log reader catch up, so the message can show the reason */
-        log_capture_wait(f->log, 1000, NULL, 0, "", NULL);
-    ck_assert_msg(f->server != NULL,
-                  "echo_server_new() on 127.0.0.1 port 0 returned NULL; expected a server "
-                  "listening on a port the system picks; its log says: \"%s\"",
-                  echo_test_log_tail(f));
+    server_fixture_check_created(f, "echo_server_new() on 127.0.0.1 port 0");
     f->port = echo_server_port(f->server);
     ck_assert_msg(f->port != 0,
                   "echo_server_port() returned 0 for a server started on port 0; expected the port "
                   "the system picked (1 to 65535)");
 }
 
-void echo_test_stop(struct echo_fixture *f)
+void echo_test_stop(struct server_fixture *f)
 {
-    loop_thread_stop(f->lt);
+    server_fixture_stop_loop(f);
     echo_server_free(f->server);
     f->server = NULL;
-    loop_thread_free(f->lt);
-    f->lt = NULL;
-    log_capture_free(f->log);
-    f->log = NULL;
+    server_fixture_free(f);
 }
 
-void echo_test_connect(struct echo_fixture *f, struct client *c)
+void echo_test_connect(struct server_fixture *f, struct client *c)
 {
     ck_assert_msg(client_connect(c, f->port) == 0,
                   "could not connect to the server on 127.0.0.1:%u, the port echo_server_port() "
@@ -101,7 +64,7 @@ void echo_test_connect(struct echo_fixture *f, struct client *c)
                   f->port, strerror(errno));
 }
 
-void echo_test_connect_slow_reader(struct echo_fixture *f, struct client *c)
+void echo_test_connect_slow_reader(struct server_fixture *f, struct client *c)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(f->port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -111,7 +74,7 @@ void echo_test_connect_slow_reader(struct echo_fixture *f, struct client *c)
 
     memset(c, 0, sizeof *c);
     c->id = next_id++;
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_msg(c->fd >= 0, "test setup failed: socket: %s", strerror(errno));
     /* Before connect(), so that the window the client advertises is small from the start. */
     setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
@@ -119,13 +82,13 @@ void echo_test_connect_slow_reader(struct echo_fixture *f, struct client *c)
                   "could not connect to the server on 127.0.0.1:%u, the port echo_server_port() "
                   "reported: %s; expected a listening socket there",
                   f->port, strerror(errno));
-    uint16_t port = echo_test_local_port(c);
+    uint16_t port = client_local_port(c);
     transcript_note("c%d: connected to 127.0.0.1:%u with small socket buffers (a slow reader)",
                     c->id, f->port);
 
     /* Once the server has logged the connection, its socket exists: find it by its two ports. */
     snprintf(expected, sizeof expected, "connect 127.0.0.1:%u", port);
-    echo_test_expect_log(f, "connect", port, expected,
+    server_fixture_expect_log(f, "connect", port, expected,
                          "every accepted client is logged as \"connect PEER\"");
     int found = 0;
     for (int fd = 0; fd < FD_SETSIZE && !found; fd++) {
@@ -139,16 +102,6 @@ void echo_test_connect_slow_reader(struct echo_fixture *f, struct client *c)
         found = 1;
     }
     ck_assert_msg(found, "test setup failed: cannot find the server's socket for c%d", c->id);
-}
-
-uint16_t echo_test_local_port(const struct client *c)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
-
-    if (c->fd < 0 || getsockname(c->fd, (struct sockaddr *)&sa, &len) != 0)
-        return 0;
-    return ntohs(sa.sin_port);
 }
 
 void echo_test_roundtrip(struct client *c, const char *text)
@@ -187,26 +140,6 @@ void echo_test_roundtrip_hint(struct client *c, const char *text, const char *hi
                   c->id, transcript_escape(text, len, 40, esc_sent, sizeof esc_sent), len,
                   transcript_escape(got, n, 40, esc_got, sizeof esc_got), client_status_str(st),
                   hint);
-}
-
-void echo_test_expect_log(struct echo_fixture *f, const char *verb, uint16_t port,
-                          const char *expected, const char *hint)
-{
-    char needle[64], line[256];
-
-    snprintf(needle, sizeof needle, "%s 127.0.0.1:%u", verb, port);
-    /* Lines are searched oldest first, and "connect ..." is also inside "disconnect ...":
-     * the connect line, logged earlier, is found first. The exact comparison catches the rest. */
-    int found = log_capture_wait(f->log, ECHO_TEST_WAIT_MS, line, sizeof line, needle, NULL);
-    ck_assert_msg(found && strcmp(line, expected) == 0,
-                  "expected the log line \"%s\"; %s%s%s; log so far: \"%s\"; %s", expected,
-                  found ? "found \"" : "found no line starting \"", found ? line : needle, "\"",
-                  echo_test_log_tail(f), hint);
-}
-
-int echo_test_wait_log_count(struct echo_fixture *f, const char *needle, int n, int timeout_ms)
-{
-    return log_capture_wait_count(f->log, needle, n, timeout_ms);
 }
 
 size_t echo_test_exchange(struct client *c, const unsigned char *data, size_t len,

@@ -13,6 +13,7 @@
 #include "harness.h"
 #include "log_capture.h"
 #include "loop_thread.h"
+#include "server_fixture.h"
 
 #include "echo_server.h"
 
@@ -25,27 +26,19 @@
 #define ECHO_TEST_STALL_MS 500          /* no progress this long means the send has stalled */
 #define ECHO_TEST_SMALL_BUF 4096        /* socket buffer size asked for a slow reader */
 
-/* A server under test, running on its own loop thread. */
-struct echo_fixture {
-    struct loop_thread *lt;
-    struct log_capture *log;
-    struct echo_server *server;
-    uint16_t port;
-};
-
 /* Starts a server on 127.0.0.1, port 0, with the given idle timeout (0 = none) and connection
  * limit (0 = default). Fails the test, showing the server's log, if echo_server_new() fails. */
-void echo_test_start(struct echo_fixture *f, int idle_timeout_ms, int max_connections);
+void echo_test_start(struct server_fixture *f, int idle_timeout_ms, int max_connections);
 
 /* Like echo_test_start(), but leaves the loop thread unstarted (for tests that run the loop
  * themselves). */
-void echo_test_create(struct echo_fixture *f, int idle_timeout_ms, int max_connections);
+void echo_test_create(struct server_fixture *f, int idle_timeout_ms, int max_connections);
 
 /* Stops the loop, frees the server, then the log. */
-void echo_test_stop(struct echo_fixture *f);
+void echo_test_stop(struct server_fixture *f);
 
 /* Connects a client to the fixture's server; fails the test if that is impossible. */
-void echo_test_connect(struct echo_fixture *f, struct client *c);
+void echo_test_connect(struct server_fixture *f, struct client *c);
 
 /*
  * Connects a client that reads slowly on purpose: its receive buffer, and the server's send
@@ -54,10 +47,7 @@ void echo_test_connect(struct echo_fixture *f, struct client *c);
  * buffer; this way an echo of more than a few KiB must wait in the server. (The server runs in
  * this same process, so the test can find its socket and set the option on it.)
  */
-void echo_test_connect_slow_reader(struct echo_fixture *f, struct client *c);
-
-/* The client's own port: the server logs the peer as "127.0.0.1:<this port>". */
-uint16_t echo_test_local_port(const struct client *c);
+void echo_test_connect_slow_reader(struct server_fixture *f, struct client *c);
 
 /* Sends `text` and expects exactly the same bytes back; fails the test otherwise, with `hint`
  * (what to look at) in the message. echo_test_roundtrip() uses a hint about the echo itself. */
@@ -66,21 +56,6 @@ void echo_test_roundtrip_hint(struct client *c, const char *text, const char *hi
 
 /* Copies `in` into `out` with line breaks shown as '|', for one-line failure messages. */
 const char *echo_test_one_line(const char *in, char *out, size_t outsz);
-
-/*
- * Waits for the log line that starts "<verb> 127.0.0.1:<port>" ("connect" or "disconnect";
- * port is the client's own, see echo_test_local_port) and checks that the whole line equals
- * `expected`. Fails the test with both lines and `hint` otherwise.
- */
-void echo_test_expect_log(struct echo_fixture *f, const char *verb, uint16_t port,
-                          const char *expected, const char *hint);
-
-/* Polls the log until at least `n` lines contain `needle`, for up to timeout_ms. Returns the
- * count seen last. */
-int echo_test_wait_log_count(struct echo_fixture *f, const char *needle, int n, int timeout_ms);
-
-/* The last lines of the log, for failure messages (a static buffer: one call per message). */
-const char *echo_test_log_tail(struct echo_fixture *f);
 
 /*
  * Sends len bytes of `data` while receiving the echo at the same time, as a real client

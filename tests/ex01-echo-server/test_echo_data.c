@@ -25,7 +25,7 @@ _Static_assert(SLOW_READER_BYTES < ECHO_MAX_PENDING_BYTES, "the slow reader must
 
 HARNESS_TEST(test_listens_on_the_port_it_reports)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c;
 
     echo_test_start(&f, 0, 0); /* asserts a server, and a port other than 0 */
@@ -43,16 +43,16 @@ HARNESS_TEST(test_listens_on_the_port_it_reports)
  * client it accepts, and log it. */
 HARNESS_TEST(test_clients_are_accepted_and_logged)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c[ACCEPTED_CLIENTS];
     char expected[64];
 
     echo_test_start(&f, 0, 0);
     for (int i = 0; i < ACCEPTED_CLIENTS; i++) {
         echo_test_connect(&f, &c[i]);
-        uint16_t port = echo_test_local_port(&c[i]);
+        uint16_t port = client_local_port(&c[i]);
         snprintf(expected, sizeof expected, "connect 127.0.0.1:%u", port);
-        echo_test_expect_log(&f, "connect", port, expected,
+        server_fixture_expect_log(&f, "connect", port, expected,
                              "every accepted client is logged as \"connect PEER\"");
     }
     /* Not a sleep: this waits for a close that must not come. */
@@ -71,7 +71,7 @@ HARNESS_TEST(test_clients_are_accepted_and_logged)
 
 HARNESS_TEST(test_one_client_gets_its_bytes_back)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c;
 
     echo_test_start(&f, 0, 0);
@@ -86,7 +86,7 @@ HARNESS_TEST(test_one_client_gets_its_bytes_back)
  * second client while the first stays silent. */
 HARNESS_TEST(test_clients_are_served_in_any_order)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client a, b;
     char got[16];
     size_t n = 0;
@@ -111,7 +111,7 @@ HARNESS_TEST(test_clients_are_served_in_any_order)
 
 HARNESS_TEST(test_fifty_clients_interleaved)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     static struct client c[FIFTY_CLIENTS];
     char line[64], got[64];
 
@@ -149,7 +149,7 @@ static size_t random_chunk(uint64_t *rng)
 
 HARNESS_TEST(test_binary_data_with_random_chunking)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c;
     unsigned char *data = malloc(BINARY_BYTES), *back = calloc(1, BINARY_BYTES);
     uint64_t rng = 0x5eed0001;
@@ -179,7 +179,7 @@ HARNESS_TEST(test_binary_data_with_random_chunking)
  * reads. */
 HARNESS_TEST(test_slow_reader_gets_every_byte)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c;
     static unsigned char data[SLOW_READER_BYTES];
 
@@ -206,7 +206,7 @@ HARNESS_TEST(test_slow_reader_gets_every_byte)
 
 HARNESS_TEST(test_large_payload_echoed_while_reading)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c;
     unsigned char *data = malloc(LARGE_BYTES), *back = calloc(1, LARGE_BYTES);
 

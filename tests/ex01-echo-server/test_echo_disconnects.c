@@ -29,20 +29,20 @@ static void expected_disconnect(char *out, size_t outsz, uint16_t port, unsigned
 
 HARNESS_TEST(test_connect_and_eof_are_logged)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c;
     char expected[128];
 
     echo_test_start(&f, 0, 0);
     echo_test_connect(&f, &c);
-    uint16_t port = echo_test_local_port(&c);
+    uint16_t port = client_local_port(&c);
     snprintf(expected, sizeof expected, "connect 127.0.0.1:%u", port);
-    echo_test_expect_log(&f, "connect", port, expected,
+    server_fixture_expect_log(&f, "connect", port, expected,
                          "every accepted client is logged as \"connect PEER\"");
     echo_test_roundtrip(&c, "twelve bytes");
     expected_disconnect(expected, sizeof expected, port, 12, "eof");
     client_close(&c);
-    echo_test_expect_log(&f, "disconnect", port, expected,
+    server_fixture_expect_log(&f, "disconnect", port, expected,
                          "the client echoed 12 bytes, then closed its connection");
     echo_test_stop(&f);
     harness_pass();
@@ -50,17 +50,17 @@ HARNESS_TEST(test_connect_and_eof_are_logged)
 
 HARNESS_TEST(test_reset_is_logged_as_reset)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c;
     char expected[128];
 
     echo_test_start(&f, 0, 0);
     echo_test_connect(&f, &c);
-    uint16_t port = echo_test_local_port(&c);
+    uint16_t port = client_local_port(&c);
     echo_test_roundtrip(&c, "abc");
     expected_disconnect(expected, sizeof expected, port, 3, "reset");
     client_reset(&c);
-    echo_test_expect_log(&f, "disconnect", port, expected,
+    server_fixture_expect_log(&f, "disconnect", port, expected,
                          "the client echoed 3 bytes, then reset its connection");
     echo_test_stop(&f);
     harness_pass();
@@ -70,7 +70,7 @@ HARNESS_TEST(test_reset_is_logged_as_reset)
  * arrives: closing at once would lose it. */
 HARNESS_TEST(test_half_close_gets_pending_echo_then_close)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c;
     char expected[128];
     unsigned char data[HALF_CLOSE_BYTES];
@@ -79,7 +79,7 @@ HARNESS_TEST(test_half_close_gets_pending_echo_then_close)
         data[i] = echo_test_pattern(i);
     echo_test_start(&f, 0, 0);
     echo_test_connect_slow_reader(&f, &c);
-    uint16_t port = echo_test_local_port(&c);
+    uint16_t port = client_local_port(&c);
     ck_assert_msg(client_send(&c, data, sizeof data, ECHO_TEST_WAIT_MS) == 0,
                   "c%d could not send %zu bytes: the server is not reading", c.id, sizeof data);
     client_shutdown_write(&c);
@@ -94,7 +94,7 @@ HARNESS_TEST(test_half_close_gets_pending_echo_then_close)
                   "connection; it is %s",
                   client_status_str(st));
     expected_disconnect(expected, sizeof expected, port, HALF_CLOSE_BYTES, "eof");
-    echo_test_expect_log(&f, "disconnect", port, expected,
+    server_fixture_expect_log(&f, "disconnect", port, expected,
                          "bytes= counts every byte echoed, those written after the EOF too");
     client_close(&c);
     echo_test_stop(&f);
@@ -103,13 +103,13 @@ HARNESS_TEST(test_half_close_gets_pending_echo_then_close)
 
 HARNESS_TEST(test_idle_client_is_disconnected)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c;
     char expected[128];
 
     echo_test_start(&f, IDLE_MS, 0);
     echo_test_connect(&f, &c);
-    uint16_t port = echo_test_local_port(&c);
+    uint16_t port = client_local_port(&c);
     echo_test_roundtrip(&c, "hi\n");
     int64_t quiet_since = client_now_ms();
     enum client_status st = client_wait_close(&c, ECHO_TEST_WAIT_MS);
@@ -123,7 +123,7 @@ HARNESS_TEST(test_idle_client_is_disconnected)
                   "expected about %d ms",
                   IDLE_MS, (long long)elapsed, IDLE_MS);
     expected_disconnect(expected, sizeof expected, port, 3, "idle-timeout");
-    echo_test_expect_log(&f, "disconnect", port, expected,
+    server_fixture_expect_log(&f, "disconnect", port, expected,
                          "a client closed for saying nothing is logged with reason=idle-timeout");
     client_close(&c);
     echo_test_stop(&f);
@@ -132,7 +132,7 @@ HARNESS_TEST(test_idle_client_is_disconnected)
 
 HARNESS_TEST(test_idle_timeout_zero_never_closes)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c;
 
     echo_test_start(&f, 0, 0);
@@ -151,7 +151,7 @@ HARNESS_TEST(test_idle_timeout_zero_never_closes)
 
 HARNESS_TEST(test_active_client_is_not_disconnected)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c;
 
     echo_test_start(&f, ACTIVE_IDLE_MS, 0);
@@ -175,7 +175,7 @@ HARNESS_TEST(test_active_client_is_not_disconnected)
  * this client has gone idle. */
 HARNESS_TEST(test_stalled_reader_is_disconnected_when_idle)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c;
     char expected_start[64], line[256];
 
@@ -189,13 +189,13 @@ HARNESS_TEST(test_stalled_reader_is_disconnected_when_idle)
                   "still open",
                   STALLED_IDLE_MS, sent, STALLED_IDLE_MS);
     snprintf(expected_start, sizeof expected_start, "disconnect 127.0.0.1:%u ",
-             echo_test_local_port(&c));
+             client_local_port(&c));
     int found = log_capture_wait(f.log, ECHO_TEST_WAIT_MS, line, sizeof line, expected_start,
                                  " reason=idle-timeout", NULL);
     ck_assert_msg(found,
                   "expected a line \"%sbytes=N reason=idle-timeout\" for the client that stopped "
                   "reading; log: \"%s\"",
-                  expected_start, echo_test_log_tail(&f));
+                  expected_start, server_fixture_log_tail(&f));
     client_close(&c);
     echo_test_stop(&f);
     harness_pass();

@@ -18,7 +18,7 @@
 #define ACCEPT_FAILURES_MAX 10    /* lines a backing-off listener may log before its 2nd retry */
 
 /* Starts a server and floods c1 until the server stops taking its bytes. Returns bytes sent. */
-static size_t flood_until_paused(struct echo_fixture *f, struct client *c1)
+static size_t flood_until_paused(struct server_fixture *f, struct client *c1)
 {
     echo_test_start(f, 0, 0);
     echo_test_connect(f, c1);
@@ -36,7 +36,7 @@ static size_t flood_until_paused(struct echo_fixture *f, struct client *c1)
  * loopback) instead of growing the server's memory without end. */
 HARNESS_TEST(test_non_reading_client_is_paused)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c1;
 
     flood_until_paused(&f, &c1); /* asserts the stall */
@@ -47,7 +47,7 @@ HARNESS_TEST(test_non_reading_client_is_paused)
 
 HARNESS_TEST(test_paused_client_does_not_slow_others)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c1, c2;
 
     size_t sent = flood_until_paused(&f, &c1);
@@ -64,7 +64,7 @@ HARNESS_TEST(test_paused_client_does_not_slow_others)
 
 HARNESS_TEST(test_paused_client_resumes_after_reading)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c1;
 
     size_t sent = flood_until_paused(&f, &c1);
@@ -81,24 +81,24 @@ HARNESS_TEST(test_paused_client_resumes_after_reading)
 
 HARNESS_TEST(test_connection_limit_refuses_extra_clients)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client a, b, extra;
     char expected[128], needle[64];
 
     echo_test_start(&f, 0, 2);
     echo_test_connect(&f, &a);
     echo_test_connect(&f, &b);
-    snprintf(expected, sizeof expected, "connect 127.0.0.1:%u", echo_test_local_port(&b));
-    echo_test_expect_log(&f, "connect", echo_test_local_port(&b), expected,
+    snprintf(expected, sizeof expected, "connect 127.0.0.1:%u", client_local_port(&b));
+    server_fixture_expect_log(&f, "connect", client_local_port(&b), expected,
                          "every accepted client is logged as \"connect PEER\"");
     echo_test_connect(&f, &extra); /* the kernel completes the handshake; the server decides */
-    uint16_t extra_port = echo_test_local_port(&extra);
+    uint16_t extra_port = client_local_port(&extra);
     enum client_status st = client_wait_close(&extra, ECHO_TEST_WAIT_MS);
     ck_assert_msg(st == CLIENT_EOF,
                   "with max_connections = 2 and two clients connected, a third connected; expected "
                   "the server to close it at once; it is still open");
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=0 reason=over-limit", extra_port);
-    echo_test_expect_log(&f, "disconnect", extra_port, expected,
+    server_fixture_expect_log(&f, "disconnect", extra_port, expected,
                          "a client refused by the connection limit is logged with "
                          "reason=over-limit");
     snprintf(needle, sizeof needle, "\nconnect 127.0.0.1:%u", extra_port);
@@ -118,17 +118,17 @@ HARNESS_TEST(test_connection_limit_refuses_extra_clients)
 
 HARNESS_TEST(test_closed_connection_frees_a_slot)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client a, b;
     char expected[128];
 
     echo_test_start(&f, 0, 1);
     echo_test_connect(&f, &a);
-    uint16_t a_port = echo_test_local_port(&a);
+    uint16_t a_port = client_local_port(&a);
     echo_test_roundtrip(&a, "one\n");
     client_close(&a);
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=4 reason=eof", a_port);
-    echo_test_expect_log(&f, "disconnect", a_port, expected,
+    server_fixture_expect_log(&f, "disconnect", a_port, expected,
                          "the client echoed 4 bytes, then closed its connection");
     echo_test_connect(&f, &b);
     transcript_note("max_connections = 1 and the first client has gone: the second must be served");
@@ -147,7 +147,7 @@ HARNESS_TEST(test_closed_connection_frees_a_slot)
  */
 HARNESS_TEST(test_accept_errors_back_off_and_recover)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c;
     static struct fd_limit fl; /* static: its table of descriptors is large for a stack */
 
@@ -160,10 +160,10 @@ HARNESS_TEST(test_accept_errors_back_off_and_recover)
     int failures = 0, count_at_second = 0;
     int64_t first_at = 0, second_at = 0;
     if (connected == 0) {
-        failures = echo_test_wait_log_count(&f, "accept failed", 1, ECHO_TEST_WAIT_MS);
+        failures = server_fixture_wait_log_count(&f, "accept failed", 1, ECHO_TEST_WAIT_MS);
         first_at = client_now_ms();
         if (failures >= 1) {
-            count_at_second = echo_test_wait_log_count(&f, "accept failed", 2, ECHO_TEST_WAIT_MS);
+            count_at_second = server_fixture_wait_log_count(&f, "accept failed", 2, ECHO_TEST_WAIT_MS);
             second_at = client_now_ms();
         }
     }
@@ -174,7 +174,7 @@ HARNESS_TEST(test_accept_errors_back_off_and_recover)
     ck_assert_msg(failures >= 1,
                   "the process ran out of file descriptors while a client connected; expected the "
                   "log line \"accept failed: Too many open files; pausing 100 ms\"; log: \"%s\"",
-                  echo_test_log_tail(&f));
+                  server_fixture_log_tail(&f));
     ck_assert_msg(count_at_second >= 2,
                   "after the first accept failure, expected a retry about 100 ms later (a second "
                   "\"accept failed\" line while descriptors were still exhausted); none came");
@@ -192,7 +192,7 @@ HARNESS_TEST(test_accept_errors_back_off_and_recover)
 
 HARNESS_TEST(test_new_fails_on_a_port_in_use)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     char needle[32], line[256];
 
     echo_test_start(&f, 0, 0);
@@ -215,7 +215,7 @@ HARNESS_TEST(test_new_fails_on_a_port_in_use)
     ck_assert_msg(found,
                   "echo_server_new() failed on a port in use, as it should; expected a log line "
                   "naming port %s and saying \"%s\"; log: \"%s\"",
-                  needle, strerror(EADDRINUSE), echo_test_log_tail(&f));
+                  needle, strerror(EADDRINUSE), server_fixture_log_tail(&f));
     echo_test_stop(&f);
     harness_pass();
 }

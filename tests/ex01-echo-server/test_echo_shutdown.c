@@ -41,7 +41,7 @@ static void shutdown_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Calls echo_server_shutdown() on the loop's thread, as a signal callback would. */
-static void request_shutdown(struct echo_fixture *f)
+static void request_shutdown(struct server_fixture *f)
 {
     transcript_note("the test calls echo_server_shutdown() on the loop thread");
     ck_assert_msg(event_base_once(loop_thread_base(f->lt), -1, EV_TIMEOUT, shutdown_cb, f->server,
@@ -50,7 +50,7 @@ static void request_shutdown(struct echo_fixture *f)
 }
 
 /* Like echo_test_start(), but the loop runs in a dispatch thread started here. */
-static void start_with_dispatch(struct echo_fixture *f, struct dispatch_thread *d)
+static void start_with_dispatch(struct server_fixture *f, struct dispatch_thread *d)
 {
     echo_test_create(f, 0, 0); /* the shared loop thread never returns by itself: use our own */
     ck_assert_msg(dispatch_thread_start(d, loop_thread_base(f->lt)) == 0,
@@ -58,7 +58,7 @@ static void start_with_dispatch(struct echo_fixture *f, struct dispatch_thread *
 }
 
 /* Where the disconnect line of the client on `port` starts in the log, or -1. */
-static long disconnect_line_at(struct echo_fixture *f, uint16_t port)
+static long disconnect_line_at(struct server_fixture *f, uint16_t port)
 {
     static char log[LOG_TEXT_MAX];
     char needle[64];
@@ -77,7 +77,7 @@ static long disconnect_line_at(struct echo_fixture *f, uint16_t port)
  */
 HARNESS_TEST(test_shutdown_flushes_then_closes)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct dispatch_thread d;
     struct client idle, slow, stuck, late;
     unsigned char data[FLUSH_BYTES];
@@ -85,16 +85,16 @@ HARNESS_TEST(test_shutdown_flushes_then_closes)
 
     start_with_dispatch(&f, &d);
     echo_test_connect(&f, &idle);
-    uint16_t idle_port = echo_test_local_port(&idle);
+    uint16_t idle_port = client_local_port(&idle);
     echo_test_roundtrip(&idle, "idle\n");
     echo_test_connect_slow_reader(&f, &slow);
-    uint16_t slow_port = echo_test_local_port(&slow);
+    uint16_t slow_port = client_local_port(&slow);
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = echo_test_pattern(i);
     ck_assert_msg(client_send(&slow, data, sizeof data, ECHO_TEST_WAIT_MS) == 0,
                   "c%d could not send %zu bytes: the server is not reading", slow.id, sizeof data);
     echo_test_connect_slow_reader(&f, &stuck);
-    uint16_t stuck_port = echo_test_local_port(&stuck);
+    uint16_t stuck_port = client_local_port(&stuck);
     ck_assert_msg(client_send(&stuck, data, sizeof data, ECHO_TEST_WAIT_MS) == 0,
                   "c%d could not send %zu bytes: the server is not reading", stuck.id, sizeof data);
     transcript_note("c%d will never read its echo", stuck.id);
@@ -109,7 +109,7 @@ HARNESS_TEST(test_shutdown_flushes_then_closes)
                   "at once; it is %s",
                   client_status_str(st));
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=10 reason=shutdown", idle_port);
-    echo_test_expect_log(&f, "disconnect", idle_port, expected,
+    server_fixture_expect_log(&f, "disconnect", idle_port, expected,
                          "connections closed by a shutdown are logged with reason=shutdown");
 
     if (client_connect(&late, f.port) == 0) {
@@ -132,21 +132,21 @@ HARNESS_TEST(test_shutdown_flushes_then_closes)
                   slow.id, client_status_str(st));
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=%d reason=shutdown", slow_port,
              FLUSH_BYTES);
-    echo_test_expect_log(&f, "disconnect", slow_port, expected,
+    server_fixture_expect_log(&f, "disconnect", slow_port, expected,
                          "a client closed by a shutdown is logged with reason=shutdown");
     snprintf(needle, sizeof needle, "disconnect 127.0.0.1:%u ", stuck_port);
     ck_assert_msg(log_capture_wait(f.log, ECHO_TEST_WAIT_MS, line, sizeof line, needle,
                                    " reason=shutdown", NULL),
                   "expected \"%sbytes=N reason=shutdown\" for c%d, which never read its echo, once "
                   "the shutdown's deadline passed; log: \"%s\"",
-                  needle, stuck.id, echo_test_log_tail(&f));
+                  needle, stuck.id, server_fixture_log_tail(&f));
     long slow_at = disconnect_line_at(&f, slow_port), stuck_at = disconnect_line_at(&f, stuck_port);
     ck_assert_msg(slow_at < stuck_at,
                   "c%d read its whole echo at once during the shutdown, and c%d never read; "
                   "expected c%d to be closed as soon as its echo was written, before the deadline "
                   "closed c%d; the log shows them the other way round: both were closed by the "
                   "deadline; log: \"%s\"",
-                  slow.id, stuck.id, slow.id, stuck.id, echo_test_log_tail(&f));
+                  slow.id, stuck.id, slow.id, stuck.id, server_fixture_log_tail(&f));
 
     ck_assert_msg(dispatch_thread_wait(&d, ECHO_TEST_WAIT_MS),
                   "every client is gone after echo_server_shutdown(), yet event_base_dispatch() did "
@@ -162,14 +162,14 @@ HARNESS_TEST(test_shutdown_flushes_then_closes)
 /* A client that never reads its echo must not keep a shutdown (and the process) alive. */
 HARNESS_TEST(test_shutdown_does_not_wait_forever)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct dispatch_thread d;
     struct client c;
     char needle[64], line[256];
 
     start_with_dispatch(&f, &d);
     echo_test_connect_slow_reader(&f, &c);
-    uint16_t port = echo_test_local_port(&c);
+    uint16_t port = client_local_port(&c);
     size_t sent = echo_test_send_until_stalled(&c, ECHO_TEST_FLOOD_LIMIT);
     request_shutdown(&f);
     ck_assert_msg(dispatch_thread_wait(&d, ECHO_TEST_WAIT_MS),
@@ -181,7 +181,7 @@ HARNESS_TEST(test_shutdown_does_not_wait_forever)
                                    " reason=shutdown", NULL),
                   "expected \"%sbytes=N reason=shutdown\" for the client closed by the shutdown "
                   "deadline; log: \"%s\"",
-                  needle, echo_test_log_tail(&f));
+                  needle, server_fixture_log_tail(&f));
     client_close(&c);
     echo_test_stop(&f);
     harness_pass();
@@ -191,7 +191,7 @@ HARNESS_TEST(test_shutdown_does_not_wait_forever)
  * its connection end and no socket is left open in the process. */
 HARNESS_TEST(test_free_closes_every_connection)
 {
-    struct echo_fixture f;
+    struct server_fixture f;
     struct client c[FREE_CLIENTS];
     char expected[128];
     uint16_t ports[FREE_CLIENTS];
@@ -199,7 +199,7 @@ HARNESS_TEST(test_free_closes_every_connection)
     echo_test_start(&f, 0, 0);
     for (int i = 0; i < FREE_CLIENTS; i++) {
         echo_test_connect(&f, &c[i]);
-        ports[i] = echo_test_local_port(&c[i]);
+        ports[i] = client_local_port(&c[i]);
         echo_test_roundtrip(&c[i], "still here\n");
     }
     transcript_note("the test stops the loop and calls echo_server_free() with %d clients "
@@ -217,7 +217,7 @@ HARNESS_TEST(test_free_closes_every_connection)
                       c[i].id);
         snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=11 reason=shutdown",
                  ports[i]);
-        echo_test_expect_log(&f, "disconnect", ports[i], expected,
+        server_fixture_expect_log(&f, "disconnect", ports[i], expected,
                              "echo_server_free() logs each connection it closes with "
                              "reason=shutdown");
     }
@@ -255,7 +255,7 @@ static void check_signal_shutdown(int sig, const char *name)
     start_binary(&sp, argv);
     ck_assert_msg(client_connect(&c, sp.port) == 0, "could not connect to echo-server on port %u: %s",
                   sp.port, strerror(errno));
-    uint16_t port = echo_test_local_port(&c);
+    uint16_t port = client_local_port(&c);
     echo_test_roundtrip(&c, "hello\n");
 
     server_process_signal(&sp, sig);

@@ -17,44 +17,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CHAT_TEST_LIBEVENT_NOTES 20 /* libevent messages copied to the transcript */
 #define CHAT_TEST_SHOWN 120         /* bytes of a line shown in a failure message */
 #define CHAT_TEST_SMALL_RCVBUF 4096 /* a client that stops reading: the kernel holds little */
 #define CHAT_TEST_BIG_RCVBUF (1 << 20) /* the same client reading again, at full speed */
 
-/* libevent's own warnings go to the transcript instead of the terminal. Any thread. */
-static void libevent_log_cb(int severity, const char *msg)
-{
-    static _Atomic int seen;
-    (void)severity;
-
-    if (seen++ < CHAT_TEST_LIBEVENT_NOTES)
-        transcript_note("libevent says: %s", msg);
-}
-
-const char *chat_test_log_tail(struct chat_fixture *f)
-{
-    static char tail[1024];
-
-    if (f->log == NULL)
-        return "";
-    log_capture_tail(f->log, tail, sizeof tail);
-    for (char *p = tail; *p != '\0'; p++)
-        if (*p == '\n')
-            *p = '|'; /* one-line failure messages */
-    return tail;
-}
-
-void chat_test_create(struct chat_fixture *f, const struct chat_server_config *cfg)
+void chat_test_create(struct server_fixture *f, const struct chat_server_config *cfg)
 {
     struct chat_server_config c = {0};
 
-    memset(f, 0, sizeof *f);
-    event_set_log_callback(libevent_log_cb);
-    f->lt = loop_thread_new();
-    f->log = log_capture_new();
-    ck_assert_msg(f->lt != NULL && f->log != NULL, "test setup failed: no event base or log pipe");
-
+    server_fixture_init(f, true);
     if (cfg != NULL)
         c = *cfg;
     c.host = "127.0.0.1";
@@ -65,33 +36,25 @@ void chat_test_create(struct chat_fixture *f, const struct chat_server_config *c
                     c.idle_timeout_ms, c.max_connections,
                     c.history_file != NULL ? c.history_file : "NULL", c.history_size);
     f->server = chat_server_new(loop_thread_base(f->lt), &c);
-    if (f->server == NULL) /* let the log's reader thread catch up, for the message below */
-        log_capture_wait(f->log, CHAT_TEST_WAIT_MS / 10, NULL, 0, "", NULL);
-    ck_assert_msg(f->server != NULL,
-                  "chat_server_new() on 127.0.0.1 port 0 returned NULL; expected a listening "
-                  "server; its log says: \"%s\"",
-                  chat_test_log_tail(f));
+    server_fixture_check_created(f, "chat_server_new() on 127.0.0.1 port 0");
     f->port = chat_server_port(f->server);
     ck_assert_msg(f->port != 0,
                   "chat_server_port() returned 0 for a server started on port 0; expected the port "
                   "the kernel picked; read it with getsockname() on the listener's socket");
 }
 
-void chat_test_start(struct chat_fixture *f, const struct chat_server_config *cfg)
+void chat_test_start(struct server_fixture *f, const struct chat_server_config *cfg)
 {
     chat_test_create(f, cfg);
-    ck_assert_msg(loop_thread_start(f->lt) == 0, "test setup failed: cannot start the loop thread");
+    server_fixture_run(f);
 }
 
-void chat_test_stop(struct chat_fixture *f)
+void chat_test_stop(struct server_fixture *f)
 {
-    loop_thread_stop(f->lt);
+    server_fixture_stop_loop(f);
     chat_server_free(f->server);
     f->server = NULL;
-    loop_thread_free(f->lt);
-    f->lt = NULL;
-    log_capture_free(f->log);
-    f->log = NULL;
+    server_fixture_free(f);
 }
 
 void chat_test_connect(uint16_t port, struct client *c)
@@ -270,96 +233,4 @@ void chat_test_expect_flood(struct client *c, const char *from_nick, int first, 
                       st == CLIENT_OK ? "...\"" : "",
                       i > 0 && st != CLIENT_OK ? " (the lines before it did arrive)" : "");
     }
-}
-
-uint16_t chat_test_local_port(const struct client *c)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
-
-    if (c->fd < 0 || getsockname(c->fd, (struct sockaddr *)&sa, &len) != 0)
-        return 0;
-    return ntohs(sa.sin_port);
-}
-
-void chat_test_expect_log(struct chat_fixture *f, const char *verb, uint16_t port,
-                          const char *expected, const char *look_at)
-{
-    char needle[64], line[512];
-
-    snprintf(needle, sizeof needle, "%s 127.0.0.1:%u ", verb, port);
-    /* Lines are searched oldest first, and "connect ..." is also inside "disconnect ...":
-     * the connect line, logged earlier, is found first. The exact comparison catches the rest. */
-    int found = log_capture_wait(f->log, CHAT_TEST_WAIT_MS, line, sizeof line, needle, NULL);
-    ck_assert_msg(found && strcmp(line, expected) == 0,
-                  "expected the log line \"%s\"; %s%s\"; log so far: \"%s\"; look at %s", expected,
-                  found ? "found \"" : "found no line starting \"", found ? line : needle,
-                  chat_test_log_tail(f), look_at);
-}
-
-int chat_test_wait_log_count(struct chat_fixture *f, const char *needle, int n, int timeout_ms)
-{
-    return log_capture_wait_count(f->log, needle, n, timeout_ms);
-}
-
-void chat_test_make_dir(char *dir, size_t size)
-{
-    const char *tmp = getenv("TMPDIR");
-
-    snprintf(dir, size, "%s/chat-test-XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-    ck_assert_msg(mkdtemp(dir) != NULL, "test setup failed: mkdtemp(%s): %s", dir, strerror(errno));
-    transcript_note("scratch directory: %s", dir);
-}
-
-void chat_test_remove_dir(const char *dir)
-{
-    char path[CHAT_TEST_PATH_MAX * 2];
-    DIR *d = opendir(dir);
-
-    if (d == NULL)
-        return;
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-void chat_test_write_file(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-
-    ck_assert_msg(fp != NULL, "test setup failed: cannot create %s: %s", path, strerror(errno));
-    fputs(text, fp);
-    ck_assert_msg(fclose(fp) == 0, "test setup failed: cannot write %s", path);
-}
-
-long chat_test_read_file(const char *path, char *buf, size_t size)
-{
-    FILE *fp = fopen(path, "r");
-
-    if (fp == NULL)
-        return -1;
-    size_t n = fread(buf, 1, size - 1, fp);
-    buf[n] = '\0';
-    fclose(fp);
-    return (long)n;
-}
-
-long chat_test_count_lines(const char *path)
-{
-    FILE *fp = fopen(path, "r");
-    long lines = 0;
-    int ch;
-
-    if (fp == NULL)
-        return -1;
-    while ((ch = getc(fp)) != EOF)
-        if (ch == '\n')
-            lines++;
-    fclose(fp);
-    return lines;
 }

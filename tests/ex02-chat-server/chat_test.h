@@ -15,6 +15,8 @@
 #include "harness.h"
 #include "log_capture.h"
 #include "loop_thread.h"
+#include "scratch.h"
+#include "server_fixture.h"
 
 #include "chat_line.h"
 #include "chat_server.h"
@@ -27,25 +29,17 @@
 #define CHAT_TEST_LINE_MAX 4096  /* longest line a test reads */
 #define CHAT_TEST_PATH_MAX 256
 
-/* A server under test, running on its own loop thread. */
-struct chat_fixture {
-    struct loop_thread *lt;
-    struct log_capture *log;
-    struct chat_server *server;
-    uint16_t port;
-};
-
 /* Creates a server on 127.0.0.1, port 0, on a loop thread's base, without running the loop.
  * `cfg` gives the other settings (NULL: all defaults, no history file, no idle timeout); its
  * host, port and log are filled in here. Fails the test, showing the server's log, if
  * chat_server_new() fails. */
-void chat_test_create(struct chat_fixture *f, const struct chat_server_config *cfg);
+void chat_test_create(struct server_fixture *f, const struct chat_server_config *cfg);
 
 /* chat_test_create(), then runs the loop on its thread. */
-void chat_test_start(struct chat_fixture *f, const struct chat_server_config *cfg);
+void chat_test_start(struct server_fixture *f, const struct chat_server_config *cfg);
 
 /* Stops the loop, frees the server, then the log. */
-void chat_test_stop(struct chat_fixture *f);
+void chat_test_stop(struct server_fixture *f);
 
 /* Connects a client to 127.0.0.1:port; fails the test if that is impossible. */
 void chat_test_connect(uint16_t port, struct client *c);
@@ -96,38 +90,5 @@ void chat_test_flood(struct client *from, const char *from_nick, struct client *
 /* c must receive flood lines first .. first + n - 1 from from_nick, complete and in order. */
 void chat_test_expect_flood(struct client *c, const char *from_nick, int first, int n,
                             const char *after);
-
-/* The client's own port: the server logs the client as "127.0.0.1:<this port>". */
-uint16_t chat_test_local_port(const struct client *c);
-
-/*
- * Waits for the log line that starts "<verb> 127.0.0.1:<port> " (verb "connect",
- * "disconnect", "nick" or "slow-reader"; port is the client's own) and checks that the whole
- * line is `expected`. Fails with both lines and `look_at` otherwise.
- */
-void chat_test_expect_log(struct chat_fixture *f, const char *verb, uint16_t port,
-                          const char *expected, const char *look_at);
-
-/* Polls the log until at least `n` lines contain `needle`, for up to timeout_ms. Returns the
- * count seen last. */
-int chat_test_wait_log_count(struct chat_fixture *f, const char *needle, int n, int timeout_ms);
-
-/* The last lines of the log on one line, for failure messages (a static buffer). */
-const char *chat_test_log_tail(struct chat_fixture *f);
-
-/* Makes a fresh scratch directory (under $TMPDIR or /tmp) and writes its path into dir. */
-void chat_test_make_dir(char *dir, size_t size);
-
-/* Removes the files in dir, then dir. */
-void chat_test_remove_dir(const char *dir);
-
-/* Writes `text` to path, replacing the file. Fails the test on error. */
-void chat_test_write_file(const char *path, const char *text);
-
-/* Reads up to size - 1 bytes of path into buf, NUL-terminated. Returns the length, or -1. */
-long chat_test_read_file(const char *path, char *buf, size_t size);
-
-/* The number of '\n' in the file, or -1 if it cannot be read. */
-long chat_test_count_lines(const char *path);
 
 #endif

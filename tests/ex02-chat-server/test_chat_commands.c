@@ -13,20 +13,20 @@
 
 HARNESS_TEST(test_nick_change_is_announced_and_logged)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
     char expected[128];
 
     chat_test_start(&f, NULL);
     chat_test_join_all(f.port, c, 2);
-    uint16_t port = chat_test_local_port(&c[0]);
+    uint16_t port = client_local_port(&c[0]);
     chat_test_send(&c[0], "/nick alice\n");
     chat_test_expect_line(&c[0], "* you are now alice", "c1 (guest1) sent \"/nick alice\\n\"",
                           "cmd_nick");
     chat_test_expect_line(&c[1], "* guest1 is now alice", "c1 (guest1) sent \"/nick alice\\n\"",
                           "cmd_nick: the notice to the others");
     snprintf(expected, sizeof expected, "nick 127.0.0.1:%u old=guest1 new=alice", port);
-    chat_test_expect_log(&f, "nick", port, expected,
+    server_fixture_expect_log(&f, "nick", port, expected,
                          "server_deliver: log a rename when the outbox has old_nick");
     chat_test_send(&c[0], "it is me\n");
     chat_test_expect_line(&c[1], "alice: it is me", "c1 renamed itself alice and sent \"it is me\\n\"",
@@ -39,7 +39,7 @@ HARNESS_TEST(test_nick_change_is_announced_and_logged)
 
 HARNESS_TEST(test_invalid_nicknames_are_refused)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
     static const char *bad[] = {
         "/nick\n", "/nick ABCDEFGHIJKLMNOPQ\n", "/nick bob!\n", "/nick two words\n",
@@ -71,7 +71,7 @@ HARNESS_TEST(test_invalid_nicknames_are_refused)
 
 HARNESS_TEST(test_taken_nickname_is_refused)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
 
     chat_test_start(&f, NULL);
@@ -94,7 +94,7 @@ HARNESS_TEST(test_taken_nickname_is_refused)
 
 HARNESS_TEST(test_list_shows_users_sorted)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[3];
     static const char *names[] = {"carol", "Bob", "alice"};
     char cmd[32], want[64], after[64];
@@ -124,7 +124,7 @@ HARNESS_TEST(test_list_shows_users_sorted)
 
 HARNESS_TEST(test_me_sends_an_action)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
 
     chat_test_start(&f, NULL);
@@ -146,7 +146,7 @@ HARNESS_TEST(test_me_sends_an_action)
 
 HARNESS_TEST(test_help_lists_the_commands)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client a;
     char got[CHAT_TEST_LINE_MAX];
     static const char *commands[] = {"/nick", "/list", "/me", "/help", "/quit"};
@@ -171,7 +171,7 @@ HARNESS_TEST(test_help_lists_the_commands)
 
 HARNESS_TEST(test_unknown_command_is_refused)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client a;
 
     chat_test_start(&f, NULL);
@@ -189,20 +189,20 @@ HARNESS_TEST(test_unknown_command_is_refused)
 
 HARNESS_TEST(test_quit_says_bye_and_closes)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
     char expected[128];
 
     chat_test_start(&f, NULL);
     chat_test_join_all(f.port, c, 2);
-    uint16_t port = chat_test_local_port(&c[0]);
+    uint16_t port = client_local_port(&c[0]);
     chat_test_send(&c[0], "/quit\n");
     chat_test_expect_line(&c[0], "* bye", "c1 sent \"/quit\\n\"", "cmd_quit");
     chat_test_expect_close(&c[0], "c1 sent \"/quit\\n\" and got \"* bye\"",
                            "server_deliver: when the outbox says quit, client_finish the sender");
     chat_test_expect_line(&c[1], "* guest1 left", "c1 quit", "client_free");
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=quit", port);
-    chat_test_expect_log(&f, "disconnect", port, expected, "client_finish's reason");
+    server_fixture_expect_log(&f, "disconnect", port, expected, "client_finish's reason");
     client_close(&c[0]);
     client_close(&c[1]);
     chat_test_stop(&f);

@@ -13,18 +13,18 @@
 
 HARNESS_TEST(test_leave_is_announced_on_eof)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
     char expected[128];
 
     chat_test_start(&f, NULL);
     chat_test_join_all(f.port, c, 2);
-    uint16_t port = chat_test_local_port(&c[0]);
+    uint16_t port = client_local_port(&c[0]);
     client_close(&c[0]);
     chat_test_expect_line(&c[1], "* guest1 left", "c1 (guest1) closed its connection",
                           "client_read: a read of 0 bytes is EOF; client_free tells the others");
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=eof", port);
-    chat_test_expect_log(&f, "disconnect", port, expected, "client_free's log line");
+    server_fixture_expect_log(&f, "disconnect", port, expected, "client_free's log line");
     client_close(&c[1]);
     chat_test_stop(&f);
     harness_pass();
@@ -32,18 +32,18 @@ HARNESS_TEST(test_leave_is_announced_on_eof)
 
 HARNESS_TEST(test_reset_is_announced_and_logged)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
     char expected[128];
 
     chat_test_start(&f, NULL);
     chat_test_join_all(f.port, c, 2);
-    uint16_t port = chat_test_local_port(&c[0]);
+    uint16_t port = client_local_port(&c[0]);
     client_reset(&c[0]);
     chat_test_expect_line(&c[1], "* guest1 left", "c1 (guest1) reset its connection (RST)",
                           "client_fail: a failed read means the client is gone");
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=reset", port);
-    chat_test_expect_log(&f, "disconnect", port, expected,
+    server_fixture_expect_log(&f, "disconnect", port, expected,
                          "client_fail: ECONNRESET (or EPIPE) is logged as reason=reset");
     client_close(&c[1]);
     chat_test_stop(&f);
@@ -55,7 +55,7 @@ HARNESS_TEST(test_reset_is_announced_and_logged)
  * for an invalid line, the one answer that needs no command. */
 HARNESS_TEST(test_half_closed_client_still_gets_answers)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
 
     chat_test_start(&f, NULL);

@@ -16,7 +16,7 @@
 
 HARNESS_TEST(test_line_split_across_many_writes)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
     static const char line[] = "one byte at a time\n";
 
@@ -37,7 +37,7 @@ HARNESS_TEST(test_line_split_across_many_writes)
 
 HARNESS_TEST(test_many_lines_in_one_write)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
     static char burst[MANY_LINES * 16];
     size_t len = 0;
@@ -65,7 +65,7 @@ HARNESS_TEST(test_many_lines_in_one_write)
 
 HARNESS_TEST(test_line_at_the_length_limit_is_accepted)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
     char line[CHAT_LINE_MAX + 2], want[CHAT_LINE_MAX + 16];
 
@@ -85,11 +85,11 @@ HARNESS_TEST(test_line_at_the_length_limit_is_accepted)
 }
 
 /* Sends `text` from c[0] and expects "! line too long", a close, the others told, the log. */
-static void expect_too_long(struct chat_fixture *f, struct client *c, const char *text,
+static void expect_too_long(struct server_fixture *f, struct client *c, const char *text,
                             const char *what)
 {
     char expected[128];
-    uint16_t port = chat_test_local_port(&c[0]);
+    uint16_t port = client_local_port(&c[0]);
 
     chat_test_send(&c[0], text);
     chat_test_expect_line(&c[0], "! line too long", what,
@@ -101,12 +101,12 @@ static void expect_too_long(struct chat_fixture *f, struct client *c, const char
                           "client_free: the room's \"left\" notice goes to the others");
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=line-too-long",
              port);
-    chat_test_expect_log(f, "disconnect", port, expected, "client_free's log line");
+    server_fixture_expect_log(f, "disconnect", port, expected, "client_free's log line");
 }
 
 HARNESS_TEST(test_long_line_is_refused_and_disconnected)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
     char line[CHAT_LINE_MAX + 3];
 
@@ -124,7 +124,7 @@ HARNESS_TEST(test_long_line_is_refused_and_disconnected)
 
 HARNESS_TEST(test_long_line_without_newline_is_refused)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
     char line[3 * CHAT_LINE_MAX];
 
@@ -141,7 +141,7 @@ HARNESS_TEST(test_long_line_without_newline_is_refused)
 
 HARNESS_TEST(test_invalid_utf8_is_refused)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
 
     chat_test_start(&f, NULL);
@@ -162,7 +162,7 @@ HARNESS_TEST(test_invalid_utf8_is_refused)
 /* Exact bytes: the ESC sequences, BEL and the NUL must be gone, the TAB kept. */
 HARNESS_TEST(test_control_characters_are_stripped)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
     static const char sent[] = "a\x1b[31mred\x1b[0m\tz\x07\0!\n";
     static const char want[] = "guest1: a[31mred[0m\tz!\n";

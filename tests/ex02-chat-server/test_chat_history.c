@@ -26,7 +26,7 @@ struct history_files {
 
 static void files_make(struct history_files *hf)
 {
-    chat_test_make_dir(hf->dir, sizeof hf->dir);
+    scratch_make_dir(hf->dir, sizeof hf->dir);
     snprintf(hf->path, sizeof hf->path, "%s/history.jsonl", hf->dir);
     snprintf(hf->tmp_path, sizeof hf->tmp_path, "%s/history.jsonl.tmp", hf->dir);
 }
@@ -67,11 +67,11 @@ HARNESS_TEST(test_history_writes_json_lines)
 
     /* Read the file while the history is still open: a message must be on file (written to
      * the kernel) as soon as chat_history_add() returns, not when the history is closed. */
-    long n = chat_test_read_file(hf.path, text, sizeof text);
+    long n = scratch_read_file(hf.path, text, sizeof text);
     ck_assert_msg(n > 0, "after two chat_history_add() calls, %s is %s; expected two JSON lines, "
                          "written with write() before chat_history_add returns",
                   hf.path, n < 0 ? "missing" : "empty");
-    long lines = chat_test_count_lines(hf.path);
+    long lines = scratch_count_lines(hf.path);
     ck_assert_msg(lines == 2 && text[n - 1] == '\n',
                   "after two messages, expected exactly two lines, each ending in '\\n', in %s; it "
                   "holds \"%.200s\"",
@@ -102,7 +102,7 @@ HARNESS_TEST(test_history_writes_json_lines)
         line = end + 1;
     }
     chat_history_free(h);
-    chat_test_remove_dir(hf.dir);
+    scratch_remove_dir(hf.dir);
     harness_pass();
 }
 
@@ -119,7 +119,7 @@ HARNESS_TEST(test_history_loads_the_last_messages)
                  i, i, i);
         strcat(file, line);
     }
-    chat_test_write_file(hf.path, file);
+    scratch_write_file(hf.path, file);
     transcript_note("history file with 5 messages; opened with size 3");
 
     struct chat_history *h = chat_history_open(hf.path, 3, NULL);
@@ -139,7 +139,7 @@ HARNESS_TEST(test_history_loads_the_last_messages)
                       i, e->nick, e->text, want_nick, want_text);
     }
     chat_history_free(h);
-    chat_test_remove_dir(hf.dir);
+    scratch_remove_dir(hf.dir);
     harness_pass();
 }
 
@@ -150,7 +150,7 @@ HARNESS_TEST(test_history_skips_corrupt_lines)
 
     ck_assert_msg(log != NULL, "test setup failed: tmpfile()");
     files_make(&hf);
-    chat_test_write_file(hf.path,
+    scratch_write_file(hf.path,
                          "{\"time\":\"2025-03-01T12:00:00Z\",\"nick\":\"alice\",\"text\":\"first\"}\n"
                          "this is not json\n"
                          "{\"nick\":\"bob\"}\n"
@@ -180,7 +180,7 @@ HARNESS_TEST(test_history_skips_corrupt_lines)
 
     chat_history_free(h);
     fclose(log);
-    chat_test_remove_dir(hf.dir);
+    scratch_remove_dir(hf.dir);
     harness_pass();
 }
 
@@ -199,7 +199,7 @@ HARNESS_TEST(test_history_file_is_compacted)
         snprintf(text, sizeof text, "message %d", i);
         chat_history_add(h, "alice", text, strlen(text));
     }
-    long lines = chat_test_count_lines(hf.path);
+    long lines = scratch_count_lines(hf.path);
     chat_history_free(h);
     ck_assert_msg(lines >= size && lines <= bound,
                   "after %d messages into a history of size %d, %s has %ld lines; expected at most "
@@ -220,7 +220,7 @@ HARNESS_TEST(test_history_file_is_compacted)
                       ? chat_history_at(h, chat_history_count(h) - 1)->text
                       : "");
     chat_history_free(h);
-    chat_test_remove_dir(hf.dir);
+    scratch_remove_dir(hf.dir);
     harness_pass();
 }
 
@@ -231,7 +231,7 @@ HARNESS_TEST(test_history_repairs_a_truncated_last_line)
     struct history_files hf;
 
     files_make(&hf);
-    chat_test_write_file(hf.path,
+    scratch_write_file(hf.path,
                          "{\"time\":\"2025-03-01T12:00:00Z\",\"nick\":\"alice\",\"text\":\"first\"}\n"
                          "{\"time\":\"2025-03-01T12:00:03Z\",\"nick\":\"carol\",\"te");
     transcript_note("history file: a message, then a line cut off by a crash; then \"second\" is added");
@@ -248,7 +248,7 @@ HARNESS_TEST(test_history_repairs_a_truncated_last_line)
                   "the file (history_compact)",
                   h != NULL ? chat_history_count(h) : 0);
     chat_history_free(h);
-    chat_test_remove_dir(hf.dir);
+    scratch_remove_dir(hf.dir);
     harness_pass();
 }
 

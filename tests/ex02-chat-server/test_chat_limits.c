@@ -33,7 +33,7 @@
  * once its pending output passes the bound, and c[1] must get every line meanwhile. */
 HARNESS_TEST(test_slow_reader_is_dropped_without_stalling_others)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[3];
     static char batch[FLOOD_BATCH * (FLOOD_TEXT_BYTES + 16)];
     char want[FLOOD_TEXT_BYTES + 64], got[CHAT_TEST_LINE_MAX], expected[128], after[128];
@@ -44,7 +44,7 @@ HARNESS_TEST(test_slow_reader_is_dropped_without_stalling_others)
 
     chat_test_start(&f, NULL);
     chat_test_join_all(f.port, c, 3);
-    uint16_t slow_port = chat_test_local_port(&c[0]);
+    uint16_t slow_port = client_local_port(&c[0]);
     int small = SLOW_RCVBUF;
     setsockopt(c[0].fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     memset(text, 'm', FLOOD_TEXT_BYTES);
@@ -84,10 +84,10 @@ HARNESS_TEST(test_slow_reader_is_dropped_without_stalling_others)
                                  " nick=guest1 pending=", NULL);
     ck_assert_msg(found, "after %s, expected a log line \"slow-reader 127.0.0.1:%u nick=guest1 "
                          "pending=N limit=N: dropped\"; log: \"%s\"",
-                  after, slow_port, chat_test_log_tail(&f));
+                  after, slow_port, server_fixture_log_tail(&f));
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=slow-reader",
              slow_port);
-    chat_test_expect_log(&f, "disconnect", slow_port, expected, "client_send's drop");
+    server_fixture_expect_log(&f, "disconnect", slow_port, expected, "client_send's drop");
     chat_test_expect_close(&c[0], after, "the slow reader must be closed");
     if (!left_seen)
         chat_test_expect_line(&c[1], "* guest1 left", after, "client_free");
@@ -107,7 +107,7 @@ HARNESS_TEST(test_slow_reader_is_dropped_without_stalling_others)
  */
 HARNESS_TEST(test_output_waits_until_the_reader_catches_up)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[3];
     struct chat_server_config cfg = {.max_output_bytes = BIG_OUTPUT_BYTES};
     char after[128];
@@ -125,7 +125,7 @@ HARNESS_TEST(test_output_waits_until_the_reader_catches_up)
     ck_assert_msg(log_capture_count(f.log, "slow-reader") == 0,
                   "c1 was dropped as a slow reader although its output stayed under the bound "
                   "of %u bytes; log: \"%s\"",
-                  BIG_OUTPUT_BYTES, chat_test_log_tail(&f));
+                  BIG_OUTPUT_BYTES, server_fixture_log_tail(&f));
     for (int i = 0; i < 3; i++)
         client_close(&c[i]);
     chat_test_stop(&f);
@@ -140,14 +140,14 @@ HARNESS_TEST(test_output_waits_until_the_reader_catches_up)
  */
 HARNESS_TEST(test_leaving_client_that_does_not_read_is_cut_off)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[3];
     struct chat_server_config cfg = {.max_output_bytes = BIG_OUTPUT_BYTES};
     char too_long[2 * CHAT_LINE_MAX], expected[128], after[160], line[256];
 
     chat_test_start(&f, &cfg);
     chat_test_join_all(f.port, c, 3);
-    uint16_t port = chat_test_local_port(&c[0]);
+    uint16_t port = client_local_port(&c[0]);
     chat_test_stop_reading(&c[0]);
     chat_test_flood(&c[2], "guest3", &c[1], 0, FLOOD_LINES);
     memset(too_long, 'z', sizeof too_long - 1);
@@ -165,7 +165,7 @@ HARNESS_TEST(test_leaving_client_that_does_not_read_is_cut_off)
                   "after %s, expected the log line \"%s\" within %d ms (its goodbye cannot be "
                   "written: it does not read, so it is closed anyway after %d ms); log: \"%s\"",
                   after, expected, CLOSE_GRACE_MS + CHAT_TEST_WAIT_MS, CLOSE_GRACE_MS,
-                  chat_test_log_tail(&f));
+                  server_fixture_log_tail(&f));
     transcript_note("c1 was closed %lld ms after its line", (long long)(client_now_ms() - start));
     chat_test_expect_line(&c[1], "* guest1 left", after, "the others are told");
     chat_test_expect_close(&c[0], after, "a leaving client that takes nothing is closed");
@@ -177,7 +177,7 @@ HARNESS_TEST(test_leaving_client_that_does_not_read_is_cut_off)
 
 HARNESS_TEST(test_idle_client_is_disconnected)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
     struct chat_server_config cfg = {.idle_timeout_ms = IDLE_TIMEOUT_MS};
     char expected[128];
@@ -185,7 +185,7 @@ HARNESS_TEST(test_idle_client_is_disconnected)
     chat_test_start(&f, &cfg);
     int64_t start = client_now_ms();
     chat_test_join_all(f.port, c, 2);
-    uint16_t port = chat_test_local_port(&c[0]);
+    uint16_t port = client_local_port(&c[0]);
     chat_test_expect_line(&c[0], "! idle timeout", "c1 sent nothing for the idle timeout (300 ms)",
                           "client_read_cb: EV_TIMEOUT on the read event means idle");
     int64_t elapsed = client_now_ms() - start;
@@ -195,7 +195,7 @@ HARNESS_TEST(test_idle_client_is_disconnected)
                   "timeout of %d ms: pass it to event_add for the read event",
                   (long long)elapsed, IDLE_TIMEOUT_MS);
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=idle-timeout", port);
-    chat_test_expect_log(&f, "disconnect", port, expected, "client_read_cb");
+    server_fixture_expect_log(&f, "disconnect", port, expected, "client_read_cb");
     chat_test_expect_line(&c[1], "* guest1 left", "c1 timed out", "client_free");
     chat_test_expect_line(&c[1], "! idle timeout", "c2 also sent nothing for 300 ms",
                           "client_read_cb");
@@ -207,7 +207,7 @@ HARNESS_TEST(test_idle_client_is_disconnected)
 
 HARNESS_TEST(test_server_full_refuses_extra_clients)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2], extra;
     struct chat_server_config cfg = {.max_connections = 2};
     char expected[128], needle[64];
@@ -215,14 +215,14 @@ HARNESS_TEST(test_server_full_refuses_extra_clients)
     chat_test_start(&f, &cfg);
     chat_test_join_all(f.port, c, 2);
     chat_test_connect(f.port, &extra); /* the kernel completes the handshake; the server decides */
-    uint16_t extra_port = chat_test_local_port(&extra);
+    uint16_t extra_port = client_local_port(&extra);
     chat_test_expect_line(&extra, "! server full",
                           "max_connections is 2, two clients are in, and c3 connected",
                           "server_accept_cb: count the clients and refuse one over the limit");
     chat_test_expect_close(&extra, "c3 got \"! server full\"",
                            "server_accept_cb: close the refused socket");
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u reason=over-limit", extra_port);
-    chat_test_expect_log(&f, "disconnect", extra_port, expected,
+    server_fixture_expect_log(&f, "disconnect", extra_port, expected,
                          "log the refused client with reason=over-limit");
     snprintf(needle, sizeof needle, "connect 127.0.0.1:%u nick=", extra_port);
     ck_assert_msg(log_capture_count(f.log, needle) == 0,
@@ -245,7 +245,7 @@ HARNESS_TEST(test_server_full_refuses_extra_clients)
  */
 HARNESS_TEST(test_accept_errors_back_off_and_recover)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c;
     static struct fd_limit fl; /* static: its table of descriptors is large for a stack */
 
@@ -258,10 +258,10 @@ HARNESS_TEST(test_accept_errors_back_off_and_recover)
     int failures = 0, count_at_second = 0;
     int64_t first_at = 0, second_at = 0;
     if (connected == 0) {
-        failures = chat_test_wait_log_count(&f, "accept failed", 1, CHAT_TEST_WAIT_MS);
+        failures = server_fixture_wait_log_count(&f, "accept failed", 1, CHAT_TEST_WAIT_MS);
         first_at = client_now_ms();
         if (failures >= 1) {
-            count_at_second = chat_test_wait_log_count(&f, "accept failed", 2, CHAT_TEST_WAIT_MS);
+            count_at_second = server_fixture_wait_log_count(&f, "accept failed", 2, CHAT_TEST_WAIT_MS);
             second_at = client_now_ms();
         }
     }
@@ -274,7 +274,7 @@ HARNESS_TEST(test_accept_errors_back_off_and_recover)
                   "the process ran out of file descriptors while a client connected; expected the "
                   "log line \"accept failed: Too many open files; pausing 100 ms\"; log: \"%s\"; "
                   "set an error callback on the listener",
-                  chat_test_log_tail(&f));
+                  server_fixture_log_tail(&f));
     ck_assert_msg(count_at_second >= 2,
                   "after the first accept failure, expected a retry about 100 ms later (a second "
                   "\"accept failed\" line while descriptors were still exhausted); none came; "

@@ -22,7 +22,7 @@
 
 HARNESS_TEST(test_history_is_replayed_to_new_clients)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2], late;
 
     chat_test_start(&f, NULL);
@@ -48,12 +48,12 @@ HARNESS_TEST(test_history_is_replayed_to_new_clients)
  * first, then broadcast, so a crash right after can never lose a message someone saw. */
 HARNESS_TEST(test_message_is_saved_before_it_is_broadcast)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
     char dir[CHAT_TEST_PATH_MAX], path[CHAT_TEST_PATH_MAX + 32];
     static char text[HISTORY_FILE_MAX];
 
-    chat_test_make_dir(dir, sizeof dir);
+    scratch_make_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/history.jsonl", dir);
     struct chat_server_config cfg = {.history_file = path};
     chat_test_start(&f, &cfg);
@@ -61,7 +61,7 @@ HARNESS_TEST(test_message_is_saved_before_it_is_broadcast)
     chat_test_send(&c[0], "remember me\n");
     chat_test_expect_line(&c[1], "guest1: remember me", "c1 sent \"remember me\\n\"",
                           "room_say");
-    long n = chat_test_read_file(path, text, sizeof text);
+    long n = scratch_read_file(path, text, sizeof text);
     ck_assert_msg(n > 0 && strstr(text, "\"remember me\"") != NULL && strstr(text, "\"guest1\"") != NULL,
                   "c2 has received \"guest1: remember me\", but %s %s; write the message to the "
                   "file (chat_history_add) before it is broadcast",
@@ -69,19 +69,19 @@ HARNESS_TEST(test_message_is_saved_before_it_is_broadcast)
     client_close(&c[0]);
     client_close(&c[1]);
     chat_test_stop(&f);
-    chat_test_remove_dir(dir);
+    scratch_remove_dir(dir);
     harness_pass();
 }
 
 HARNESS_TEST(test_history_file_is_loaded_at_start)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client a;
     char dir[CHAT_TEST_PATH_MAX], path[CHAT_TEST_PATH_MAX + 32], line[256];
 
-    chat_test_make_dir(dir, sizeof dir);
+    scratch_make_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/history.jsonl", dir);
-    chat_test_write_file(path,
+    scratch_write_file(path,
                          "{\"time\":\"2025-03-01T12:00:00Z\",\"nick\":\"alice\",\"text\":\"from yesterday\"}\n"
                          "{\"time\":\"2025-03-01T12:00:01Z\",\"nick\":\"bob\",\"te\n"
                          "{\"time\":\"2025-03-01T12:00:02Z\",\"nick\":\"bob\",\"text\":\"me too\"}\n");
@@ -99,10 +99,10 @@ HARNESS_TEST(test_history_file_is_loaded_at_start)
     ck_assert_msg(log_capture_wait(f.log, CHAT_TEST_WAIT_MS, line, sizeof line, "history:", "line 2",
                                    NULL),
                   "after %s, expected a warning naming line 2 in the log; log: \"%s\"",
-                  after, chat_test_log_tail(&f));
+                  after, server_fixture_log_tail(&f));
     client_close(&a);
     chat_test_stop(&f);
-    chat_test_remove_dir(dir);
+    scratch_remove_dir(dir);
     harness_pass();
 }
 
@@ -127,7 +127,7 @@ HARNESS_TEST(test_history_survives_a_crash_and_restart)
     struct client c[2], late;
     char dir[CHAT_TEST_PATH_MAX], path[CHAT_TEST_PATH_MAX + 32];
 
-    chat_test_make_dir(dir, sizeof dir);
+    scratch_make_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/history.jsonl", dir);
     start_program(&sp, path);
     chat_test_join_all(sp.port, c, 2);
@@ -149,7 +149,7 @@ HARNESS_TEST(test_history_survives_a_crash_and_restart)
     chat_test_expect_line(&late, "* end of history", after, "chat_room_join");
     client_close(&late);
     server_process_cleanup(&sp);
-    chat_test_remove_dir(dir);
+    scratch_remove_dir(dir);
     harness_pass();
 }
 

@@ -14,7 +14,7 @@
 
 HARNESS_TEST(test_server_listens_on_an_ephemeral_port)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client a;
 
     chat_test_start(&f, NULL); /* asserts chat_server_new() and chat_server_port() */
@@ -26,7 +26,7 @@ HARNESS_TEST(test_server_listens_on_an_ephemeral_port)
 
 HARNESS_TEST(test_new_fails_on_a_port_in_use)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     char needle[32], line[256];
 
     chat_test_start(&f, NULL);
@@ -50,7 +50,7 @@ HARNESS_TEST(test_new_fails_on_a_port_in_use)
                   "chat_server_new() failed on a port in use, as it should; expected a log line "
                   "naming port %s and saying \"%s\"; log: \"%s\"; log strerror(errno) when the "
                   "listener cannot be created",
-                  needle, strerror(EADDRINUSE), chat_test_log_tail(&f));
+                  needle, strerror(EADDRINUSE), server_fixture_log_tail(&f));
     chat_test_stop(&f);
     harness_pass();
 }
@@ -59,14 +59,14 @@ HARNESS_TEST(test_new_fails_on_a_port_in_use)
  * before anything is written to the client. */
 HARNESS_TEST(test_connect_is_logged)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client a;
     char expected[128];
 
     chat_test_start(&f, NULL);
     chat_test_connect(f.port, &a);
-    snprintf(expected, sizeof expected, "connect 127.0.0.1:%u nick=guest1", chat_test_local_port(&a));
-    chat_test_expect_log(&f, "connect", chat_test_local_port(&a), expected,
+    snprintf(expected, sizeof expected, "connect 127.0.0.1:%u nick=guest1", client_local_port(&a));
+    server_fixture_expect_log(&f, "connect", client_local_port(&a), expected,
                          "server_accept_cb and client_new: make the client, join the room, log it");
     client_close(&a);
     chat_test_stop(&f);
@@ -75,7 +75,7 @@ HARNESS_TEST(test_connect_is_logged)
 
 HARNESS_TEST(test_new_client_is_welcomed)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client a, b;
 
     chat_test_start(&f, NULL);
@@ -96,7 +96,7 @@ HARNESS_TEST(test_new_client_is_welcomed)
 
 HARNESS_TEST(test_join_is_announced_to_others)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client a, b, c;
 
     chat_test_start(&f, NULL);
@@ -119,7 +119,7 @@ HARNESS_TEST(test_join_is_announced_to_others)
  * the server handles lines in order, so an echo of its own message would arrive first. */
 HARNESS_TEST(test_message_reaches_every_other_client)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[3];
 
     chat_test_start(&f, NULL);
@@ -143,7 +143,7 @@ HARNESS_TEST(test_message_reaches_every_other_client)
 
 HARNESS_TEST(test_empty_lines_are_ignored)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
 
     chat_test_start(&f, NULL);
@@ -161,7 +161,7 @@ HARNESS_TEST(test_empty_lines_are_ignored)
 /* The test client's line reader would hide a stray CR, so the exact bytes are compared. */
 HARNESS_TEST(test_crlf_line_endings_are_accepted)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct client c[2];
     static const char want[] = "guest1: from windows\n";
     char got[sizeof want], shown[128];

@@ -41,7 +41,7 @@ static void shutdown_cb(evutil_socket_t fd, short what, void *arg)
 
 HARNESS_TEST(test_shutdown_notifies_and_closes_clients)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct dispatch_thread d;
     struct client c[2];
     char expected[128];
@@ -50,7 +50,7 @@ HARNESS_TEST(test_shutdown_notifies_and_closes_clients)
     ck_assert_msg(dispatch_thread_start(&d, loop_thread_base(f.lt)) == 0,
                   "test setup failed: cannot start the dispatch thread");
     chat_test_join_all(f.port, c, 2);
-    uint16_t port = chat_test_local_port(&c[0]);
+    uint16_t port = client_local_port(&c[0]);
 
     transcript_note("the test calls chat_server_shutdown() on the loop thread");
     ck_assert_msg(event_base_once(d.base, -1, EV_TIMEOUT, shutdown_cb, f.server, NULL) == 0,
@@ -63,7 +63,7 @@ HARNESS_TEST(test_shutdown_notifies_and_closes_clients)
                                "written");
     }
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=shutdown", port);
-    chat_test_expect_log(&f, "disconnect", port, expected,
+    server_fixture_expect_log(&f, "disconnect", port, expected,
                          "clients closed by a shutdown are logged with reason=shutdown");
     bool returned = dispatch_thread_wait(&d, CHAT_TEST_WAIT_MS);
     ck_assert_msg(returned,
@@ -85,7 +85,7 @@ HARNESS_TEST(test_shutdown_notifies_and_closes_clients)
  */
 HARNESS_TEST(test_shutdown_cuts_off_a_client_that_does_not_read)
 {
-    struct chat_fixture f;
+    struct server_fixture f;
     struct dispatch_thread d;
     struct client c[3];
     struct chat_server_config cfg = {.max_output_bytes = BIG_OUTPUT_BYTES};
@@ -95,7 +95,7 @@ HARNESS_TEST(test_shutdown_cuts_off_a_client_that_does_not_read)
     ck_assert_msg(dispatch_thread_start(&d, loop_thread_base(f.lt)) == 0,
                   "test setup failed: cannot start the dispatch thread");
     chat_test_join_all(f.port, c, 3);
-    uint16_t port = chat_test_local_port(&c[0]);
+    uint16_t port = client_local_port(&c[0]);
     chat_test_stop_reading(&c[0]);
     chat_test_flood(&c[2], "guest3", &c[1], 0, FLOOD_LINES);
 
@@ -117,7 +117,7 @@ HARNESS_TEST(test_shutdown_cuts_off_a_client_that_does_not_read)
                   "after %s, expected event_base_dispatch() to return (c1 cut off after the grace "
                   "period of %d ms, nothing left on the base); it had not after %lld ms; log: "
                   "\"%s\"",
-                  after, SHUTDOWN_GRACE_MS, (long long)elapsed, chat_test_log_tail(&f));
+                  after, SHUTDOWN_GRACE_MS, (long long)elapsed, server_fixture_log_tail(&f));
     ck_assert_msg(elapsed <= FINISHED_WITHIN_MS,
                   "after %s, event_base_dispatch() returned only after %lld ms; expected c1 to be "
                   "cut off when the shutdown's grace period of %d ms ends, and the server to be "
@@ -126,7 +126,7 @@ HARNESS_TEST(test_shutdown_cuts_off_a_client_that_does_not_read)
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=shutdown", port);
     ck_assert_msg(log_capture_wait(f.log, CHAT_TEST_WAIT_MS, line, sizeof line, expected, NULL),
                   "after %s, expected the log line \"%s\"; log: \"%s\"", after, expected,
-                  chat_test_log_tail(&f));
+                  server_fixture_log_tail(&f));
     chat_test_expect_close(&c[0], after, "the client that did not read is closed");
     for (int i = 0; i < 3; i++)
         client_close(&c[i]);

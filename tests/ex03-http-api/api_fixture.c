@@ -27,38 +27,33 @@ const char *show(const struct http_response *r)
     return out;
 }
 
-void api_start(struct api_fixture *f, const struct http_api_config *cfg)
+void api_start(struct server_fixture *f, const struct http_api_config *cfg)
 {
     struct http_api_config c = {.threads = 1};
     if (cfg != NULL)
         c = *cfg;
-    memset(f, 0, sizeof *f);
-    f->log = log_capture_new();
-    ck_assert_msg(f->log != NULL, "test setup: cannot create the log capture");
+    server_fixture_init(f, false); /* http_api runs its own threads */
     c.host = "127.0.0.1";
     c.port = 0;
     c.log = log_capture_stream(f->log);
-    f->api = http_api_new(&c);
-    char tail[300];
-    ck_assert_msg(f->api != NULL,
-                  "http_api_new(port 0, %d thread(s)) returned NULL (log: \"%s\"); it must bind, "
-                  "start the workers and return the server: see worker_start in http_api.c",
-                  c.threads, esc(log_capture_tail(f->log, tail, sizeof tail), strlen(tail)));
-    f->port = http_api_port(f->api);
-    ck_assert_msg(f->port != 0, "http_api_port() returned 0 after binding port 0; it must return "
-                                "the real port (getsockname): see worker_start in http_api.c");
+    f->server = http_api_new(&c);
+    char what[64];
+    snprintf(what, sizeof what, "http_api_new(port 0, %d thread(s))", c.threads);
+    server_fixture_check_created(f, what);
+    f->port = http_api_port(f->server);
+    ck_assert_msg(f->port != 0, "http_api_port() returned 0 after binding port 0; expected the "
+                                "real port (read back with getsockname)");
     transcript_note("server started on 127.0.0.1:%u with %d thread(s)", f->port, c.threads);
 }
 
-void api_stop(struct api_fixture *f)
+void api_stop(struct server_fixture *f)
 {
-    http_api_free(f->api);
-    f->api = NULL;
-    log_capture_free(f->log);
-    f->log = NULL;
+    http_api_free(f->server);
+    f->server = NULL;
+    server_fixture_free(f);
 }
 
-void api_request(struct api_fixture *f, const char *method, const char *target,
+void api_request(struct server_fixture *f, const char *method, const char *target,
                  const char *headers, const char *body, struct http_response *r)
 {
     struct client c;
@@ -75,14 +70,14 @@ void api_request(struct api_fixture *f, const char *method, const char *target,
                   client_status_str(st), r->status_line);
 }
 
-void api_json(struct api_fixture *f, const char *method, const char *target, const char *body,
+void api_json(struct server_fixture *f, const char *method, const char *target, const char *body,
               struct http_response *r)
 {
     api_request(f, method, target, body != NULL ? "Content-Type: application/json\r\n" : NULL,
                 body, r);
 }
 
-int64_t api_create(struct api_fixture *f, const char *body)
+int64_t api_create(struct server_fixture *f, const char *body)
 {
     struct http_response r;
     api_json(f, "POST", "/items", body, &r);

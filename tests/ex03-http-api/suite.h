@@ -9,6 +9,7 @@
 #include "http_api.h"
 #include "http_client.h"
 #include "log_capture.h"
+#include "server_fixture.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -18,29 +19,22 @@
 
 
 
-/* A running server for one test, logging into a capture. */
-struct api_fixture {
-    struct http_api *api;
-    struct log_capture *log;
-    uint16_t port;
-};
-
 /* Starts http_api_new() on 127.0.0.1 port 0 with one thread (or what `cfg` says: its host,
  * port and log are overridden). Fails the test if it returns NULL. */
-void api_start(struct api_fixture *f, const struct http_api_config *cfg);
-void api_stop(struct api_fixture *f);
+void api_start(struct server_fixture *f, const struct http_api_config *cfg);
+void api_stop(struct server_fixture *f);
 
 /* One request on a new connection (Host and Content-Length are added; `headers` are extra
  * lines ending in \r\n, may be NULL). Fails the test if no complete response arrives. */
-void api_request(struct api_fixture *f, const char *method, const char *target,
+void api_request(struct server_fixture *f, const char *method, const char *target,
                  const char *headers, const char *body, struct http_response *r);
 
 /* The same with "Content-Type: application/json" when there is a body. */
-void api_json(struct api_fixture *f, const char *method, const char *target, const char *body,
+void api_json(struct server_fixture *f, const char *method, const char *target, const char *body,
               struct http_response *r);
 
 /* POST /items with this body; fails the test unless the answer is 201. Returns the new id. */
-int64_t api_create(struct api_fixture *f, const char *body);
+int64_t api_create(struct server_fixture *f, const char *body);
 
 /* Parses a response body as JSON; fails the test (naming the request) if it is not. */
 json_t *body_json(const struct http_response *r, const char *request);

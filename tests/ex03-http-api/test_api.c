@@ -69,7 +69,7 @@ static const char *error_message(const struct http_response *r, char *out, size_
 
 /* Asserts that a request reached a handler: whatever its answer, it is not one of the router's
  * own 404s for a path that is not /items or /items/{id}, or an {id} that is not an id. */
-static void expect_routed(struct api_fixture *f, const char *method, const char *target,
+static void expect_routed(struct server_fixture *f, const char *method, const char *target,
                           const char *body)
 {
     struct http_response r;
@@ -87,7 +87,7 @@ static void expect_routed(struct api_fixture *f, const char *method, const char 
 
 HARNESS_TEST(test_post_creates_an_item)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     api_start(&f, NULL);
     api_json(&f, "POST", "/items", "{\"title\": \"buy milk\"}", &r);
@@ -111,7 +111,7 @@ HARNESS_TEST(test_post_creates_an_item)
 
 HARNESS_TEST(test_post_sets_location_and_url)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     char want[128], location[256];
     api_start(&f, NULL);
@@ -134,7 +134,7 @@ HARNESS_TEST(test_post_sets_location_and_url)
 
 HARNESS_TEST(test_get_returns_the_item)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     api_start(&f, NULL);
     api_create(&f, "{\"title\": \"walk dog\", \"order\": 4}");
@@ -154,7 +154,7 @@ HARNESS_TEST(test_get_returns_the_item)
 
 HARNESS_TEST(test_get_all_lists_items_in_id_order)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     api_start(&f, NULL);
     api_request(&f, "GET", "/items", NULL, NULL, &r);
@@ -184,7 +184,7 @@ HARNESS_TEST(test_get_all_lists_items_in_id_order)
 
 /* Creates items "item 1" .. "item n" (ids 1..n on a fresh server) over one keep-alive
  * connection, which is much faster than a connection per item. */
-static void create_items(struct api_fixture *f, int n)
+static void create_items(struct server_fixture *f, int n)
 {
     struct client c;
     struct http_response r;
@@ -218,7 +218,7 @@ static void expect_page(const struct http_response *r, const char *request, int 
 
 HARNESS_TEST(test_get_all_pages_with_limit_and_offset)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     const char *hint = "list_items reads ?offset=N&limit=M (evhttp_parse_query_str) and asks "
                        "items_store_page for that page";
@@ -243,7 +243,7 @@ HARNESS_TEST(test_get_all_pages_with_limit_and_offset)
 
 HARNESS_TEST(test_get_all_links_to_the_next_page)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     char want[128], link[256], total[32];
     const char *hint = "when offset + the items returned < the number of items, add a Link "
@@ -275,7 +275,7 @@ HARNESS_TEST(test_get_all_links_to_the_next_page)
 
 HARNESS_TEST(test_get_all_caps_the_page_size)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     char want[128], link[256];
     const char *hint = "a limit over HTTP_API_PAGE_MAX_ITEMS counts as HTTP_API_PAGE_MAX_ITEMS, "
@@ -303,7 +303,7 @@ HARNESS_TEST(test_get_all_caps_the_page_size)
 
 HARNESS_TEST(test_bad_paging_parameters_are_400)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     const struct {
         const char *target, *names;
@@ -329,7 +329,7 @@ HARNESS_TEST(test_bad_paging_parameters_are_400)
 
 HARNESS_TEST(test_put_replaces_the_whole_item)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     api_start(&f, NULL);
     api_create(&f, "{\"title\": \"buy milk\", \"completed\": true, \"order\": 2}");
@@ -355,7 +355,7 @@ HARNESS_TEST(test_put_replaces_the_whole_item)
 
 HARNESS_TEST(test_patch_changes_only_the_fields_sent)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     api_start(&f, NULL);
     api_create(&f, "{\"title\": \"buy milk\", \"order\": 2}");
@@ -379,7 +379,7 @@ HARNESS_TEST(test_patch_changes_only_the_fields_sent)
 
 HARNESS_TEST(test_delete_removes_the_item)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     api_start(&f, NULL);
     api_create(&f, "{\"title\": \"x\"}");
@@ -396,7 +396,7 @@ HARNESS_TEST(test_delete_removes_the_item)
 
 HARNESS_TEST(test_delete_all_removes_every_item)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     api_start(&f, NULL);
     api_create(&f, "{\"title\": \"a\"}");
@@ -418,7 +418,7 @@ HARNESS_TEST(test_delete_all_removes_every_item)
 
 HARNESS_TEST(test_errors_are_json_objects)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     const struct {
         const char *target, *needle;
@@ -454,7 +454,7 @@ HARNESS_TEST(test_errors_are_json_objects)
 
 HARNESS_TEST(test_unknown_id_is_404)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     const char *methods[] = {"GET", "PUT", "PATCH", "DELETE"};
     api_start(&f, NULL);
@@ -473,7 +473,7 @@ HARNESS_TEST(test_unknown_id_is_404)
 
 HARNESS_TEST(test_invalid_ids_are_404)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     const char *paths[] = {"/items/abc", "/items/0", "/items/-1", "/items/1.5",
                            "/items/99999999999999999999", "/items/18446744073709551617",
@@ -496,7 +496,7 @@ HARNESS_TEST(test_invalid_ids_are_404)
 
 HARNESS_TEST(test_unknown_path_is_404)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     const char *paths[] = {"/", "/nope", "/itemsx", "/items/1/extra", "/items//"};
     api_start(&f, NULL);
@@ -516,7 +516,7 @@ HARNESS_TEST(test_unknown_path_is_404)
 
 HARNESS_TEST(test_unsupported_method_is_405_with_allow)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     api_start(&f, NULL);
     api_json(&f, "PUT", "/items", "{\"title\": \"x\"}", &r);
@@ -539,7 +539,7 @@ HARNESS_TEST(test_unsupported_method_is_405_with_allow)
 
 HARNESS_TEST(test_invalid_json_is_400_with_position)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     api_start(&f, NULL);
     api_json(&f, "POST", "/items", "{\"title\": \"x\",\n \"completed\": tru }", &r);
@@ -559,7 +559,7 @@ HARNESS_TEST(test_invalid_json_is_400_with_position)
 
 HARNESS_TEST(test_invalid_item_is_422_with_reason)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     api_start(&f, NULL);
     api_json(&f, "POST", "/items", "{\"title\": 42}", &r);
@@ -583,7 +583,7 @@ HARNESS_TEST(test_invalid_item_is_422_with_reason)
 
 HARNESS_TEST(test_duplicate_keys_are_rejected)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     api_start(&f, NULL);
     api_json(&f, "POST", "/items", "{\"title\": \"a\", \"title\": \"b\"}", &r);
@@ -598,7 +598,7 @@ HARNESS_TEST(test_duplicate_keys_are_rejected)
 
 HARNESS_TEST(test_non_json_body_is_415)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     api_start(&f, NULL);
     api_request(&f, "POST", "/items", "Content-Type: text/plain\r\n", "{\"title\": \"x\"}", &r);
@@ -621,7 +621,7 @@ HARNESS_TEST(test_non_json_body_is_415)
 
 HARNESS_TEST(test_body_over_limit_is_413)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     size_t n = HTTP_API_DEFAULT_MAX_BODY_BYTES + 1;
     char *big = malloc(n + 1);
@@ -649,7 +649,7 @@ HARNESS_TEST(test_body_over_limit_is_413)
 
 HARNESS_TEST(test_oversized_headers_are_431)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     char *pad = malloc(HTTP_API_DEFAULT_MAX_HEADER_BYTES + 64);
     int len = snprintf(pad, 32, "X-Pad: ");
@@ -672,7 +672,7 @@ HARNESS_TEST(test_oversized_headers_are_431)
 
 HARNESS_TEST(test_malformed_request_gets_400)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     struct client c;
     const char *garbage = "THIS IS NOT HTTP\r\n\r\n";
@@ -694,7 +694,7 @@ HARNESS_TEST(test_malformed_request_gets_400)
 
 HARNESS_TEST(test_every_response_has_cors_headers)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     const char *hint = "middleware_cors adds Access-Control-Allow-Origin: * to every "
                        "response; send errors with evhttp_send_reply, not evhttp_send_error";
@@ -726,7 +726,7 @@ HARNESS_TEST(test_every_response_has_cors_headers)
 
 HARNESS_TEST(test_preflight_gets_204_with_cors_headers)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     const char *preflight = "Origin: http://app.example\r\n"
                             "Access-Control-Request-Method: PATCH\r\n"
@@ -759,7 +759,7 @@ HARNESS_TEST(test_preflight_gets_204_with_cors_headers)
 
 HARNESS_TEST(test_trailing_slash_is_accepted)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     api_start(&f, NULL);
     expect_routed(&f, "POST", "/items/", "{\"title\": \"x\"}");
     expect_routed(&f, "GET", "/items/1/", NULL);
@@ -770,7 +770,7 @@ HARNESS_TEST(test_trailing_slash_is_accepted)
 
 HARNESS_TEST(test_keep_alive_serves_several_requests)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     struct client c;
     struct {
@@ -848,7 +848,7 @@ static void *client_main(void *arg)
 
 HARNESS_TEST(test_threads_share_one_store)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_api_config cfg = {.threads = 2};
     static struct client_run runs[CLIENTS];
     pthread_t threads[CLIENTS];
@@ -890,7 +890,7 @@ HARNESS_TEST(test_threads_share_one_store)
 
 HARNESS_TEST(test_each_request_is_logged)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     char line[256], tail[600];
     api_start(&f, NULL);
@@ -917,7 +917,7 @@ HARNESS_TEST(test_each_request_is_logged)
 
 HARNESS_TEST(test_idle_connection_is_closed)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_api_config cfg = {.threads = 1, .idle_timeout_ms = 300};
     struct client c;
     api_start(&f, &cfg);
@@ -935,7 +935,7 @@ HARNESS_TEST(test_idle_connection_is_closed)
 
 HARNESS_TEST(test_full_store_is_507)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_api_config cfg = {.threads = 1, .max_items = 1};
     struct http_response r;
     api_start(&f, &cfg);
@@ -952,7 +952,7 @@ HARNESS_TEST(test_full_store_is_507)
 
 HARNESS_TEST(test_free_closes_connections_promptly)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_api_config cfg = {.threads = 2};
     struct http_response r;
     struct client c;
@@ -964,8 +964,8 @@ HARNESS_TEST(test_free_closes_connections_promptly)
     http_response_free(&r);
 
     int64_t start = client_now_ms();
-    http_api_free(f.api); /* one idle keep-alive connection open, no reply in flight */
-    f.api = NULL;
+    http_api_free(f.server); /* one idle keep-alive connection open, no reply in flight */
+    f.server = NULL;
     int64_t took = client_now_ms() - start;
     ck_assert_msg(took < 2000, "http_api_free with one idle keep-alive client and no reply in "
                   "flight took %lld ms; idle connections must not delay the stop",

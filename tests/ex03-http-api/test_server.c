@@ -24,7 +24,7 @@
 
 HARNESS_TEST(test_connect_gets_501_and_is_closed)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     struct client c;
     const char *request = "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n";
@@ -52,7 +52,7 @@ HARNESS_TEST(test_connect_gets_501_and_is_closed)
 
 HARNESS_TEST(test_accept_errors_pause_and_recover)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     struct fd_limit fl;
     struct client c, c2;
@@ -127,7 +127,7 @@ static void shrink_server_send_buffer(uint16_t port)
 
 /* Creates FAT_ITEMS items whose titles are FAT_TITLE_BYTES control characters, over one
  * keep-alive connection. */
-static void create_fat_items(struct api_fixture *f)
+static void create_fat_items(struct server_fixture *f)
 {
     static char body[FAT_TITLE_BYTES * 6 + 32];
     struct client c;
@@ -153,7 +153,7 @@ static void create_fat_items(struct api_fixture *f)
 
 /* Sends GET /items (about 1.6 MB) on a new connection and waits for its first bytes: from then
  * on the server is writing that reply, and cannot finish until the client reads. */
-static void start_big_reply(struct api_fixture *f, struct client *c)
+static void start_big_reply(struct server_fixture *f, struct client *c)
 {
     ck_assert_msg(client_connect(c, f->port) == 0, "cannot connect to the server");
     http_send(c, "GET", "/items", NULL, NULL, REQUEST_TIMEOUT_MS);
@@ -180,10 +180,10 @@ static void *stopper_main(void *arg)
 }
 
 /* Calls http_api_free on a thread of its own (it blocks while replies finish). */
-static void start_stopping(struct api_fixture *f, struct stopper *s, pthread_t *thread)
+static void start_stopping(struct server_fixture *f, struct stopper *s, pthread_t *thread)
 {
-    s->api = f->api;
-    f->api = NULL;
+    s->api = f->server;
+    f->server = NULL;
     s->start_ms = client_now_ms();
     atomic_store(&s->took_ms, -1);
     transcript_note("http_api_free() called");
@@ -207,7 +207,7 @@ static int wait_until_refused(uint16_t port, int timeout_ms)
 
 HARNESS_TEST(test_stop_finishes_a_reply_in_flight)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct http_response r;
     struct client c;
     struct stopper s;
@@ -246,7 +246,7 @@ HARNESS_TEST(test_stop_finishes_a_reply_in_flight)
 
 HARNESS_TEST(test_stop_cuts_off_a_reply_that_never_drains)
 {
-    struct api_fixture f;
+    struct server_fixture f;
     struct client c;
     struct stopper s;
     pthread_t thread;
