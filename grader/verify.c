@@ -151,6 +151,7 @@ int verify_course(const struct course *c, int verbose)
     }
     check_tests_cite_no_todo(&k, c);
     check_exercise_lists(&k, c);
+    check_spec_literals(&k, c);
     check_portable(&k);
     check_starters_generated(&k, c);
     check_docs(&k, c);

@@ -200,3 +200,81 @@ void check_exercise_lists(struct checks *k, const struct course *c)
           "meson.build and grader/course.json list the same %zu exercises", c->nexercises);
     free(text);
 }
+
+/* Undoes the simple C escapes of a string literal's body (\" \\ \n \t). */
+static void unescape(const char *in, size_t len, char *out, size_t outsz)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < outsz; i++) {
+        char ch = in[i];
+        if (ch == '\\' && i + 1 < len) {
+            ch = in[++i];
+            ch = ch == 'n' ? '\n' : ch == 't' ? '\t' : ch;
+        }
+        out[o++] = ch;
+    }
+    out[o] = '\0';
+}
+
+/* Everything a test asserts is written where students read: each SPEC("...") literal in a
+ * suite must appear in the exercise's README or in its starter (whose TODO texts say what to
+ * produce). */
+void check_spec_literals(struct checks *k, const struct course *c)
+{
+    char detail[8192] = "";
+    int nspecs = 0;
+
+    for (size_t i = 0; i < c->nexercises; i++) {
+        const struct course_exercise *ex = &c->exercises[i];
+        char dir[4400], path[4600];
+        size_t cap = 1, len = 0;
+        char *readable = calloc(1, 1);
+
+        /* What a student reads: the README and the starter's sources, in one string. */
+        snprintf(dir, sizeof dir, "%s/exercises/%s", k->root, ex->dir);
+        char **files = list_files(dir);
+        for (size_t f = 0; readable != NULL && files != NULL && files[f] != NULL; f++) {
+            snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+            char *text = util_read_file(path);
+            size_t n = text != NULL ? strlen(text) : 0;
+            char *grown = realloc(readable, cap + n + 1);
+            if (grown == NULL)
+                util_oom();
+            readable = grown;
+            memcpy(readable + len, text != NULL ? text : "", n);
+            len += n;
+            readable[len++] = '\n';
+            readable[len] = '\0';
+            cap = len + 1;
+            free(text);
+        }
+        util_free_strv(files);
+
+        snprintf(dir, sizeof dir, "%s/tests/%s", k->root, ex->dir);
+        files = list_files(dir);
+        for (size_t f = 0; files != NULL && files[f] != NULL; f++) {
+            if (!ends_with(files[f], ".c"))
+                continue;
+            snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+            char *text = util_read_file(path);
+            for (const char *p = text; p != NULL && (p = strstr(p, "SPEC(\"")) != NULL; p++) {
+                const char *start = p + 6, *end = start;
+                while (*end != '\0' && *end != '"')
+                    end += (*end == '\\' && end[1] != '\0') ? 2 : 1;
+                char lit[256];
+                unescape(start, (size_t)(end - start), lit, sizeof lit);
+                nspecs++;
+                if (lit[0] != '\0' && strstr(readable, lit) == NULL)
+                    add_detail(detail, sizeof detail, "tests/%s/%s asks for \"%s\", which neither "
+                               "exercises/%s/README.md nor the starter's TODOs mention\n",
+                               ex->dir, files[f], lit, ex->dir);
+            }
+            free(text);
+        }
+        util_free_strv(files);
+        free(readable);
+    }
+    check(k, detail[0] == '\0', detail,
+          "every literal a test asks for is written in the README or a TODO (%d SPEC strings)",
+          nspecs);
+}

@@ -50,6 +50,7 @@ void check_mirror(struct checks *k, const struct course_exercise *ex);
 void check_test_names(struct checks *k, const struct runner *r, const struct course_exercise *ex);
 void check_tests_cite_no_todo(struct checks *k, const struct course *c);
 void check_exercise_lists(struct checks *k, const struct course *c);
+void check_spec_literals(struct checks *k, const struct course *c);
 
 /* verify_starters.c */
 void check_starters_generated(struct checks *k, const struct course *c);

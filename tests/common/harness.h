@@ -41,6 +41,11 @@
     }                                                                                            \
     static void name##_fn(int _i CK_ATTRIBUTE_UNUSED)
 
+/* Marks a literal the code under test must produce exactly (a protocol string, a word an error
+ * message must contain). It is the literal itself; the verify command checks that each SPEC
+ * string of a suite is written where students read: the exercise's README or its TODO texts. */
+#define SPEC(literal) ("" literal)
+
 /* Adds a test to the suite; HARNESS_TEST calls it. Aborts with a message when out of memory. */
 void harness_register(const TTest *test);
 

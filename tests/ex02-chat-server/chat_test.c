@@ -100,7 +100,7 @@ void chat_test_join(uint16_t port, struct client *c, char *nick)
 
     chat_test_connect(port, c);
     enum client_status st = recv_line(c, got);
-    ck_assert_msg(st == CLIENT_OK && strncmp(got, "* welcome ", 10) == 0,
+    ck_assert_msg(st == CLIENT_OK && strncmp(got, SPEC("* welcome "), 10) == 0,
                   "c%d connected; expected its first line to be \"* welcome <nick>\"; %s%s%s; "
                   "accept the client, write its output and have the room greet "
                   "it",
@@ -121,7 +121,7 @@ void chat_test_join(uint16_t port, struct client *c, char *nick)
                       "history\"; %s after %d more lines; send \"* end of history\" after the "
                       "replay, always",
                       c->id, client_status_str(st), lines);
-        if (strcmp(got, "* end of history") == 0)
+        if (strcmp(got, SPEC("* end of history")) == 0)
             break;
         ck_assert_msg(strchr(got, ':') != NULL && got[0] != '*' && got[0] != '!',
                       "c%d was welcomed; expected history lines \"<nick>: <text>\" and then \"* end "

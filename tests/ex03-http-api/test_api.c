@@ -485,7 +485,7 @@ HARNESS_TEST(test_invalid_ids_are_404)
         api_request(&f, "GET", paths[i], NULL, NULL, &r);
         EXPECT_STATUS(r, request, 404, "ids are positive integers without sign or leading zeros, "
                       "at most 2^53 - 1");
-        expect_error_body(&r, request, "positive integers");
+        expect_error_body(&r, request, SPEC("positive integers"));
         http_response_free(&r);
     }
     expect_routed(&f, "GET", "/items/1", NULL); /* real ids reach the handler */
@@ -505,7 +505,7 @@ HARNESS_TEST(test_unknown_path_is_404)
         snprintf(request, sizeof request, "GET %s", paths[i]);
         api_request(&f, "GET", paths[i], NULL, NULL, &r);
         EXPECT_STATUS(r, request, 404, "only /items and /items/{id} exist");
-        expect_error_body(&r, request, "no such path");
+        expect_error_body(&r, request, SPEC("no such path"));
         http_response_free(&r);
     }
     expect_routed(&f, "GET", "/items", NULL); /* and the paths that exist are not 404s */
@@ -590,7 +590,7 @@ HARNESS_TEST(test_duplicate_keys_are_rejected)
     ck_assert_msg(r.status == 400 || r.status == 422, "POST /items {\"title\": \"a\", \"title\": "
                   "\"b\"}: expected 400 or 422, got %s; parse with JSON_REJECT_DUPLICATES",
                   show(&r));
-    expect_error_body(&r, "POST /items with a duplicate key", "duplicate");
+    expect_error_body(&r, "POST /items with a duplicate key", SPEC("duplicate"));
     http_response_free(&r);
     api_stop(&f);
     harness_pass();
@@ -604,7 +604,7 @@ HARNESS_TEST(test_non_json_body_is_415)
     api_request(&f, "POST", "/items", "Content-Type: text/plain\r\n", "{\"title\": \"x\"}", &r);
     EXPECT_STATUS(r, "POST /items with Content-Type: text/plain", 415,
                   "see middleware_limits");
-    expect_error_body(&r, "POST /items (text/plain)", "application/json");
+    expect_error_body(&r, "POST /items (text/plain)", SPEC("application/json"));
     http_response_free(&r);
     api_request(&f, "POST", "/items", NULL, "{\"title\": \"x\"}", &r);
     EXPECT_STATUS(r, "POST /items with a body and no Content-Type", 415,
@@ -943,7 +943,7 @@ HARNESS_TEST(test_full_store_is_507)
     api_json(&f, "POST", "/items", "{\"title\": \"b\"}", &r);
     EXPECT_STATUS(r, "POST /items to a server with max_items 1 that holds 1 item", 507,
                   "ITEMS_STORE_FULL is 507 (reply_store_error)");
-    expect_error_body(&r, "POST /items (store full)", "full");
+    expect_error_body(&r, "POST /items (store full)", SPEC("full"));
     expect_status_line(&r, "POST /items (store full)", "HTTP/1.1 507 Insufficient Storage");
     http_response_free(&r);
     api_stop(&f);
