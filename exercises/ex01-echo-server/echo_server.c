@@ -14,6 +14,7 @@
 #include "echo_conn.h"
 #include "echo_log.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>

@@ -24,6 +24,7 @@
 #include "chat_room.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -349,6 +350,7 @@ static void server_settle(struct chat_server *srv)
             break;
         struct chat_client *c = srv->doomed;
         srv->doomed = c->next_doomed;
+        assert(c->doomed && srv->dirty == NULL); /* no list may point at a freed client */
         client_free(c);
     }
 }

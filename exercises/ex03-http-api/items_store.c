@@ -12,6 +12,7 @@
  */
 #include "items_store.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

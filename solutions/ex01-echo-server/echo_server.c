@@ -14,6 +14,7 @@
 #include "echo_conn.h"
 #include "echo_log.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -263,6 +264,7 @@ static void server_conn_closed_cb(struct echo_conn *conn, void *arg)
         server->conns = conn->next;
     if (conn->next != NULL)
         conn->next->prev = conn->prev;
+    assert(server->nconns > 0);
     server->nconns--;
     /* END STUDENT(6) */
 

@@ -24,6 +24,7 @@
 #include "chat_room.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -387,6 +388,7 @@ static void client_free(struct chat_client *c)
         srv->clients = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
+    assert(srv->nclients > 0);
     srv->nclients--;
     client_release(c);
     /* END STUDENT(8) */
@@ -414,6 +416,7 @@ static void server_settle(struct chat_server *srv)
             break;
         struct chat_client *c = srv->doomed;
         srv->doomed = c->next_doomed;
+        assert(c->doomed && srv->dirty == NULL); /* no list may point at a freed client */
         client_free(c);
     }
 }

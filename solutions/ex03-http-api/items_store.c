@@ -12,6 +12,7 @@
  */
 #include "items_store.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,7 @@ enum items_store_status items_store_create(struct items_store *store, const stru
         store->first = e;
     store->last = e;
     store->count++;
+    assert(store->count <= store->max_items);
     entry_copy_out(e, out);
     pthread_rwlock_unlock(&store->lock);
     return ITEMS_STORE_OK;
@@ -316,6 +318,7 @@ size_t items_store_count(struct items_store *store)
 static const struct entry *entry_at(const struct items_store *store, size_t pos)
 {
     const struct entry *e;
+    assert(pos < store->count);
     if (pos <= store->count / 2) {
         e = store->first;
         for (size_t i = 0; i < pos; i++)
