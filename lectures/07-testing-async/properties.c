@@ -167,11 +167,14 @@ static int step(const struct kv_ops *ops, struct kv *s, struct model *m, const s
             return snprintf(why, whysz, "the store returned %d, the model %d", got, want), -1;
     } else if (op->kind == OP_GET) {
         int got = ops->get(s, k, &v);
-        if (got != m->present[k] || (got && v != m->value[k]))
-            return snprintf(why, whysz, "the store says %s %d, the model %s %d",
-                            got ? "present," : "absent", got ? v : 0,
-                            m->present[k] ? "present," : "absent", m->value[k]),
-                   -1;
+        if (got != m->present[k] || (got && v != m->value[k])) {
+            char in_store[16] = "absent", in_model[16] = "absent";
+            if (got)
+                snprintf(in_store, sizeof in_store, "%d", v);
+            if (m->present[k])
+                snprintf(in_model, sizeof in_model, "%d", m->value[k]);
+            return snprintf(why, whysz, "the store says %s, the model %s", in_store, in_model), -1;
+        }
     } else {
         int got = ops->del(s, k);
         if (got != m->present[k])
