@@ -189,6 +189,33 @@ static int prove_course(const struct course *c, const struct course_exercise *on
     return missed == 0 ? 0 : 1;
 }
 
+/* A new exercise's starter has just appeared: the build directories configured before it
+ * existed do not know it yet. Returns 0, or 2 when a reconfiguration failed. */
+static int reconfigure_builds(const char *dst)
+{
+    const char *dirs[] = {DEFAULT_BUILD_DIR, SANITIZED_BUILD_DIR, NULL};
+    int status = 0;
+
+    for (size_t i = 0; dirs[i] != NULL; i++) {
+        char ninja[256];
+        snprintf(ninja, sizeof ninja, "%s/build.ninja", dirs[i]);
+        if (!util_is_file(ninja))
+            continue;
+        printf("%s is new: reconfiguring %s/\n", dst, dirs[i]);
+        char *argv[] = {"meson", "setup", "--reconfigure", (char *)dirs[i], NULL};
+        struct proc_result res;
+        if (proc_run(argv, NULL, NULL, LIMIT_SETUP_S, &res) != 0)
+            util_oom();
+        if (!proc_ok(&res)) {
+            fprintf(stderr, "%s\ngrade: meson setup --reconfigure %s failed\n", res.output,
+                    dirs[i]);
+            status = 2;
+        }
+        proc_result_free(&res);
+    }
+    return status;
+}
+
 /* Instructors: regenerates the starters (exercises/) from the marked solutions. An exercise
  * whose solution has no STUDENT markers is left alone: writing it would hand out the solution. */
 static int make_starters(const struct course *c, const struct course_exercise *only)
@@ -220,6 +247,9 @@ static int make_starters(const struct course *c, const struct course_exercise *o
             printf("%s: left alone: solutions/%s has no STUDENT markers\n", dst, ex->dir);
             continue;
         }
+        char build_file[600];
+        snprintf(build_file, sizeof build_file, "%s/meson.build", dst);
+        int is_new = !util_is_file(build_file);
         if (starters_write(src, &ex->data, STARTERS_ALL, dst, NULL, err, sizeof err) != 0) {
             fprintf(stderr, "grade: %s\n", err);
             status = 2;
@@ -227,6 +257,8 @@ static int make_starters(const struct course *c, const struct course_exercise *o
         }
         printf("%s: wrote the starter from %d marked blocks (%zu TODOs)\n", dst, blocks,
                ex->data.ntodos);
+        if (is_new)
+            status = reconfigure_builds(dst);
     }
     char *rm[] = {"rm", "-rf", scratch, NULL};
     struct proc_result ignored;
