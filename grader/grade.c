@@ -3,6 +3,8 @@
  */
 #include "grade.h"
 
+#include "util.h"
+
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +33,8 @@ int grade_exercise(const struct runner *r, const struct course_exercise *ex, con
         }
     }
     res->tests = calloc(ex->data.ntests + 1, sizeof *res->tests);
-    if (res->tests == NULL) {
-        fputs("grade: out of memory\n", stderr);
-        exit(2);
-    }
+    if (res->tests == NULL)
+        util_oom();
     if (out != NULL)
         report_exercise_heading(out, st, ex, tree);
 

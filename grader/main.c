@@ -427,6 +427,8 @@ int main(int argc, char **argv)
                        .sanitized = sanitized};
     struct report_style st = report_style_for(stdout, verbose);
     struct exercise_result *results = calloc(course.nexercises + 1, sizeof *results);
+    if (results == NULL)
+        util_oom();
     size_t nres = 0, passed = 0, failed = 0;
 
     printf("Grading %s/ %s\n", tree,

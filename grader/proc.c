@@ -10,6 +10,8 @@
  */
 #include "proc.h"
 
+#include "util.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -143,7 +145,7 @@ int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[],
     memset(res, 0, sizeof *res);
     res->output = malloc(PROC_OUTPUT_MAX + 1);
     if (res->output == NULL)
-        return -1;
+        util_oom();
     res->output[0] = '\0';
     if (pipe(fds) != 0) {
         append(res, "pipe failed\n", 12);

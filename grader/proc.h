@@ -45,7 +45,8 @@ void proc_init(void);
  * Runs argv[0] (searched in PATH) with argv, in directory `cwd` (NULL: the current one), with
  * `env_add` (NULL-terminated "NAME=value" strings, may be NULL) added to the environment.
  * Stops the program's whole process group after timeout_s seconds (0: no limit).
- * Returns 0 when the result is filled in (whatever the program did), -1 if out of memory.
+ * Returns 0 when the result is filled in (whatever the program did). Running out of memory
+ * ends the grader (util_oom), like everywhere in it.
  */
 int proc_run(char *const argv[], const char *cwd, char *const env_add[], double timeout_s,
              struct proc_result *res);

@@ -78,7 +78,7 @@ static char *clean_build_log(const char *raw)
     size_t o = 0;
 
     if (out == NULL)
-        return xstrdup(raw);
+        util_oom();
     for (const char *line = raw; *line != '\0';) {
         const char *nl = strchr(line, '\n');
         size_t len = nl != NULL ? (size_t)(nl - line) + 1 : strlen(line);
@@ -154,7 +154,9 @@ char **runner_list(const struct runner *r, const char *tree, const struct course
         n += *p == '\n';
     char **names = calloc(n + 1, sizeof *names);
     size_t k = 0;
-    for (char *line = strtok(res.output, "\n"); names != NULL && line != NULL;
+    if (names == NULL)
+        util_oom();
+    for (char *line = strtok(res.output, "\n"); line != NULL;
          line = strtok(NULL, "\n"))
         names[k++] = xstrdup(line);
     proc_result_free(&res);

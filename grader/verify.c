@@ -87,7 +87,9 @@ char **list_files(const char *dir)
         return NULL;
     size_t n = 0, cap = 16;
     char **names = malloc(cap * sizeof *names);
-    for (struct dirent *e; names != NULL && (e = readdir(d)) != NULL;) {
+    if (names == NULL)
+        util_oom();
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
         char path[4400];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         if (e->d_name[0] == '.' || !util_is_file(path))
@@ -95,14 +97,12 @@ char **list_files(const char *dir)
         if (n + 2 > cap) {
             char **bigger = realloc(names, (cap *= 2) * sizeof *names);
             if (bigger == NULL)
-                break;
+                util_oom();
             names = bigger;
         }
         names[n++] = xstrdup(e->d_name);
     }
     closedir(d);
-    if (names == NULL)
-        return NULL;
     names[n] = NULL;
     qsort(names, n, sizeof *names, cmp_str);
     return names;
