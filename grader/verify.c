@@ -153,6 +153,7 @@ int verify_course(const struct course *c, int verbose)
     check_exercise_lists(&k, c);
     check_spec_literals(&k, c);
     check_portable(&k);
+    check_format(&k);
     check_starters_generated(&k, c);
     check_docs(&k, c);
     check_lecture_quotes(&k);

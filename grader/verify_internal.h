@@ -56,6 +56,9 @@ void check_spec_literals(struct checks *k, const struct course *c);
 void check_starters_generated(struct checks *k, const struct course *c);
 void check_every_todo_needed(struct checks *k, const struct course *c);
 
+/* verify_format.c */
+void check_format(struct checks *k);
+
 /* verify_portable.c */
 void check_portable(struct checks *k);
 
