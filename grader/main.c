@@ -52,7 +52,8 @@ static void usage(FILE *out, const char *argv0)
             "                    run, sanitizers are clean, the grader's own tests pass\n"
             "  --tree NAME       grade another tree of the build (e.g. a grader fixture)\n"
             "  --prove           instructors: show that every TODO is needed (each one taken\n"
-            "                    out of the solution alone makes one of its tests fail)\n"
+            "                    out of the solution alone makes one of its tests fail) and\n"
+            "                    that they can be done in order\n"
             "  --write-starters  instructors: remake exercises/ from the marked solutions\n"
             "                    (overwrites the starters' .c, .h and meson.build files)\n"
             "  --build-dir DIR   the meson build directory (default: build)\n"
@@ -178,6 +179,25 @@ static int prove_course(const struct course *c, const struct course_exercise *on
                        todo->title, res.caught_by, verdict_name(res.verdict));
             prove_result_free(&res);
         }
+        /* In order: with TODOs 1..n written, every test of TODO n passes. */
+        for (size_t t = 0; t < ex->data.ntodos; t++) {
+            const struct suite_todo *todo = &ex->data.todos[t];
+            struct prove_result res;
+            fflush(stdout);
+            if (prove_stage(&r, ex, todo->number, &res, err, sizeof err) != 0) {
+                fprintf(stderr, "grade: %s\n", err);
+                return 2;
+            }
+            if (res.build_failed || res.caught_by != NULL) {
+                missed++;
+                printf("  after TODOs 1..%d: %s %s\n", todo->number,
+                       res.build_failed ? "does not compile" : res.caught_by,
+                       res.build_failed ? "" : "still fails: it belongs to a later TODO");
+            }
+            prove_result_free(&res);
+        }
+        printf("  in order: %s\n", missed == 0 ? "after TODOs 1..n, every test of TODO n passes"
+                                               : "see above");
         if (prove_restore(ex, err, sizeof err) != 0)
             fprintf(stderr, "grade: %s\n", err);
     }

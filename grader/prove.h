@@ -36,6 +36,13 @@ int prove_setup(const struct runner *r, const struct course *c, char *err, size_
 int prove_todo(const struct runner *r, const struct course_exercise *ex, int todo,
                struct prove_result *res, char *err, size_t errsz);
 
+/* The other half of the proof: the TODOs can be done in order. With TODOs 1..todo written
+ * and the later ones still stubs (a student's tree after doing the first `todo` of them), every
+ * test of TODO `todo` must pass; so the first failing test always names the next TODO. Returns
+ * 0 with res->caught_by the first test that did NOT pass (NULL when all passed), or -1. */
+int prove_stage(const struct runner *r, const struct course_exercise *ex, int todo,
+                struct prove_result *res, char *err, size_t errsz);
+
 /* Puts the exercise's proof folder back to the whole solution. */
 int prove_restore(const struct course_exercise *ex, char *err, size_t errsz);
 

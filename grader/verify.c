@@ -167,8 +167,9 @@ int verify_course(const struct course *c, int verbose)
         for (size_t i = 0; i < c->nexercises; i++)
             run_tree(&k, &plain, &c->exercises[i], "exercises", "starter:");
 
-        section(&k, "Every TODO is needed: without its code, one of its tests fails");
+        section(&k, "Every TODO is needed, and they can be done in order");
         check_every_todo_needed(&k, c);
+        check_todos_in_order(&k, c);
 
         section(&k, "Lecture demos");
         run_demos(&k, c, VERIFY_BUILD_DIR, 0);

@@ -55,6 +55,7 @@ void check_spec_literals(struct checks *k, const struct course *c);
 /* verify_starters.c */
 void check_starters_generated(struct checks *k, const struct course *c);
 void check_every_todo_needed(struct checks *k, const struct course *c);
+void check_todos_in_order(struct checks *k, const struct course *c);
 
 /* verify_format.c */
 void check_format(struct checks *k);

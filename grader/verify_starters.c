@@ -67,3 +67,36 @@ void check_every_todo_needed(struct checks *k, const struct course *c)
             check(k, 0, err, "%s: proof/ restored", ex->id);
     }
 }
+
+void check_todos_in_order(struct checks *k, const struct course *c)
+{
+    struct runner r = {.root = k->root, .build_dir = VERIFY_PROOF_DIR, .tmp_dir = k->tmp_dir};
+    char err[4096];
+
+    for (size_t i = 0; i < c->nexercises; i++) {
+        const struct course_exercise *ex = &c->exercises[i];
+        char detail[8192] = "";
+        for (size_t t = 0; t < ex->data.ntodos; t++) {
+            const struct suite_todo *todo = &ex->data.todos[t];
+            struct prove_result res;
+            if (prove_stage(&r, ex, todo->number, &res, err, sizeof err) != 0) {
+                add_detail(detail, sizeof detail, "TODO(%d): %s\n", todo->number, err);
+                continue;
+            }
+            if (res.build_failed)
+                add_detail(detail, sizeof detail, "with TODOs 1..%d written, the exercise does not "
+                           "compile:\n%s", todo->number, res.message);
+            else if (res.caught_by != NULL)
+                add_detail(detail, sizeof detail, "with TODOs 1..%d written, %s still gets %s: it "
+                           "needs a later TODO, so list it under that one (%s)\n", todo->number,
+                           res.caught_by, verdict_name(res.verdict),
+                           res.message != NULL ? res.message : "");
+            prove_result_free(&res);
+        }
+        if (prove_restore(ex, err, sizeof err) != 0)
+            add_detail(detail, sizeof detail, "proof/ not restored: %s\n", err);
+        check(k, detail[0] == '\0', detail, "%s: done in order, TODOs 1..n pass every test of "
+              "TODO n, so the first failure always names the next TODO (%zu stages)", ex->id,
+              ex->data.ntodos);
+    }
+}
