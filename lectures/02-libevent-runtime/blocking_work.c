@@ -11,10 +11,11 @@
  *
  *     ./blocking-work          (--demo does the same)
  */
+#include "demo_util.h"
+
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,29 +29,6 @@
 #define POOL_MAX_QUEUED 1024 /* jobs waiting for a worker; pool_submit() refuses beyond this */
 #define SLOW_JOBS 4          /* part 2: blocking calls of STALL_MS each */
 #define TINY_JOBS 1000       /* part 3: jobs that take no time at all */
-
-struct demo_clock {
-    struct timespec start;
-};
-
-static double clock_ms(const struct demo_clock *clk)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (ts.tv_sec - clk->start.tv_sec) * 1e3 + (ts.tv_nsec - clk->start.tv_nsec) / 1e6;
-}
-
-static void trace(const struct demo_clock *clk, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void trace(const struct demo_clock *clk, const char *fmt, ...)
-{
-    va_list ap;
-    printf("[%4.0f ms] ", clock_ms(clk));
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-}
 
 /* Blocks the calling thread for ms milliseconds: the stand-in for any blocking call. */
 static void block_for_ms(int ms)

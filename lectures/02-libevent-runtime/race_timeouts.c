@@ -10,8 +10,9 @@
  *
  *     ./race-timeouts          (--demo does the same)
  */
+#include "demo_util.h"
+
 #include <event2/event.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -23,29 +24,6 @@
 #define PROMPT_REPLY_MS 10  /* race 3a: the peer answers after this long */
 #define TICK_MS 10
 #define TICKS 5
-
-struct demo_clock {
-    struct timespec start;
-};
-
-static double clock_ms(const struct demo_clock *clk)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (ts.tv_sec - clk->start.tv_sec) * 1e3 + (ts.tv_nsec - clk->start.tv_nsec) / 1e6;
-}
-
-static void trace(const struct demo_clock *clk, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void trace(const struct demo_clock *clk, const char *fmt, ...)
-{
-    va_list ap;
-    printf("[%4.0f ms] ", clock_ms(clk));
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-}
 
 static struct timeval ms_to_timeval(int ms)
 {

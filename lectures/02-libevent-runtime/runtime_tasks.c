@@ -11,8 +11,9 @@
  *     ./runtime-tasks          (--demo does the same)
  *     EVENT_NOEPOLL=1 ./runtime-tasks     # libevent skips epoll: see which backend it picks
  */
+#include "demo_util.h"
+
 #include <event2/event.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -20,30 +21,6 @@
 #define STEP_MS 20         /* each task step waits this long */
 #define CANCEL_AFTER_MS 50 /* when part 3 aborts task B: between its 2nd and 3rd step */
 #define TASK_COUNT 3
-
-/* A clock for the printout: milliseconds since the program started. */
-struct demo_clock {
-    struct timespec start;
-};
-
-static double clock_ms(const struct demo_clock *clk)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (ts.tv_sec - clk->start.tv_sec) * 1e3 + (ts.tv_nsec - clk->start.tv_nsec) / 1e6;
-}
-
-static void trace(const struct demo_clock *clk, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void trace(const struct demo_clock *clk, const char *fmt, ...)
-{
-    va_list ap;
-    printf("[%4.0f ms] ", clock_ms(clk));
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-}
 
 /* ---- Part 1: the runtime ---- */
 

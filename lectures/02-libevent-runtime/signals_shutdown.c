@@ -10,9 +10,10 @@
  *     ./signals-shutdown            # runs until Ctrl-C or kill -TERM PID (60 s at most)
  *     ./signals-shutdown --demo     # sends itself SIGTERM after 250 ms
  */
+#include "demo_util.h"
+
 #include <event2/event.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -24,30 +25,6 @@
 #define GRACE_MS 1000       /* shutdown waits at most this long for the jobs in flight */
 #define DEMO_SIGNAL_MS 250  /* --demo: the program sends itself SIGTERM this long after start */
 #define MAX_RUN_S 60        /* the interactive run sends itself SIGTERM after this long */
-
-struct demo_clock {
-    struct timespec start;
-};
-
-static double clock_ms(const struct demo_clock *clk)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (ts.tv_sec - clk->start.tv_sec) * 1e3 + (ts.tv_nsec - clk->start.tv_nsec) / 1e6;
-}
-
-static void trace(const struct demo_clock *clk, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void trace(const struct demo_clock *clk, const char *fmt, ...)
-{
-    va_list ap;
-    printf("[%5.0f ms] ", clock_ms(clk));
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-    fflush(stdout); /* so the lines show up in order even when piped */
-}
 
 struct server;
 

@@ -10,10 +10,10 @@
  * print "listening on", turn SIGINT/SIGTERM into a graceful shutdown, run the loop until
  * nothing is left on it, then free everything in reverse order.
  */
+#include "demo_util.h"
 #include "tcp_echo.h"
 #include "tcp_echo_script.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -76,10 +76,8 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--demo") == 0) {
             demo = true;
         } else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
-            char *end;
-            errno = 0;
-            long port = strtol(argv[++i], &end, 10);
-            if (errno != 0 || *end != '\0' || end == argv[i] || port < 0 || port > 65535)
+            long port;
+            if (parse_bounded(argv[++i], 0, 65535, &port) != 0)
                 usage(argv[0]);
             opts.port = (uint16_t)port;
         } else {

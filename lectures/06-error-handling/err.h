@@ -5,7 +5,7 @@
  *
  * The message lives in a fixed buffer inside the struct, so making, passing and printing an
  * error never allocates: it still works right after malloc() has failed. error_values.c shows
- * it at work; http_errors.c carries one through callbacks.
+ * it at work; fetch_user.c carries one through callbacks.
  */
 #ifndef LECTURE06_ERR_H
 #define LECTURE06_ERR_H

@@ -5,10 +5,11 @@
  * A handler either fills a reply, holds the request for later, or fails with a `struct err`.
  * The boundary turns a failure into a JSON 500 that carries a request id, and writes the cause
  * to the log under the same id: the client learns which request failed, never the server's
- * internals. Try it with http_errors.c (`./http-errors --demo`), or run `./http-errors` and
+ * internals. Try it with http_errors_script.c (`./http-errors --demo`), or run `./http-errors` and
  * `curl -si http://127.0.0.1:7060/users/2`.
  */
 #include "http_boundary.h"
+#include "demo_util.h"
 #include "err.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -53,11 +55,10 @@ static void request_cb(struct evhttp_request *req, void *arg);
 static enum outcome get_user(struct boundary_server *s, const char *id_text, struct reply *r,
                              struct err *e)
 {
-    char *end;
-    long id = strtol(id_text, &end, 10);
+    long id;
     (void)s;
 
-    if (*id_text == '\0' || *end != '\0' || id < 1) {
+    if (parse_bounded(id_text, 1, LONG_MAX, &id) != 0) {
         r->status = 404;
         r->body = json_pack("{s:{s:i, s:s}}", "error", "status", 404, "message", "no such user");
         return REPLIED;

@@ -2,7 +2,7 @@
  * http_boundary.h - a small evhttp server whose one request handler is an error boundary: a
  * handler that fails becomes a JSON 500 carrying a request id (the cause goes to the log under
  * the same id), an overloaded route answers 503 with Retry-After, and no request, however bad,
- * ends the server. http_errors.c is the client that provokes each case.
+ * ends the server. http_errors_script.c is the client that provokes each case.
  *
  * Routes: GET /users/ID (1 exists, 2 fails inside the handler, 3 is a broken record, others are
  * 404), GET /flaky (503 with Retry-After for its first BOUNDARY_FLAKY_FAILURES calls), GET /slow
