@@ -71,7 +71,9 @@ void report_exercise_heading(FILE *out, const struct report_style *st,
 void report_test_line(FILE *out, const struct report_style *st, const struct test_result *res)
 {
     char msg[MESSAGE_COLUMNS + 4];
-    const char *m = res->verdict == VERDICT_PASS ? "" : res->message;
+    const char *m = res->verdict == VERDICT_PASS ? ""
+                    : res->hidden                ? "(a hidden test: its details are not shown)"
+                                                 : res->message;
     size_t n = strcspn(m, "\n");
 
     if (n > MESSAGE_COLUMNS) {
