@@ -387,13 +387,15 @@ static void stop_orphans(void)
 int batch_grade(const struct course *c, const char *subs, const char *out_dir, unsigned jobs,
                 int fast, const struct course_exercise *only)
 {
-    char root[4096], grader[4096], out[4400], scratch[] = "/tmp/grade-batch-XXXXXX";
+    char root[4096], grader[4096], out[4400], scratch[4200];
     size_t n;
 
     if (!util_is_dir(subs)) {
         fprintf(stderr, "grade: %s is not a folder of submissions\n", subs);
         return 2;
     }
+    const char *tmp = getenv("TMPDIR");
+    snprintf(scratch, sizeof scratch, "%s/grade-batch-XXXXXX", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
     ssize_t len = readlink("/proc/self/exe", grader, sizeof grader - 1);
     if (getcwd(root, sizeof root) == NULL || len <= 0 || mkdtemp(scratch) == NULL) {
         perror("grade: set-up");

@@ -89,7 +89,8 @@ static int write_gradescope(FILE *f, const char *tree, const struct exercise_res
         for (size_t k = 0; k < er->ntests; k++) {
             const struct test_result *tr = &er->tests[k];
             int w = weight_of(er, tr), pass = tr->verdict == VERDICT_PASS;
-            char name[512], *out = test_output(er, tr);
+            char name[512], number[48], *out = test_output(er, tr);
+            snprintf(number, sizeof number, "%zu.%zu", i + 1, k + 1);
             snprintf(name, sizeof name, "%s %s", er->ex->id, tr->name);
             score += pass ? w : 0;
             max += w;
@@ -100,7 +101,7 @@ static int write_gradescope(FILE *f, const char *tree, const struct exercise_res
                                                    "visibility",
                                                    is_hidden(er, tr) ? "after_published"
                                                                      : "visible",
-                                                   "number", er->ex->id));
+                                                   "number", number));
             free(out);
         }
     }
