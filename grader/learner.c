@@ -246,7 +246,18 @@ int learner_watch(const struct course *c, const struct course_exercise *only, ch
     memcpy(cmd, argv, argc * sizeof *cmd);
     for (size_t i = 0; i < c->nexercises; i++)
         seen[i] = newest(c->exercises[i].dir);
-    const struct course_exercise *ex = only != NULL ? only : &c->exercises[0];
+    /* First the exercise named, else the first one the progress file does not call done. */
+    const struct course_exercise *ex = only;
+    json_error_t jerr;
+    json_t *state = json_load_file(LEARNER_PROGRESS_FILE, 0, &jerr);
+    for (size_t i = 0; ex == NULL && i < c->nexercises; i++) {
+        json_t *e = json_object_get(json_object_get(state, "exercises"), c->exercises[i].id);
+        if (!json_is_true(json_object_get(e, "done")))
+            ex = &c->exercises[i];
+    }
+    json_decref(state);
+    if (ex == NULL)
+        ex = &c->exercises[0];
     for (;;) {
         cmd[argc] = (char *)ex->id;
         struct proc_result res;
