@@ -164,8 +164,9 @@ int edition_write(const struct course *c, const char *dir, char *err, size_t err
     }
     /* The exercises and tests folders may hold local build output or editor files: the
      * edition's .gitignore keeps those out of the commit. */
-    snprintf(path, sizeof path, "%s/.github/workflows", dir);
-    char *mk[] = {"mkdir", "-p", path, NULL};
+    char wf_dir[4400];
+    snprintf(wf_dir, sizeof wf_dir, "%s/.github/workflows", dir);
+    char *mk[] = {"mkdir", "-p", wf_dir, NULL};
     snprintf(path, sizeof path, "%s/%s", dir, EDITION_WORKFLOW_DST);
     char *cpw[] = {"cp", EDITION_WORKFLOW_SRC, path, NULL};
     if (run(mk, NULL, err, errsz) != 0 || run(cpw, NULL, err, errsz) != 0)
