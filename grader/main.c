@@ -93,7 +93,7 @@ static void print_next_step(const struct exercise_result *results, size_t n, con
         const struct suite_todo *todo = NULL;
         for (size_t k = 0; k < er->ntests && todo == NULL; k++) {
             const struct suite_test *t = course_find_test(er->ex, er->tests[k].name);
-            if (er->tests[k].verdict != VERDICT_PASS && t != NULL)
+            if (er->tests[k].verdict != VERDICT_PASS && t != NULL && !t->hidden)
                 todo = course_test_todo(er->ex, t);
         }
         if (todo == NULL) {

@@ -154,16 +154,16 @@ static void check_edition(struct checks *k, const struct course *hidden_course,
              "./grader/grade --fast hint %s >hint.log 2>&1; echo $? >st4; "
              "cp %s/solutions/%s/*.c %s/solutions/%s/*.h exercises/%s/ && "
              "./grader/grade --fast --json solution.json %s %s %s %s >sol-grade.log 2>&1; "
-             "echo $? >st5",
+             "echo $? >st5; ./grader/grade --diff %s >diff.log 2>&1; echo $? >st6",
              ex->id, ex->data.tests[0].name, ex->data.tests[2].name, ex->id, k->root, ex->dir,
              k->root, ex->dir, ex->dir, ex->id, ex->data.tests[0].name, ex->data.tests[1].name,
-             ex->data.tests[2].name);
+             ex->data.tests[2].name, ex->id);
     shell(script, dir, NULL, 1200, NULL);
-    const char *want[] = {"1", "2", "2", "0", "0"};
+    const char *want[] = {"1", "2", "2", "0", "0", "2"};
     const char *what[] = {"the starter fails (exit 1)", "--solutions says it needs solutions/",
                           "--verify says it needs solutions/", "hint shows a hint",
-                          "a solution copied in passes"};
-    for (int i = 0; i < 5; i++) {
+                          "a solution copied in passes", "--diff says it needs solutions/"};
+    for (int i = 0; i < 6; i++) {
         char p[400];
         snprintf(p, sizeof p, "%s/st%d", dir, i + 1);
         char *got = util_read_file(p);
@@ -176,6 +176,9 @@ static void check_edition(struct checks *k, const struct course *hidden_course,
     snprintf(p, sizeof p, "%s/sol.log", dir);
     if (!file_has(p, "needs the reference solutions"))
         add_detail(detail, sizeof detail, "--solutions did not say why it stopped\n");
+    snprintf(p, sizeof p, "%s/.grade/progress.json", dir);
+    if (!file_has(p, "\"passed\"") || !file_has(p, "\"next\""))
+        add_detail(detail, sizeof detail, "no progress recorded in .grade/progress.json\n");
     snprintf(p, sizeof p, "%s/starter.json", dir);
     json_error_t jerr;
     json_t *rep = json_load_file(p, 0, &jerr);
@@ -199,7 +202,8 @@ static void check_edition(struct checks *k, const struct course *hidden_course,
     }
     check(k, detail[0] == '\0', detail,
           "the student edition configures without solutions/: %s's starter fails cleanly, "
-          "--solutions/--verify stop with one line, hint works, the solution passes", ex->id);
+          "--solutions/--verify/--diff stop with one line, hint works, progress is recorded, the "
+          "solution passes", ex->id);
 
     /* The workflow's grading step, run here as GitHub would (packages already installed). */
     detail[0] = '\0';
@@ -392,5 +396,41 @@ void check_platforms(struct checks *k, const struct course *c)
     check_edition(k, &hidden_course, c);
     check_batch(k, c);
     check_bundle(k, c);
+
+    /* --repeat: the flaky fixture passes every other run. */
+    {
+        char grader_path[4600], tmpdir[300];
+        snprintf(grader_path, sizeof grader_path, "%s/%s/grader/grader", k->root, VERIFY_BUILD_DIR);
+        snprintf(tmpdir, sizeof tmpdir, "TMPDIR=%s", k->tmp_dir);
+        char *rep[] = {grader_path, "--build-dir", VERIFY_BUILD_DIR, "--tree", "fixture-flaky",
+                       "--repeat", "4", (char *)c->exercises[0].id,
+                       (char *)c->exercises[0].data.tests[0].name, NULL};
+        for (size_t t = 0; t < c->exercises[0].data.ntests; t++)
+            if (strcmp(c->exercises[0].data.tests[t].name, "test_one_client_gets_its_bytes_back") == 0)
+                rep[8] = (char *)c->exercises[0].data.tests[t].name;
+        struct proc_result rr;
+        if (proc_run(rep, k->root, (char *[]){tmpdir, NULL}, 600, &rr) == 0) {
+            check(k, exit_of(&rr) == 1 && strstr(rr.output, "flaky: passed 2 of 4 runs") != NULL,
+                  rr.output, "--repeat 4: the flaky fixture (passes every other run) is named "
+                             "flaky and fails");
+            proc_result_free(&rr);
+        }
+    }
+
+    /* --diff in the course: the starter beside the reference. */
+    char grader[4600], *argv[5];
+    struct proc_result res;
+    snprintf(grader, sizeof grader, "%s/%s/grader/grader", k->root, VERIFY_BUILD_DIR);
+    argv[0] = grader;
+    argv[1] = "--diff";
+    argv[2] = (char *)c->exercises[1].id;
+    argv[3] = NULL;
+    if (proc_run(argv, k->root, NULL, 60, &res) == 0) {
+        check(k, exit_of(&res) == 0 && strstr(res.output, "your files (-) beside") != NULL &&
+                     strstr(res.output, "+++ solutions/") != NULL,
+              res.output, "--diff %s shows the starter beside the reference (diff -u)",
+              c->exercises[1].id);
+        proc_result_free(&res);
+    }
     course_free(&hidden_course);
 }
