@@ -110,8 +110,9 @@ static const char *verdict_advice(enum verdict v)
         return "the process exited in the middle of the test. Look for exit() (or a return from "
                "main-like code) in your server: a server must never exit because of one client.";
     case VERDICT_SANITIZER:
-        return "AddressSanitizer or UBSan found a memory or undefined-behaviour error; its report "
-               "is below. The first stack frame in your own file is where to look.";
+        return "AddressSanitizer, UBSan or valgrind found a memory error, a leak or undefined "
+               "behaviour; its report is below. The first stack frame in your own file is where "
+               "to look.";
     case VERDICT_ERROR:
         return "the test suite could not run at all; its output is below.";
     default:

@@ -177,7 +177,7 @@ static void check_edition(struct checks *k, const struct course *hidden_course,
     if (!file_has(p, "needs the reference solutions"))
         add_detail(detail, sizeof detail, "--solutions did not say why it stopped\n");
     snprintf(p, sizeof p, "%s/.grade/progress.json", dir);
-    if (!file_has(p, "\"passed\"") || !file_has(p, "\"next\""))
+    if (!file_has(p, "\"next\"") || !file_has(p, "\"done\""))
         add_detail(detail, sizeof detail, "no progress recorded in .grade/progress.json\n");
     snprintf(p, sizeof p, "%s/starter.json", dir);
     json_error_t jerr;
