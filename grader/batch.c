@@ -101,9 +101,9 @@ static void must_run(char *const argv[], const char *cwd)
 }
 
 /* The worker: lays out scratch/NAME and execs the grader there. Never returns. */
-static void worker(const struct course *c, const char *root, const char *grader,
-                   const char *subs, const char *name, const char *scratch, const char *out_dir,
-                   int fast, const struct course_exercise *only)
+static void worker(const struct course *c, const char *root, const char *grader, const char *subs,
+                   const char *name, const char *scratch, const char *out_dir, int fast,
+                   const struct course_exercise *only)
 {
     char log[4400], copy[4400], src[8800], dst[8800], json[4400];
 
@@ -132,8 +132,8 @@ static void worker(const struct course *c, const char *root, const char *grader,
     snprintf(copy, sizeof copy, "%s/%s", scratch, name);
     char *mk[] = {"mkdir", "-p", copy, NULL};
     must_run(mk, NULL);
-    const char *const course_files[] = {"meson.build", "meson_options.txt", "grader", "tests",
-                                        "lectures", NULL};
+    const char *const course_files[] = {"meson.build", "meson_options.txt", "grader",
+                                        "tests",       "lectures",          NULL};
     for (size_t i = 0; course_files[i] != NULL; i++) {
         snprintf(src, sizeof src, "%s/%s", root, course_files[i]);
         char *cp[] = {"cp", "-a", src, copy, NULL};
@@ -249,8 +249,8 @@ static void write_results(const struct course *c, const struct course_exercise *
         if (only != NULL && ex != only)
             continue;
         for (size_t k = 0; k < ex->data.ntests; k++, t++) {
-            tally[t] = (struct tally){.ex = ex->id, .test = ex->data.tests[k].name,
-                                      .messages = json_object()};
+            tally[t] = (struct tally){
+                .ex = ex->id, .test = ex->data.tests[k].name, .messages = json_object()};
             fprintf(csv, ",%s %s", ex->id, ex->data.tests[k].name);
         }
         fprintf(csv, ",%s points", ex->id);
@@ -282,16 +282,16 @@ static void write_results(const struct course *c, const struct course_exercise *
                 continue;
             json_t *jex = NULL, *v;
             size_t idx;
-            json_array_foreach(json_object_get(report, "exercises"), idx, v)
-                if (strcmp(json_string_value(json_object_get(v, "id")), ex->id) == 0)
-                    jex = v;
+            json_array_foreach(json_object_get(report, "exercises"), idx,
+                               v) if (strcmp(json_string_value(json_object_get(v, "id")), ex->id) ==
+                                      0) jex = v;
             json_int_t points = 0;
             for (size_t k = 0; k < ex->data.ntests; k++, t++) {
                 const struct suite_test *st = &ex->data.tests[k];
                 json_t *jt = NULL;
-                json_array_foreach(json_object_get(jex, "tests"), idx, v)
-                    if (strcmp(json_string_value(json_object_get(v, "name")), st->name) == 0)
-                        jt = v;
+                json_array_foreach(json_object_get(jex, "tests"), idx,
+                                   v) if (strcmp(json_string_value(json_object_get(v, "name")),
+                                                 st->name) == 0) jt = v;
                 const char *verdict = json_string_value(json_object_get(jt, "verdict"));
                 int pass = verdict != NULL && strcmp(verdict, "pass") == 0;
                 fprintf(csv, ",%d", pass ? st->weight : 0);
@@ -329,14 +329,16 @@ static void write_results(const struct course *c, const struct course_exercise *
         for (int shown = 0; shown < (int)ntally; shown++) {
             size_t best = ntally;
             for (size_t i = 0; i < ntally; i++)
-                if (tally[i].failed >= 0 && (best == ntally || tally[i].failed > tally[best].failed))
+                if (tally[i].failed >= 0 &&
+                    (best == ntally || tally[i].failed > tally[best].failed))
                     best = i;
             if (best == ntally || tally[best].failed <= 0)
                 break;
             const char *key, *common = "";
             json_t *v;
             json_int_t most = 0;
-            json_object_foreach(tally[best].messages, key, v) {
+            json_object_foreach(tally[best].messages, key, v)
+            {
                 if (json_integer_value(v) > most) {
                     most = json_integer_value(v);
                     common = key;
@@ -395,7 +397,8 @@ int batch_grade(const struct course *c, const char *subs, const char *out_dir, u
         return 2;
     }
     const char *tmp = getenv("TMPDIR");
-    snprintf(scratch, sizeof scratch, "%s/grade-batch-XXXXXX", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+    snprintf(scratch, sizeof scratch, "%s/grade-batch-XXXXXX",
+             tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
     ssize_t len = readlink("/proc/self/exe", grader, sizeof grader - 1);
     if (getcwd(root, sizeof root) == NULL || len <= 0 || mkdtemp(scratch) == NULL) {
         perror("grade: set-up");
@@ -483,9 +486,9 @@ int batch_grade(const struct course *c, const char *subs, const char *out_dir, u
                 running--;
                 finished++;
                 printf("  %-24s %s (%.0f s)\n", job[j].name,
-                       job[j].timed_out ? "over the deadline, stopped"
+                       job[j].timed_out                        ? "over the deadline, stopped"
                        : WIFEXITED(st) && WEXITSTATUS(st) <= 1 ? "graded"
-                                                                : "not graded (see its log)",
+                                                               : "not graded (see its log)",
                        job[j].seconds);
                 fflush(stdout);
             }
@@ -531,7 +534,8 @@ int batch_grade(const struct course *c, const char *subs, const char *out_dir, u
         ungraded += job[j].timed_out || !util_is_file(path);
     }
     printf("%zu submissions in %.1f s: %zu graded, %d not; %s/gradebook.csv and "
-           "%s/summary.md\n", n, seconds, n - (size_t)ungraded, ungraded, out, out);
+           "%s/summary.md\n",
+           n, seconds, n - (size_t)ungraded, ungraded, out, out);
     free(job);
     util_free_strv(names);
     return ungraded == 0 ? 0 : 1;

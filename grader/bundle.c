@@ -30,9 +30,9 @@ static int run(char *const argv[], const char *cwd)
 int bundle_write(const char *zip_path, const struct course_exercise *only)
 {
     char scratch[] = "/tmp/grade-bundle-XXXXXX", course[128], path[4400], zip_abs[4400];
-    static const char *const course_entries[] = {"README.md", "LICENSE", "meson.build",
-                                                 "meson_options.txt", "exercises", "tests",
-                                                 "grader", "lectures", NULL};
+    static const char *const course_entries[] = {
+        "README.md", "LICENSE",  "meson.build", "meson_options.txt", "exercises", "tests",
+        "grader",    "lectures", NULL};
 
     if (strlen(zip_path) < 5 || strcmp(zip_path + strlen(zip_path) - 4, ".zip") != 0) {
         fprintf(stderr, "grade: --gradescope-bundle needs a file name ending in .zip\n");
@@ -60,8 +60,8 @@ int bundle_write(const char *zip_path, const struct course_exercise *only)
         if (run(cp, NULL) != 0)
             goto out;
     }
-    char *cps[] = {"cp", "grader/gradescope/setup.sh", "grader/gradescope/run_autograder",
-                   scratch, NULL};
+    char *cps[] = {"cp", "grader/gradescope/setup.sh", "grader/gradescope/run_autograder", scratch,
+                   NULL};
     if (run(cps, NULL) != 0)
         goto out;
     snprintf(path, sizeof path, "%s/grade.env", scratch);
@@ -70,18 +70,30 @@ int bundle_write(const char *zip_path, const struct course_exercise *only)
         fprintf(stderr, "grade: cannot write %s: %s\n", path, strerror(errno));
         goto out;
     }
-    fprintf(env, "# Read by run_autograder: the exercise this assignment grades (empty: all).\n"
-                 "GRADE_EXERCISE=\"%s\"\nGRADE_EXERCISE_DIR=\"%s\"\n"
-                 "GRADE_OPTIONS=\"\"   # for example --fast to skip the sanitizers\n",
+    fprintf(env,
+            "# Read by run_autograder: the exercise this assignment grades (empty: all).\n"
+            "GRADE_EXERCISE=\"%s\"\nGRADE_EXERCISE_DIR=\"%s\"\n"
+            "GRADE_OPTIONS=\"\"   # for example --fast to skip the sanitizers\n",
             only != NULL ? only->id : "", only != NULL ? only->dir : "");
     fclose(env);
     unlink(zip_abs);
-    char *zip[] = {"zip", "-q", "-r", "-X", zip_abs, "setup.sh", "run_autograder", "grade.env",
-                   "course", "-x", "course/.grade/*", NULL};
+    char *zip[] = {"zip",
+                   "-q",
+                   "-r",
+                   "-X",
+                   zip_abs,
+                   "setup.sh",
+                   "run_autograder",
+                   "grade.env",
+                   "course",
+                   "-x",
+                   "course/.grade/*",
+                   NULL};
     if (run(zip, scratch) != 0)
         goto out;
     printf("Wrote %s: the Gradescope autograder for %s. Upload it in the assignment's "
-           "\"Configure Autograder\" page.\n", zip_path, only != NULL ? only->id : "every exercise");
+           "\"Configure Autograder\" page.\n",
+           zip_path, only != NULL ? only->id : "every exercise");
     status = 0;
 out:;
     char *rm[] = {"rm", "-rf", scratch, NULL};

@@ -20,26 +20,28 @@
 /* What the student edition holds, from the repository root. solutions/ and .ci/ (which runs
  * --verify, an instructor's check) are left out on purpose. */
 static const char *const edition_entries[] = {
-    "README.md", "LICENSE", ".gitignore", ".clang-format", ".editorconfig", "meson.build",
-    "meson_options.txt", "exercises", "tests", "grader", "lectures", NULL,
+    "README.md",         "LICENSE",   ".gitignore", ".clang-format", ".editorconfig", "meson.build",
+    "meson_options.txt", "exercises", "tests",      "grader",        "lectures",      NULL,
 };
 
 #define EDITION_WORKFLOW_SRC "grader/classroom/grade.yml"
 #define EDITION_WORKFLOW_DST ".github/workflows/grade.yml"
 
-#define EDITION_README_NOTE                                                                      \
-    "> **Student edition.** This repository holds the starters, the tests, the grader and the\n" \
-    "> lectures; the reference solutions stay with your instructors. `./grader/grade`,\n"        \
-    "> `./grader/grade hint` and the other commands for students work as described below; the\n" \
-    "> instructors' commands (`--solutions`, `--prove`, `--write-starters`, `--verify`) say\n"   \
+#define EDITION_README_NOTE                                                                        \
+    "> **Student edition.** This repository holds the starters, the tests, the grader and the\n"   \
+    "> lectures; the reference solutions stay with your instructors. `./grader/grade`,\n"          \
+    "> `./grader/grade hint` and the other commands for students work as described below; the\n"   \
+    "> instructors' commands (`--solutions`, `--prove`, `--write-starters`, `--verify`) say\n"     \
     "> that they need `solutions/` and stop.\n\n"
 
 int edition_require_solutions(const char *what)
 {
     if (util_is_dir("solutions"))
         return 0;
-    fprintf(stderr, "grade: %s needs the reference solutions (solutions/), which this "
-                    "repository does not have (a student edition)\n", what);
+    fprintf(stderr,
+            "grade: %s needs the reference solutions (solutions/), which this "
+            "repository does not have (a student edition)\n",
+            what);
     return 2;
 }
 
@@ -52,8 +54,8 @@ static int run(char *const argv[], const char *cwd, char *err, size_t errsz)
     int ok = proc_ok(&res);
     if (!ok) {
         char how[128];
-        snprintf(err, errsz, "%s failed (%s): %.300s", argv[0], proc_describe(&res, how, sizeof how),
-                 res.output);
+        snprintf(err, errsz, "%s failed (%s): %.300s", argv[0],
+                 proc_describe(&res, how, sizeof how), res.output);
     }
     proc_result_free(&res);
     return ok ? 0 : -1;
@@ -188,9 +190,17 @@ int edition_write(const struct course *c, const char *dir, char *err, size_t err
         util_oom();
     int known = proc_ok(&res) && res.output_len > 1;
     proc_result_free(&res);
-    char *commit[] = {"git", "-c", "user.name=Course staff", "-c", "user.email=staff@example.invalid",
-                      "commit", "-q", "-m", "The course: starters, tests, grader and lectures", NULL};
-    char *commit_known[] = {"git", "commit", "-q", "-m",
-                            "The course: starters, tests, grader and lectures", NULL};
+    char *commit[] = {"git",
+                      "-c",
+                      "user.name=Course staff",
+                      "-c",
+                      "user.email=staff@example.invalid",
+                      "commit",
+                      "-q",
+                      "-m",
+                      "The course: starters, tests, grader and lectures",
+                      NULL};
+    char *commit_known[] = {
+        "git", "commit", "-q", "-m", "The course: starters, tests, grader and lectures", NULL};
     return run(known ? commit_known : commit, dir, err, errsz);
 }

@@ -17,8 +17,8 @@
 #include <stddef.h>
 
 /* What a hidden test's hint becomes in the student edition. */
-#define EDITION_HIDDEN_CONCEPT                                                                   \
-    "This is a hidden test: it is run and scored, but what it checks is not shown. Make sure "    \
+#define EDITION_HIDDEN_CONCEPT                                                                     \
+    "This is a hidden test: it is run and scored, but what it checks is not shown. Make sure "     \
     "your code handles every case its TODO and the lecture describe, not only the visible tests."
 
 /* Writes the student edition of the course in the current directory into `dir` (which must not

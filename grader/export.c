@@ -17,8 +17,7 @@
 
 int export_known_format(const char *fmt)
 {
-    return strcmp(fmt, "gradescope") == 0 || strcmp(fmt, "junit") == 0 ||
-           strcmp(fmt, "tap") == 0;
+    return strcmp(fmt, "gradescope") == 0 || strcmp(fmt, "junit") == 0 || strcmp(fmt, "tap") == 0;
 }
 
 static int is_hidden(const struct exercise_result *er, const struct test_result *tr)
@@ -33,8 +32,7 @@ static int weight_of(const struct exercise_result *er, const struct test_result 
     return t != NULL ? t->weight : 1;
 }
 
-const char *export_summary(const struct exercise_result *results, size_t n, char *buf,
-                           size_t bufsz)
+const char *export_summary(const struct exercise_result *results, size_t n, char *buf, size_t bufsz)
 {
     size_t total = 0, passed = 0, hidden_failed = 0;
     for (size_t i = 0; i < n; i++) {
@@ -50,8 +48,8 @@ const char *export_summary(const struct exercise_result *results, size_t n, char
     if (passed == total)
         snprintf(buf, bufsz, "all %zu tests pass", total);
     else if (passed + hidden_failed == total)
-        snprintf(buf, bufsz, "every visible test passes, but %zu hidden test%s fail%s", hidden_failed,
-                 hidden_failed == 1 ? "" : "s", hidden_failed == 1 ? "s" : "");
+        snprintf(buf, bufsz, "every visible test passes, but %zu hidden test%s fail%s",
+                 hidden_failed, hidden_failed == 1 ? "" : "s", hidden_failed == 1 ? "s" : "");
     else
         snprintf(buf, bufsz, "%zu of %zu tests pass", passed, total);
     return buf;
@@ -64,15 +62,16 @@ static char *test_output(const struct exercise_result *er, const struct test_res
     if (is_hidden(er, tr))
         return xstrdup(tr->verdict == VERDICT_PASS ? "passed" : EXPORT_HIDDEN_OUTPUT);
     const char *msg = tr->message != NULL ? tr->message : "";
-    const char *transcript = tr->verdict != VERDICT_PASS && tr->transcript != NULL ? tr->transcript
-                                                                                  : "";
+    const char *transcript =
+        tr->verdict != VERDICT_PASS && tr->transcript != NULL ? tr->transcript : "";
     size_t len = strlen(msg) + strlen(transcript) + 64;
     if (len > EXPORT_OUTPUT_MAX)
         len = EXPORT_OUTPUT_MAX;
     char *out = malloc(len);
     if (out == NULL)
         util_oom();
-    snprintf(out, len, "%s%s%s", msg, *transcript != '\0' ? "\n\nWhat the test sent (>) and received (<):\n" : "",
+    snprintf(out, len, "%s%s%s", msg,
+             *transcript != '\0' ? "\n\nWhat the test sent (>) and received (<):\n" : "",
              transcript);
     return out;
 }
@@ -94,14 +93,12 @@ static int write_gradescope(FILE *f, const char *tree, const struct exercise_res
             snprintf(name, sizeof name, "%s %s", er->ex->id, tr->name);
             score += pass ? w : 0;
             max += w;
-            json_array_append_new(tests, json_pack("{s:s, s:i, s:i, s:s, s:s, s:s, s:s}",
-                                                   "name", name, "score", pass ? w : 0,
-                                                   "max_score", w, "status",
-                                                   pass ? "passed" : "failed", "output", out,
-                                                   "visibility",
-                                                   is_hidden(er, tr) ? "after_published"
-                                                                     : "visible",
-                                                   "number", number));
+            json_array_append_new(tests,
+                                  json_pack("{s:s, s:i, s:i, s:s, s:s, s:s, s:s}", "name", name,
+                                            "score", pass ? w : 0, "max_score", w, "status",
+                                            pass ? "passed" : "failed", "output", out, "visibility",
+                                            is_hidden(er, tr) ? "after_published" : "visible",
+                                            "number", number));
             free(out);
         }
     }
@@ -122,11 +119,22 @@ static void xml_escaped_n(FILE *f, const char *s, size_t max)
     const unsigned char *end = (const unsigned char *)s + strnlen(s, max);
     for (const unsigned char *p = (const unsigned char *)s; p < end; p++) {
         switch (*p) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\n': case '\t': fputc(*p, f); break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\n':
+        case '\t':
+            fputc(*p, f);
+            break;
         default:
             if (*p < 0x20 || *p == 0x7f)
                 fprintf(f, "\\x%02x", *p); /* XML 1.0 cannot hold control characters */
@@ -167,8 +175,8 @@ static int write_junit(FILE *f, const char *tree, const struct exercise_result *
             }
             char *out = test_output(er, tr);
             fprintf(f, ">\n      <failure type=\"%s\" message=\"", verdict_name(tr->verdict));
-            const char *msg = is_hidden(er, tr) || tr->message == NULL ? EXPORT_HIDDEN_OUTPUT
-                                                                       : tr->message;
+            const char *msg =
+                is_hidden(er, tr) || tr->message == NULL ? EXPORT_HIDDEN_OUTPUT : tr->message;
             xml_escaped_n(f, msg, strcspn(msg, "\n")); /* the first line */
             fprintf(f, "\">");
             xml_escaped(f, out);

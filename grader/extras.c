@@ -91,8 +91,7 @@ int extras_parse(struct extras *x, int argc, char **argv, int *argi)
 }
 
 /* The exercise named by the first positional argument, or NULL. *bad when it names none. */
-static const struct course_exercise *named(const struct course *c, char **pos, int npos,
-                                           int *bad)
+static const struct course_exercise *named(const struct course *c, char **pos, int npos, int *bad)
 {
     *bad = 0;
     if (npos == 0)
@@ -105,8 +104,8 @@ static const struct course_exercise *named(const struct course *c, char **pos, i
     return ex;
 }
 
-int extras_command(const struct extras *x, const struct course *c, char **pos, int npos,
-                   int fast, int *status)
+int extras_command(const struct extras *x, const struct course *c, char **pos, int npos, int fast,
+                   int *status)
 {
     int bad;
     char err[512];
@@ -117,16 +116,17 @@ int extras_command(const struct extras *x, const struct course *c, char **pos, i
             *status = 2;
         } else {
             printf("Wrote the student edition into %s/ (a git repository with one commit; no "
-                   "solutions/).\n", x->edition_dir);
+                   "solutions/).\n",
+                   x->edition_dir);
             *status = 0;
         }
         return 1;
     }
     if (x->submissions_dir != NULL) {
         const struct course_exercise *only = named(c, pos, npos, &bad);
-        *status = bad || npos > 1 ? 2
-                                  : batch_grade(c, x->submissions_dir, x->out_dir, x->jobs, fast,
-                                                only);
+        *status = bad || npos > 1
+                      ? 2
+                      : batch_grade(c, x->submissions_dir, x->out_dir, x->jobs, fast, only);
         return 1;
     }
     if (x->bundle_path != NULL) {
@@ -170,8 +170,8 @@ void extras_after_grading(const struct extras *x, const struct course *c, const 
     char err[512];
 
     for (size_t i = 0; i < x->nreports; i++) {
-        if (export_write(x->report_fmt[i], x->report_path[i], tree, results, n, err,
-                         sizeof err) != 0) {
+        if (export_write(x->report_fmt[i], x->report_path[i], tree, results, n, err, sizeof err) !=
+            0) {
             fprintf(stderr, "grade: %s\n", err);
             *status = 2;
         }

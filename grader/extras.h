@@ -46,8 +46,8 @@ int extras_parse(struct extras *x, int argc, char **argv, int *argi);
 
 /* Runs the command the options ask for instead of grading, if any: returns 1 and sets *status
  * when it did, 0 when the run is ordinary grading. */
-int extras_command(const struct extras *x, const struct course *c, char **pos, int npos,
-                   int fast, int *status);
+int extras_command(const struct extras *x, const struct course *c, char **pos, int npos, int fast,
+                   int *status);
 
 /* After an ordinary grading run: writes the --report files, and records and shows the
  * progress (exercises tree only). May set *status to 2 when a report cannot be written. */

@@ -73,12 +73,15 @@ void learner_progress(const struct course *c, const struct exercise_result *resu
                (long long)total, is_done ? "  done" : "");
         done += is_done;
         if (!is_done && next[0] == '\0')
-            snprintf(next, sizeof next, "finish %s: ./grader/grade %s (then ./grader/grade hint "
-                                        "%s when stuck)", ex->id, ex->id, ex->id);
+            snprintf(next, sizeof next,
+                     "finish %s: ./grader/grade %s (then ./grader/grade hint "
+                     "%s when stuck)",
+                     ex->id, ex->id, ex->id);
     }
     if (next[0] == '\0')
-        snprintf(next, sizeof next, "every exercise passes: compare your code with the "
-                                    "reference's (./grader/grade --diff)");
+        snprintf(next, sizeof next,
+                 "every exercise passes: compare your code with the "
+                 "reference's (./grader/grade --diff)");
     printf("  %d of %zu exercises done. Next: %s\n", done, c->nexercises, next);
     json_object_set_new(state, "next", json_string(next));
     json_object_set_new(state, "done", json_integer(done));
@@ -150,8 +153,10 @@ void learner_run_test(const struct runner *r, const char *tree, const struct cou
     }
     if (repeat > 1 && passes > 0 && passes < repeat) {
         char head[128];
-        snprintf(head, sizeof head, LEARNER_FLAKY_PREFIX "passed %u of %u runs; a failing run "
-                                    "said: ", passes, repeat);
+        snprintf(head, sizeof head,
+                 LEARNER_FLAKY_PREFIX "passed %u of %u runs; a failing run "
+                                      "said: ",
+                 passes, repeat);
         char *msg = malloc(strlen(head) + strlen(res->message) + 1);
         if (msg == NULL)
             util_oom();
@@ -206,8 +211,8 @@ static const struct course_exercise *wait_for_save(const struct course *c, time_
             for (char *p = buf; len > 0 && p < buf + len;) {
                 struct inotify_event *ev = (struct inotify_event *)p;
                 size_t n = ev->len > 0 ? strlen(ev->name) : 0;
-                if (n > 2 && (strcmp(ev->name + n - 2, ".c") == 0 ||
-                              strcmp(ev->name + n - 2, ".h") == 0)) {
+                if (n > 2 &&
+                    (strcmp(ev->name + n - 2, ".c") == 0 || strcmp(ev->name + n - 2, ".h") == 0)) {
                     for (size_t i = 0; i < c->nexercises && i < 64; i++) {
                         if (wd[i] == ev->wd) {
                             close(fd);

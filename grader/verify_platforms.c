@@ -120,18 +120,26 @@ static void check_edition(struct checks *k, const struct course *hidden_course,
         check(k, 0, err, "--student-edition writes the student edition");
         return;
     }
-    const char *must[] = {"README.md", "LICENSE", ".gitignore", ".clang-format", ".editorconfig",
-                          "meson.build", "grader/grade", ".github/workflows/grade.yml",
-                          "lectures/meson.build", NULL};
+    const char *must[] = {"README.md",
+                          "LICENSE",
+                          ".gitignore",
+                          ".clang-format",
+                          ".editorconfig",
+                          "meson.build",
+                          "grader/grade",
+                          ".github/workflows/grade.yml",
+                          "lectures/meson.build",
+                          NULL};
     for (size_t i = 0; must[i] != NULL; i++) {
         char p[512];
         snprintf(p, sizeof p, "%s/%s", dir, must[i]);
         if (!util_is_file(p))
             add_detail(detail, sizeof detail, "missing: %s\n", must[i]);
     }
-    snprintf(script, sizeof script, "test ! -e solutions && test ! -e .ci && "
-                                    "test \"$(git rev-list --count HEAD)\" = 1 && "
-                                    "test -z \"$(git status --porcelain)\"");
+    snprintf(script, sizeof script,
+             "test ! -e solutions && test ! -e .ci && "
+             "test \"$(git rev-list --count HEAD)\" = 1 && "
+             "test -z \"$(git status --porcelain)\"");
     if (shell(script, dir, NULL, 60, NULL) != 0)
         add_detail(detail, sizeof detail, "solutions/ or .ci/ present, or not one clean commit\n");
     char tj[600];
@@ -160,9 +168,10 @@ static void check_edition(struct checks *k, const struct course *hidden_course,
              ex->data.tests[2].name, ex->id);
     shell(script, dir, NULL, 1200, NULL);
     const char *want[] = {"1", "2", "2", "0", "0", "2"};
-    const char *what[] = {"the starter fails (exit 1)", "--solutions says it needs solutions/",
-                          "--verify says it needs solutions/", "hint shows a hint",
-                          "a solution copied in passes", "--diff says it needs solutions/"};
+    const char *what[] = {
+        "the starter fails (exit 1)",        "--solutions says it needs solutions/",
+        "--verify says it needs solutions/", "hint shows a hint",
+        "a solution copied in passes",       "--diff says it needs solutions/"};
     for (int i = 0; i < 6; i++) {
         char p[400];
         snprintf(p, sizeof p, "%s/st%d", dir, i + 1);
@@ -184,8 +193,9 @@ static void check_edition(struct checks *k, const struct course *hidden_course,
     json_t *rep = json_load_file(p, 0, &jerr);
     json_t *t;
     size_t i;
-    json_array_foreach(json_object_get(json_array_get(json_object_get(rep, "exercises"), 0), "tests"),
-                       i, t) {
+    json_array_foreach(
+        json_object_get(json_array_get(json_object_get(rep, "exercises"), 0), "tests"), i, t)
+    {
         const char *v = json_string_value(json_object_get(t, "verdict"));
         if (v == NULL || (strcmp(v, "fail") != 0 && strcmp(v, "timeout") != 0))
             add_detail(detail, sizeof detail, "starter: %s got %s\n",
@@ -203,7 +213,8 @@ static void check_edition(struct checks *k, const struct course *hidden_course,
     check(k, detail[0] == '\0', detail,
           "the student edition configures without solutions/: %s's starter fails cleanly, "
           "--solutions/--verify/--diff stop with one line, hint works, progress is recorded, the "
-          "solution passes", ex->id);
+          "solution passes",
+          ex->id);
 
     /* The workflow's grading step, run here as GitHub would (packages already installed). */
     detail[0] = '\0';
@@ -286,8 +297,8 @@ static void check_batch(struct checks *k, const struct course *c)
 
     char grader[4600];
     snprintf(grader, sizeof grader, "%s/%s/grader/grader", k->root, VERIFY_BUILD_DIR);
-    char *argv[] = {grader, "--fast", "--submissions", subs, "-j", "2", "--out", out,
-                    (char *)ex->id, NULL};
+    char *argv[] = {grader,  "--fast", "--submissions", subs, "-j", "2",
+                    "--out", out,      (char *)ex->id,  NULL};
     struct proc_result res;
     char tmpdir[300];
     snprintf(tmpdir, sizeof tmpdir, "TMPDIR=%s", k->tmp_dir);
@@ -323,8 +334,9 @@ static void check_batch(struct checks *k, const struct course *c)
         add_detail(detail, sizeof detail, "summary.md is missing or names no failing test\n");
     snprintf(p, sizeof p, "%s/results/hostile.json", out);
     if (!file_has(p, "kept running after it"))
-        add_detail(detail, sizeof detail, "the hostile submission's leftover processes were not "
-                                          "reported\n");
+        add_detail(detail, sizeof detail,
+                   "the hostile submission's leftover processes were not "
+                   "reported\n");
     /* The batch's scratch copies live in our scratch folder (TMPDIR below): nothing whose
      * command line names it may be left (the [x] keeps grep from finding itself). */
     snprintf(script, sizeof script, "! ps -eo args | grep -q '/tmp/[%c]%s/'", k->tmp_dir[5],
@@ -336,7 +348,8 @@ static void check_batch(struct checks *k, const struct course *c)
     check(k, detail[0] == '\0', detail,
           "--submissions -j 2: a correct, a starter, a broken and a hostile submission (fork "
           "burst, escaped process, output flood) graded apart; gradebook and summary written "
-          "(%.0f s)", res.seconds);
+          "(%.0f s)",
+          res.seconds);
     proc_result_free(&res);
 }
 
@@ -367,13 +380,14 @@ static void check_bundle(struct checks *k, const struct course *c)
     json_int_t max = json_integer_value(json_object_get(r, "max_score"));
     if (st != 0 || r == NULL || score != max || max <= 0 ||
         json_array_size(json_object_get(r, "tests")) != ex->data.ntests)
-        add_detail(detail, sizeof detail, "exit %d, score %lld of %lld\n%s", st,
-                   (long long)score, (long long)max, out);
+        add_detail(detail, sizeof detail, "exit %d, score %lld of %lld\n%s", st, (long long)score,
+                   (long long)max, out);
     json_decref(r);
     free(out);
     check(k, detail[0] == '\0', detail,
           "--gradescope-bundle: setup.sh and run_autograder run in a Gradescope-like root; a "
-          "correct %s scores full marks in results.json", ex->id);
+          "correct %s scores full marks in results.json",
+          ex->id);
 }
 
 void check_platforms(struct checks *k, const struct course *c)
@@ -402,17 +416,26 @@ void check_platforms(struct checks *k, const struct course *c)
         char grader_path[4600], tmpdir[300];
         snprintf(grader_path, sizeof grader_path, "%s/%s/grader/grader", k->root, VERIFY_BUILD_DIR);
         snprintf(tmpdir, sizeof tmpdir, "TMPDIR=%s", k->tmp_dir);
-        char *rep[] = {grader_path, "--build-dir", VERIFY_BUILD_DIR, "--tree", "fixture-flaky",
-                       "--repeat", "4", (char *)c->exercises[0].id,
-                       (char *)c->exercises[0].data.tests[0].name, NULL};
+        char *rep[] = {grader_path,
+                       "--build-dir",
+                       VERIFY_BUILD_DIR,
+                       "--tree",
+                       "fixture-flaky",
+                       "--repeat",
+                       "4",
+                       (char *)c->exercises[0].id,
+                       (char *)c->exercises[0].data.tests[0].name,
+                       NULL};
         for (size_t t = 0; t < c->exercises[0].data.ntests; t++)
-            if (strcmp(c->exercises[0].data.tests[t].name, "test_one_client_gets_its_bytes_back") == 0)
+            if (strcmp(c->exercises[0].data.tests[t].name, "test_one_client_gets_its_bytes_back") ==
+                0)
                 rep[8] = (char *)c->exercises[0].data.tests[t].name;
         struct proc_result rr;
         if (proc_run(rep, k->root, (char *[]){tmpdir, NULL}, 600, &rr) == 0) {
             check(k, exit_of(&rr) == 1 && strstr(rr.output, "flaky: passed 2 of 4 runs") != NULL,
-                  rr.output, "--repeat 4: the flaky fixture (passes every other run) is named "
-                             "flaky and fails");
+                  rr.output,
+                  "--repeat 4: the flaky fixture (passes every other run) is named "
+                  "flaky and fails");
             proc_result_free(&rr);
         }
     }
@@ -426,8 +449,9 @@ void check_platforms(struct checks *k, const struct course *c)
     argv[2] = (char *)c->exercises[1].id;
     argv[3] = NULL;
     if (proc_run(argv, k->root, NULL, 60, &res) == 0) {
-        check(k, exit_of(&res) == 0 && strstr(res.output, "your files (-) beside") != NULL &&
-                     strstr(res.output, "+++ solutions/") != NULL,
+        check(k,
+              exit_of(&res) == 0 && strstr(res.output, "your files (-) beside") != NULL &&
+                  strstr(res.output, "+++ solutions/") != NULL,
               res.output, "--diff %s shows the starter beside the reference (diff -u)",
               c->exercises[1].id);
         proc_result_free(&res);
