@@ -3,6 +3,7 @@
  */
 #include "grade.h"
 
+#include "learner.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -44,6 +45,7 @@ int grade_exercise(const struct runner *r, const struct course_exercise *ex, con
     }
 
     const struct test_result *first_failure = NULL;
+    size_t hidden_failed = 0;
     for (size_t i = 0; i < ex->data.ntests; i++) {
         const struct suite_test *t = &ex->data.tests[i];
         if (!selected(t->name, only))
@@ -55,19 +57,27 @@ int grade_exercise(const struct runner *r, const struct course_exercise *ex, con
             tr->verdict = VERDICT_BUILD_ERROR;
             tr->message = strdup("the exercise did not compile");
         } else {
-            runner_run_test(r, tree, ex, t->name, tr);
+            learner_run_test(r, tree, ex, t->name, r->repeat, tr);
+            tr->hidden = t->hidden;
             if (out != NULL)
                 report_test_line(out, st, tr);
         }
         if (tr->verdict == VERDICT_PASS) {
             res->passed++;
             res->points += t->weight;
+        } else if (t->hidden) {
+            hidden_failed++; /* never explained: the student must not see what it checks */
         } else if (first_failure == NULL) {
             first_failure = tr;
         }
     }
     if (out != NULL) {
         fprintf(out, "  %zu/%zu passed\n", res->passed, res->ntests);
+        if (hidden_failed > 0)
+            fprintf(out, "  %zu hidden test%s fail%s: what %s is not shown. Read the TODOs and "
+                         "the lecture again for the cases the visible tests do not cover.\n",
+                    hidden_failed, hidden_failed == 1 ? "" : "s", hidden_failed == 1 ? "s" : "",
+                    hidden_failed == 1 ? "it checks" : "they check");
         if (first_failure != NULL && res->build_log == NULL)
             report_failure(out, st, ex, tree, r->build_dir, first_failure);
     }

@@ -76,9 +76,13 @@ static void show(const struct course_exercise *ex, const struct suite_test *t, i
     if (tier < HINT_TIERS)
         printf("\nStill stuck? ./grader/grade hint %s %s goes one step deeper.\n", ex->id,
                t->name);
-    else
+    else if (util_is_dir("solutions"))
         printf("\nThat was the last hint for this test. Once your version passes, compare it with\n"
-               "solutions/%s/ to see another way to write it.\n", ex->dir);
+               "the reference (./grader/grade --diff %s) to see another way to write it.\n",
+               ex->id);
+    else
+        printf("\nThat was the last hint for this test. Once your version passes, ask for the\n"
+               "reference solution and compare: there is always another way to write it.\n");
 }
 
 int hint_next(const struct runner *r, const struct course *c, const struct course_exercise *ex,

@@ -12,6 +12,8 @@
  * Exit status: 0 every selected test passed, 1 some did not, 2 usage or set-up error.
  */
 #include "course.h"
+#include "edition.h"
+#include "extras.h"
 #include "grade.h"
 #include "hint.h"
 #include "proc.h"
@@ -57,10 +59,11 @@ static void usage(FILE *out, const char *argv0)
             "  --write-starters  instructors: remake exercises/ from the marked solutions\n"
             "                    (overwrites the starters' .c, .h and meson.build files)\n"
             "  --build-dir DIR   the meson build directory (default: build)\n"
+            "%s"
             "  -h, --help        show this help\n"
             "\n"
             "exit status: 0 all selected tests pass, 1 some fail, 2 usage or set-up error\n",
-            argv0, argv0);
+            argv0, argv0, extras_usage);
 }
 
 static void list_course(const struct course *c)
@@ -91,7 +94,7 @@ static void print_next_step(const struct exercise_result *results, size_t n, con
         const struct suite_todo *todo = NULL;
         for (size_t k = 0; k < er->ntests && todo == NULL; k++) {
             const struct suite_test *t = course_find_test(er->ex, er->tests[k].name);
-            if (er->tests[k].verdict != VERDICT_PASS && t != NULL)
+            if (er->tests[k].verdict != VERDICT_PASS && t != NULL && !t->hidden)
                 todo = course_test_todo(er->ex, t);
         }
         if (todo == NULL) {
@@ -296,6 +299,7 @@ int main(int argc, char **argv)
     int verbose = 0, list = 0, verify = 0, write_starters = 0, prove = 0;
     char err[512];
     int argi = 1;
+    struct extras xo = {0}; /* the options extras.h handles */
 
     proc_init(); /* leftover processes are stopped; Ctrl-C stops what runs */
 
@@ -306,6 +310,7 @@ int main(int argc, char **argv)
         return 2;
     for (; argi < argc; argi++) {
         const char *a = argv[argi];
+        int xr;
         if (a[0] != '-') {
             positional[npos++] = argv[argi];
         } else if (strcmp(a, "--solutions") == 0) {
@@ -333,6 +338,11 @@ int main(int argc, char **argv)
                 tree = v;
             else
                 build_dir = v;
+        } else if ((xr = extras_parse(&xo, argc, argv, &argi)) != 0) {
+            if (xr < 0) {
+                free(positional);
+                return 2;
+            }
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout, "./grader/grade");
             free(positional);
@@ -356,6 +366,23 @@ int main(int argc, char **argv)
         return 2;
     }
     int status = 2;
+    /* What needs the reference solutions says so when they are missing (a student edition). */
+    const char *needs = prove ? "--prove" : write_starters ? "--write-starters"
+                        : verify ? "--verify" : strcmp(tree, "solutions") == 0 ? "--solutions"
+                                                                                : NULL;
+    if (!list && needs != NULL && (status = edition_require_solutions(needs)) != 0)
+        goto out;
+    status = 2;
+    if (xo.valgrind) {
+        if (asan) {
+            fprintf(stderr, "grade: --valgrind and --asan cannot be combined\n");
+            goto out;
+        }
+        fast = 1; /* valgrind runs the plain build: it cannot run sanitized programs */
+    }
+    if (!list && !verify && !prove && !write_starters &&
+        extras_command(&xo, &course, positional, npos, fast, &status))
+        goto out;
     if (list) {
         list_course(&course);
         status = 0;
@@ -444,7 +471,7 @@ int main(int argc, char **argv)
         goto out;
     }
     struct runner r = {.root = cwd, .build_dir = build_dir, .tmp_dir = tmp_dir,
-                       .sanitized = sanitized};
+                       .sanitized = sanitized, .valgrind = xo.valgrind, .repeat = xo.repeat};
     struct report_style st = report_style_for(stdout, verbose);
     struct exercise_result *results = calloc(course.nexercises + 1, sizeof *results);
     if (results == NULL)
@@ -480,6 +507,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "grade: cannot write %s\n", json_path);
             status = 2;
         }
+        extras_after_grading(&xo, &course, tree, results, nres, &status);
         printf("%zu passed, %zu failed\n", passed, failed);
         if (status == 0)
             status = failed == 0 ? 0 : 1;

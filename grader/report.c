@@ -71,7 +71,9 @@ void report_exercise_heading(FILE *out, const struct report_style *st,
 void report_test_line(FILE *out, const struct report_style *st, const struct test_result *res)
 {
     char msg[MESSAGE_COLUMNS + 4];
-    const char *m = res->verdict == VERDICT_PASS ? "" : res->message;
+    const char *m = res->verdict == VERDICT_PASS ? ""
+                    : res->hidden                ? "(a hidden test: its details are not shown)"
+                                                 : res->message;
     size_t n = strcspn(m, "\n");
 
     if (n > MESSAGE_COLUMNS) {
@@ -108,8 +110,9 @@ static const char *verdict_advice(enum verdict v)
         return "the process exited in the middle of the test. Look for exit() (or a return from "
                "main-like code) in your server: a server must never exit because of one client.";
     case VERDICT_SANITIZER:
-        return "AddressSanitizer or UBSan found a memory or undefined-behaviour error; its report "
-               "is below. The first stack frame in your own file is where to look.";
+        return "AddressSanitizer, UBSan or valgrind found a memory error, a leak or undefined "
+               "behaviour; its report is below. The first stack frame in your own file is where "
+               "to look.";
     case VERDICT_ERROR:
         return "the test suite could not run at all; its output is below.";
     default:

@@ -212,7 +212,7 @@ static void classify(const struct runner *r, const char *tap, const struct proc_
     else if (strstr(res->message, BLOCKED_LOOP_PHRASE) != NULL)
         res->verdict = VERDICT_TIMEOUT;
     else if (sscanf(p, "Early exit with return value %d", &code) == 1)
-        res->verdict = r->sanitized && code == SANITIZER_EXIT ? VERDICT_SANITIZER
+        res->verdict = (r->sanitized || r->valgrind) && code == SANITIZER_EXIT ? VERDICT_SANITIZER
                                                               : VERDICT_EARLY_EXIT;
     else
         res->verdict = VERDICT_FAIL;
@@ -244,13 +244,23 @@ void runner_run_test(const struct runner *r, const char *tree, const struct cour
         env[7] = "CK_TIMEOUT_MULTIPLIER=" SANITIZER_SLOWDOWN_TEXT;
     }
     char *argv[] = {path, NULL};
+    /* valgrind memcheck: its report goes to the test's output; an error, or a definite leak,
+     * makes the test process exit with SANITIZER_EXIT, read like a sanitizer's. */
+    char *vg_argv[] = {"valgrind", "-q", "--error-exitcode=" SANITIZER_EXIT_TEXT,
+                       "--leak-check=full", "--errors-for-leak-kinds=definite",
+                       "--trace-children=yes", path, NULL};
+    unsigned slowdown = r->sanitized ? SANITIZER_SLOWDOWN : 1;
+    if (r->valgrind) {
+        env[5] = "CK_TIMEOUT_MULTIPLIER=" VALGRIND_SLOWDOWN_TEXT;
+        slowdown = VALGRIND_SLOWDOWN;
+    }
 
     /* A student's code is untrusted: bounded CPU time and file size, and no way to keep
      * running once the test is over (proc.c). Address space is not limited: ASan's shadow
      * memory needs terabytes of it. */
-    const struct proc_limits limits = {.cpu_s = LIMIT_TEST_S, .fsize_mb = 512};
-    if (proc_run_limited(argv, NULL, env, LIMIT_TEST_S * (r->sanitized ? SANITIZER_SLOWDOWN : 1),
-                         &limits, &proc) != 0) {
+    const struct proc_limits limits = {.cpu_s = LIMIT_TEST_S * slowdown, .fsize_mb = 512};
+    if (proc_run_limited(r->valgrind ? vg_argv : argv, NULL, env, LIMIT_TEST_S * slowdown, &limits,
+                         &proc) != 0) {
         res->verdict = VERDICT_ERROR;
         res->message = xstrdup("out of memory");
         return;

@@ -31,6 +31,8 @@ struct runner {
     const char *build_dir; /* meson build directory, relative to root or absolute */
     const char *tmp_dir;   /* scratch directory for logs and transcripts */
     int sanitized;         /* the build uses -fsanitize: scale timeouts, read sanitizer exits */
+    int valgrind;          /* run the tests under valgrind memcheck (a plain build) */
+    unsigned repeat;       /* run each test this many times (0 or 1: once); see learner.h */
 };
 
 struct test_result {
@@ -40,6 +42,7 @@ struct test_result {
     char *transcript; /* what the test sent and received; owned, may be NULL */
     char *output;     /* everything the suite printed for this test; owned, may be NULL */
     double seconds;
+    int hidden;       /* a hidden test: its details are not shown to the student */
 };
 
 /* Builds the suite and the command-line program of exercise `ex` from `tree`. Returns 0, or

@@ -18,6 +18,9 @@
  * exit status SANITIZER_EXIT. The options are written once, in the root meson.build, which
  * passes them here and to `meson test --setup=asan`. NULL-terminated. */
 #define SANITIZER_EXIT 23
+#define SANITIZER_EXIT_TEXT "23"
+#define VALGRIND_SLOWDOWN 10 /* --valgrind: timeouts are this many times longer */
+#define VALGRIND_SLOWDOWN_TEXT "10"
 extern char *const util_sanitizer_env[];
 
 /* The grader's one policy for running out of memory: say so and exit with status 2 (a set-up

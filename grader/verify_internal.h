@@ -76,4 +76,7 @@ void run_demos(struct checks *k, const struct course *c, const char *build_dir, 
 void check_fixture(struct checks *k, const struct course *c, const struct course_fixture *f);
 void check_grader_cli(struct checks *k, const struct course *c);
 
+/* verify_platforms.c: report formats, student edition, batch grading, Gradescope bundle */
+void check_platforms(struct checks *k, const struct course *c);
+
 #endif
