@@ -56,7 +56,8 @@ static int only_keys(struct loader *L, json_t *obj, const char *near, const char
 
     if (!json_is_object(obj))
         return fail(L, near, NULL, "%s must be an object", what);
-    json_object_foreach(obj, key, value) {
+    json_object_foreach(obj, key, value)
+    {
         size_t i = 0;
         while (allowed[i] != NULL && strcmp(allowed[i], key) != 0)
             i++;
@@ -104,7 +105,8 @@ static int load_exercise(struct loader *L, struct course_exercise *ex, json_t *o
     snprintf(near, sizeof near, "exercise %zu", i + 1);
     if (only_keys(L, obj, NULL, near, keys) != 0 || str(L, obj, "id", near, &ex->id) != 0)
         return -1;
-    if (str(L, obj, "dir", ex->id, &ex->dir) != 0 || str(L, obj, "title", ex->id, &ex->title) != 0 ||
+    if (str(L, obj, "dir", ex->id, &ex->dir) != 0 ||
+        str(L, obj, "title", ex->id, &ex->title) != 0 ||
         str(L, obj, "program", ex->id, &ex->program) != 0 ||
         str_array(L, obj, "aliases", ex->id, &ex->aliases, &ex->naliases) != 0)
         return -1;
@@ -178,8 +180,9 @@ int course_load(struct course *c, const char *path, char *err, size_t errsz)
     long nex = array_len(root, "exercises"), ndemo = array_len(root, "demos");
     long nfix = array_len(root, "fixtures");
     if (nex <= 0 || ndemo < 0 || nfix < 0) {
-        fail(&L, NULL, NULL, "\"exercises\" must be a non-empty array; \"demos\" and "
-                             "\"fixtures\" arrays");
+        fail(&L, NULL, NULL,
+             "\"exercises\" must be a non-empty array; \"demos\" and "
+             "\"fixtures\" arrays");
         goto fail;
     }
     c->exercises = calloc((size_t)nex, sizeof *c->exercises);
@@ -191,11 +194,13 @@ int course_load(struct course *c, const char *path, char *err, size_t errsz)
     }
     /* Each count grows before its entry loads, so course_free() frees a half-loaded entry. */
     for (size_t i = 0; i < (size_t)nex; i++)
-        if (c->nexercises++, load_exercise(&L, &c->exercises[i], json_array_get(json_object_get(root, "exercises"),
-                                                               i), i) != 0)
+        if (c->nexercises++,
+            load_exercise(&L, &c->exercises[i],
+                          json_array_get(json_object_get(root, "exercises"), i), i) != 0)
             goto fail;
     for (size_t i = 0; i < (size_t)ndemo; i++)
-        if (c->ndemos++, load_demo(&L, &c->demos[i], json_array_get(json_object_get(root, "demos"), i), i) != 0)
+        if (c->ndemos++,
+            load_demo(&L, &c->demos[i], json_array_get(json_object_get(root, "demos"), i), i) != 0)
             goto fail;
     for (size_t i = 0; i < (size_t)nfix; i++) {
         struct course_fixture *cf = &c->fixtures[c->nfixtures++];
@@ -208,8 +213,8 @@ int course_load(struct course *c, const char *path, char *err, size_t errsz)
         }
         for (size_t k = 0; k < cf->ntests; k++)
             if (course_find_test(ex, cf->tests[k]) == NULL) {
-                fail(&L, cf->name, cf->tests[k], "fixture %s: %s has no test %s", cf->name,
-                     ex->id, cf->tests[k]);
+                fail(&L, cf->name, cf->tests[k], "fixture %s: %s has no test %s", cf->name, ex->id,
+                     cf->tests[k]);
                 goto fail;
             }
     }
@@ -229,7 +234,8 @@ const struct course_exercise *course_find(const struct course *c, const char *na
         const char *num = ex->id + strspn(ex->id, "ex");
         const char *want = name + (strncmp(name, "ex", 2) == 0 ? 2 : 0);
         if (strcmp(ex->id, name) == 0 || strcmp(ex->dir, name) == 0 ||
-            (*want != '\0' && strspn(want, "0123456789") == strlen(want) && atoi(want) == atoi(num)))
+            (*want != '\0' && strspn(want, "0123456789") == strlen(want) &&
+             atoi(want) == atoi(num)))
             return ex;
         for (size_t a = 0; a < ex->naliases; a++)
             if (strcmp(ex->aliases[a], name) == 0)

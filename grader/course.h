@@ -16,8 +16,8 @@
 #include <stddef.h>
 
 struct course_exercise {
-    const char *id;      /* "ex01" */
-    const char *dir;     /* "ex01-echo-server" */
+    const char *id;  /* "ex01" */
+    const char *dir; /* "ex01-echo-server" */
     const char *title;
     const char *program; /* the command-line server, e.g. "echo-server" */
     const char **aliases;
@@ -38,12 +38,12 @@ struct course_demo {
 
 /* A deliberately broken submission the grader must classify correctly (its self-test). */
 struct course_fixture {
-    const char *name;      /* tree "fixture-NAME" in the build */
-    const char *exercise;  /* exercise id */
-    const char *verdict;   /* the verdict the listed tests must get: "crash", "timeout", ... */
-    const char **tests;    /* the tests graded, each must get it; NULL-terminated; empty: all */
+    const char *name;     /* tree "fixture-NAME" in the build */
+    const char *exercise; /* exercise id */
+    const char *verdict;  /* the verdict the listed tests must get: "crash", "timeout", ... */
+    const char **tests;   /* the tests graded, each must get it; NULL-terminated; empty: all */
     size_t ntests;
-    const char *about;     /* what the fixture does wrong */
+    const char *about; /* what the fixture does wrong */
 };
 
 struct course {

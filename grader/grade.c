@@ -74,8 +74,9 @@ int grade_exercise(const struct runner *r, const struct course_exercise *ex, con
     if (out != NULL) {
         fprintf(out, "  %zu/%zu passed\n", res->passed, res->ntests);
         if (hidden_failed > 0)
-            fprintf(out, "  %zu hidden test%s fail%s: what %s is not shown. Read the TODOs and "
-                         "the lecture again for the cases the visible tests do not cover.\n",
+            fprintf(out,
+                    "  %zu hidden test%s fail%s: what %s is not shown. Read the TODOs and "
+                    "the lecture again for the cases the visible tests do not cover.\n",
                     hidden_failed, hidden_failed == 1 ? "" : "s", hidden_failed == 1 ? "s" : "",
                     hidden_failed == 1 ? "it checks" : "they check");
         if (first_failure != NULL && res->build_log == NULL)
@@ -105,22 +106,18 @@ int grade_write_json(const char *path, const char *tree, const struct exercise_r
         for (size_t k = 0; k < er->ntests; k++) {
             const struct test_result *tr = &er->tests[k];
             json_array_append_new(tests, json_pack("{s:s, s:s, s:s, s:f}", "name", tr->name,
-                                                   "verdict", verdict_name(tr->verdict),
-                                                   "message", tr->message ? tr->message : "",
-                                                   "seconds", tr->seconds));
+                                                   "verdict", verdict_name(tr->verdict), "message",
+                                                   tr->message ? tr->message : "", "seconds",
+                                                   tr->seconds));
         }
         passed += er->passed;
         failed += er->ntests - er->passed;
-        json_array_append_new(exercises,
-                              json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:o}",
-                                        "id", er->ex->id, "title", er->ex->title,
-                                        "dir", er->ex->dir,
-                                        "built", er->build_log == NULL,
-                                        "passed", (json_int_t)er->passed,
-                                        "total", (json_int_t)er->ntests,
-                                        "points", (json_int_t)er->points,
-                                        "max_points", (json_int_t)er->max_points,
-                                        "tests", tests));
+        json_array_append_new(
+            exercises, json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:o}", "id", er->ex->id,
+                                 "title", er->ex->title, "dir", er->ex->dir, "built",
+                                 er->build_log == NULL, "passed", (json_int_t)er->passed, "total",
+                                 (json_int_t)er->ntests, "points", (json_int_t)er->points,
+                                 "max_points", (json_int_t)er->max_points, "tests", tests));
     }
     json_t *root = json_pack("{s:s, s:I, s:I, s:o}", "tree", tree, "passed", (json_int_t)passed,
                              "failed", (json_int_t)failed, "exercises", exercises);

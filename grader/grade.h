@@ -13,8 +13,8 @@
 /* The results of one exercise. */
 struct exercise_result {
     const struct course_exercise *ex;
-    char *build_log;            /* compiler output when the build failed, else NULL; owned */
-    struct test_result *tests;  /* one per graded test; owned */
+    char *build_log;           /* compiler output when the build failed, else NULL; owned */
+    struct test_result *tests; /* one per graded test; owned */
     size_t ntests;
     size_t passed;
     int points, max_points;

@@ -74,8 +74,7 @@ static void show(const struct course_exercise *ex, const struct suite_test *t, i
     else
         printf("%s\n", t->shape != NULL ? t->shape : todo->shape);
     if (tier < HINT_TIERS)
-        printf("\nStill stuck? ./grader/grade hint %s %s goes one step deeper.\n", ex->id,
-               t->name);
+        printf("\nStill stuck? ./grader/grade hint %s %s goes one step deeper.\n", ex->id, t->name);
     else if (util_is_dir("solutions"))
         printf("\nThat was the last hint for this test. Once your version passes, compare it with\n"
                "the reference (./grader/grade --diff %s) to see another way to write it.\n",
@@ -107,7 +106,8 @@ int hint_next(const struct runner *r, const struct course *c, const struct cours
         t = first_failing(r, e, tree, &build_failed);
         if (build_failed) {
             printf("%s/%s does not compile: fix the errors above first (./grader/grade %s shows "
-                   "them too).\n", tree, e->dir, e->id);
+                   "them too).\n",
+                   tree, e->dir, e->id);
             return 1;
         }
         if (t != NULL)

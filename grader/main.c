@@ -29,8 +29,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEFAULT_BUILD_DIR "build"               /* plain build: --fast, and the grader itself */
-#define SANITIZED_BUILD_DIR "build-sanitized"   /* the default for grading: ASan + UBSan */
+#define DEFAULT_BUILD_DIR "build"             /* plain build: --fast, and the grader itself */
+#define SANITIZED_BUILD_DIR "build-sanitized" /* the default for grading: ASan + UBSan */
 
 static void usage(FILE *out, const char *argv0)
 {
@@ -120,8 +120,10 @@ static int ensure_sanitized_build(const char *dir)
     snprintf(ninja, sizeof ninja, "%s/build.ninja", dir);
     if (util_is_file(ninja))
         return 0;
-    fprintf(stderr, "Configuring %s/ with AddressSanitizer + UBSan (first run only; --fast skips "
-                    "the sanitizers)...\n", dir);
+    fprintf(stderr,
+            "Configuring %s/ with AddressSanitizer + UBSan (first run only; --fast skips "
+            "the sanitizers)...\n",
+            dir);
     char *argv[8] = {"meson", "setup"};
     int n = 2;
     if (util_is_dir(dir))
@@ -179,8 +181,8 @@ static int prove_course(const struct course *c, const struct course_exercise *on
                 printf("  TODO(%d) %s: NOT NEEDED: taken out, its %d tests still pass\n",
                        todo->number, todo->title, res.ntests);
             else
-                printf("  TODO(%d) %s: needed: without it %s gets %s\n", todo->number,
-                       todo->title, res.caught_by, verdict_name(res.verdict));
+                printf("  TODO(%d) %s: needed: without it %s gets %s\n", todo->number, todo->title,
+                       res.caught_by, verdict_name(res.verdict));
             prove_result_free(&res);
         }
         /* In order: with TODOs 1..n written, every test of TODO n passes. */
@@ -200,8 +202,8 @@ static int prove_course(const struct course *c, const struct course_exercise *on
             }
             prove_result_free(&res);
         }
-        printf("  in order: %s\n", missed == 0 ? "after TODOs 1..n, every test of TODO n passes"
-                                               : "see above");
+        printf("  in order: %s\n",
+               missed == 0 ? "after TODOs 1..n, every test of TODO n passes" : "see above");
         if (prove_restore(ex, err, sizeof err) != 0)
             fprintf(stderr, "grade: %s\n", err);
     }
@@ -331,7 +333,8 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--write-starters") == 0) {
             write_starters = 1;
         } else if ((strcmp(a, "--json") == 0 || strcmp(a, "--tree") == 0 ||
-                    strcmp(a, "--build-dir") == 0) && argi + 1 < argc) {
+                    strcmp(a, "--build-dir") == 0) &&
+                   argi + 1 < argc) {
             const char *v = argv[++argi];
             if (strcmp(a, "--json") == 0)
                 json_path = v;
@@ -368,9 +371,11 @@ int main(int argc, char **argv)
     }
     int status = 2;
     /* What needs the reference solutions says so when they are missing (a student edition). */
-    const char *needs = prove ? "--prove" : write_starters ? "--write-starters"
-                        : verify ? "--verify" : strcmp(tree, "solutions") == 0 ? "--solutions"
-                                                                                : NULL;
+    const char *needs = prove                            ? "--prove"
+                        : write_starters                 ? "--write-starters"
+                        : verify                         ? "--verify"
+                        : strcmp(tree, "solutions") == 0 ? "--solutions"
+                                                         : NULL;
     if (!list && needs != NULL && (status = edition_require_solutions(needs)) != 0)
         goto out;
     status = 2;
@@ -440,8 +445,8 @@ int main(int argc, char **argv)
             perror("grade: set-up");
             goto out;
         }
-        struct runner hr = {.root = cwd, .build_dir = build_dir, .tmp_dir = tmp_dir,
-                            .sanitized = sanitized};
+        struct runner hr = {
+            .root = cwd, .build_dir = build_dir, .tmp_dir = tmp_dir, .sanitized = sanitized};
         status = hint_next(&hr, &course, hex, npos > 2 ? positional[2] : NULL, tree);
         char *rm[] = {"rm", "-rf", tmp_dir, NULL};
         struct proc_result ignored;
@@ -471,8 +476,12 @@ int main(int argc, char **argv)
         perror("grade: cannot make a scratch directory");
         goto out;
     }
-    struct runner r = {.root = cwd, .build_dir = build_dir, .tmp_dir = tmp_dir,
-                       .sanitized = sanitized, .valgrind = xo.valgrind, .repeat = xo.repeat};
+    struct runner r = {.root = cwd,
+                       .build_dir = build_dir,
+                       .tmp_dir = tmp_dir,
+                       .sanitized = sanitized,
+                       .valgrind = xo.valgrind,
+                       .repeat = xo.repeat};
     struct report_style st = report_style_for(stdout, verbose);
     struct exercise_result *results = calloc(course.nexercises + 1, sizeof *results);
     if (results == NULL)
@@ -480,8 +489,9 @@ int main(int argc, char **argv)
     size_t nres = 0, passed = 0, failed = 0;
 
     printf("Grading %s/ %s\n", tree,
-           strcmp(tree, "exercises") == 0 ? "(your code)"
-           : strcmp(tree, "solutions") == 0 ? "(the reference solutions)" : "");
+           strcmp(tree, "exercises") == 0   ? "(your code)"
+           : strcmp(tree, "solutions") == 0 ? "(the reference solutions)"
+                                            : "");
     status = 0;
     for (size_t i = 0; results != NULL && i < course.nexercises; i++) {
         const struct course_exercise *ex = &course.exercises[i];

@@ -16,7 +16,7 @@ struct proc_result {
     int timed_out;       /* killed after the timeout */
     int failed_to_start; /* fork/exec failed (output says why) */
     double seconds;      /* wall time */
-    char *output;        /* stdout and stderr interleaved, NUL-terminated; free with proc_result_free */
+    char *output; /* stdout and stderr interleaved, NUL-terminated; free with proc_result_free */
     size_t output_len;
     size_t output_dropped; /* bytes beyond PROC_OUTPUT_MAX */
     int leftovers;         /* processes still running after the program exited, stopped */
@@ -55,9 +55,8 @@ int proc_run(char *const argv[], const char *cwd, char *const env_add[], double 
  * running (in its group, or reparented to the grader) is stopped after a short grace for its
  * last output: a leftover process never holds the run up until the timeout. The number of
  * processes stopped that way is in res->leftovers. */
-int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[],
-                     double timeout_s, const struct proc_limits *limits,
-                     struct proc_result *res);
+int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[], double timeout_s,
+                     const struct proc_limits *limits, struct proc_result *res);
 
 /* True when the program ran and exited with status 0. */
 int proc_ok(const struct proc_result *res);

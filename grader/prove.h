@@ -17,14 +17,14 @@
 #define PROVE_TREE "proof"
 
 struct prove_result {
-    int todo;               /* the TODO taken out */
-    int nblocks;            /* how many marked blocks it has in the solution */
-    int ntests;             /* tests assigned to it */
-    const char *caught_by;  /* the first of them that failed, or NULL (borrowed from course) */
-    enum verdict verdict;   /* that test's verdict */
-    char *message;          /* its message, or the build log when the variant does not build;
-                               owned */
-    int build_failed;       /* the stub does not compile */
+    int todo;              /* the TODO taken out */
+    int nblocks;           /* how many marked blocks it has in the solution */
+    int ntests;            /* tests assigned to it */
+    const char *caught_by; /* the first of them that failed, or NULL (borrowed from course) */
+    enum verdict verdict;  /* that test's verdict */
+    char *message;         /* its message, or the build log when the variant does not build;
+                              owned */
+    int build_failed;      /* the stub does not compile */
 };
 
 /* Writes proof/ (every exercise's solution, nothing taken out) and configures r->build_dir

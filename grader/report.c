@@ -11,10 +11,10 @@
 
 #include "util.h"
 
-#define MESSAGE_COLUMNS 70       /* message shown on a test's line before it is cut */
-#define BUILD_LOG_LINES 40       /* compiler lines shown without --verbose */
-#define TRANSCRIPT_LINES 24      /* transcript lines shown without --verbose */
-#define OUTPUT_LINES 30          /* sanitizer/suite output lines shown without --verbose */
+#define MESSAGE_COLUMNS 70  /* message shown on a test's line before it is cut */
+#define BUILD_LOG_LINES 40  /* compiler lines shown without --verbose */
+#define TRANSCRIPT_LINES 24 /* transcript lines shown without --verbose */
+#define OUTPUT_LINES 30     /* sanitizer/suite output lines shown without --verbose */
 
 struct report_style report_style_for(FILE *out, int verbose)
 {
@@ -161,10 +161,17 @@ static int find_todo(const char *dir, const char *todo, char *out, size_t outsz)
  * shown). */
 static char *sanitizer_digest(const char *output, const char *tree)
 {
-    static const char *const keep[] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                                       "runtime error:", "SUMMARY:", "Direct leak",
-                                       "Indirect leak", "READ of size", "WRITE of size",
-                                       "is located", "freed by thread", "previously allocated",
+    static const char *const keep[] = {"ERROR: AddressSanitizer",
+                                       "ERROR: LeakSanitizer",
+                                       "runtime error:",
+                                       "SUMMARY:",
+                                       "Direct leak",
+                                       "Indirect leak",
+                                       "READ of size",
+                                       "WRITE of size",
+                                       "is located",
+                                       "freed by thread",
+                                       "previously allocated",
                                        NULL};
     char mine[256];
     size_t cap = strlen(output) + 128, len = 0;
@@ -198,8 +205,10 @@ static char *sanitizer_digest(const char *output, const char *tree)
         return NULL;
     }
     if (dropped > 0)
-        snprintf(out + len, cap - len, "(%d stack frames outside %s/ left out; --verbose shows "
-                                       "them)\n", dropped, tree);
+        snprintf(out + len, cap - len,
+                 "(%d stack frames outside %s/ left out; --verbose shows "
+                 "them)\n",
+                 dropped, tree);
     return out;
 }
 
@@ -254,6 +263,5 @@ void report_failure(FILE *out, const struct report_style *st, const struct cours
         fprintf(out, "  Look at: the code you wrote for %s (%s) in %s/\n", marker, todo->title,
                 dir);
     fprintf(out, "  Read: %s\n", todo->lecture);
-    fprintf(out, "  More help: ./grader/grade hint %s  (each call goes one step deeper)\n",
-            ex->id);
+    fprintf(out, "  More help: ./grader/grade hint %s  (each call goes one step deeper)\n", ex->id);
 }

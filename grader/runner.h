@@ -42,7 +42,7 @@ struct test_result {
     char *transcript; /* what the test sent and received; owned, may be NULL */
     char *output;     /* everything the suite printed for this test; owned, may be NULL */
     double seconds;
-    int hidden;       /* a hidden test: its details are not shown to the student */
+    int hidden; /* a hidden test: its details are not shown to the student */
 };
 
 /* Builds the suite and the command-line program of exercise `ex` from `tree`. Returns 0, or

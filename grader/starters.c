@@ -186,8 +186,9 @@ static int gen_file(struct gen *g, const char *text, int is_c, struct out *o)
             continue;
         }
         if (!is_c)
-            return gen_fail(g, lineno, "STUDENT markers belong in .c files (headers are the same "
-                                       "in both trees)");
+            return gen_fail(g, lineno,
+                            "STUDENT markers belong in .c files (headers are the same "
+                            "in both trees)");
         const struct suite_todo *t = suite_data_todo(g->d, n);
         if (t == NULL || n > STARTERS_MAX_TODO)
             return gen_fail(g, lineno, "STUDENT(n) names a TODO that tests.json does not have");
@@ -232,8 +233,9 @@ static int gen_file(struct gen *g, const char *text, int is_c, struct out *o)
         if (!done)
             return gen_fail(g, open_line, "the STUDENT marker's comment never ends");
         if (!in_stub)
-            return gen_fail(g, open_line, "the STUDENT marker has no \"stub:\" line (write "
-                                          "\"stub:\" alone for an empty stub)");
+            return gen_fail(g, open_line,
+                            "the STUDENT marker has no \"stub:\" line (write "
+                            "\"stub:\" alone for an empty stub)");
         /* The solution's code, up to the closing marker. */
         struct out code = {0};
         int closed = 0;
@@ -285,9 +287,9 @@ static int gen_file(struct gen *g, const char *text, int is_c, struct out *o)
 static int wanted_file(const char *name)
 {
     size_t n = strlen(name);
-    return name[0] != '.' && ((n > 2 && (strcmp(name + n - 2, ".c") == 0 ||
-                                         strcmp(name + n - 2, ".h") == 0)) ||
-                              strcmp(name, "meson.build") == 0);
+    return name[0] != '.' &&
+           ((n > 2 && (strcmp(name + n - 2, ".c") == 0 || strcmp(name + n - 2, ".h") == 0)) ||
+            strcmp(name, "meson.build") == 0);
 }
 
 /* Calls fn for every generated file of src_dir. */
@@ -315,8 +317,8 @@ static int each_file(const char *src_dir, const struct suite_data *d, starters_s
             rc = -1;
             break;
         }
-        struct gen g = {.file = path, .d = d, .which = which, .nblocks = nblocks, .err = err,
-                        .errsz = errsz};
+        struct gen g = {
+            .file = path, .d = d, .which = which, .nblocks = nblocks, .err = err, .errsz = errsz};
         struct out o = {0};
         size_t n = strlen(e->d_name);
         rc = gen_file(&g, text, strcmp(e->d_name + n - 2, ".c") == 0, &o);

@@ -266,8 +266,8 @@ void check_docs(struct checks *k, const struct course *c)
         if (d != NULL)
             closedir(d);
     }
-    check(k, detail[0] == '\0', detail, "every relative link in the READMEs leads somewhere (%d links)",
-          nlinks);
+    check(k, detail[0] == '\0', detail,
+          "every relative link in the READMEs leads somewhere (%d links)", nlinks);
 
     detail[0] = '\0';
     int n = 0;

@@ -26,8 +26,8 @@ void check_mirror(struct checks *k, const struct course_exercise *ex)
     snprintf(sdir, sizeof sdir, "%s/solutions/%s", k->root, ex->dir);
     char **ef = list_files(edir), **sf = list_files(sdir);
 
-    if (!check(k, ef != NULL && sf != NULL, NULL, "%s: exercises/%s and solutions/%s exist",
-               ex->id, ex->dir, ex->dir))
+    if (!check(k, ef != NULL && sf != NULL, NULL, "%s: exercises/%s and solutions/%s exist", ex->id,
+               ex->dir, ex->dir))
         goto out;
     for (size_t i = 0; ef[i] != NULL; i++)
         if (!has_name(sf, ef[i]) && strcmp(ef[i], "README.md") != 0)
@@ -265,7 +265,8 @@ void check_spec_literals(struct checks *k, const struct course *c)
                 unescape(start, (size_t)(end - start), lit, sizeof lit);
                 nspecs++;
                 if (lit[0] != '\0' && strstr(readable, lit) == NULL)
-                    add_detail(detail, sizeof detail, "tests/%s/%s asks for \"%s\", which neither "
+                    add_detail(detail, sizeof detail,
+                               "tests/%s/%s asks for \"%s\", which neither "
                                "exercises/%s/README.md nor the starter's TODOs mention\n",
                                ex->dir, files[f], lit, ex->dir);
             }

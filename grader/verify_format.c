@@ -61,8 +61,8 @@ void check_format(struct checks *k)
         major = atoi(v + 8);
     proc_result_free(&res);
     if (major != FORMAT_MAJOR) {
-        printf("  skip formatting not checked: it needs clang-format %d (found %s)\n",
-               FORMAT_MAJOR, major > 0 ? "another version" : "none");
+        printf("  skip formatting not checked: it needs clang-format %d (found %s)\n", FORMAT_MAJOR,
+               major > 0 ? "another version" : "none");
         return;
     }
 

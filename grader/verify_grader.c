@@ -28,8 +28,8 @@ static json_t *grade_via_cli(struct checks *k, const char *tree, const char *ex_
 {
     char grader[4600], json_path[256];
     struct proc_result res;
-    char *argv[64] = {grader, "--build-dir", VERIFY_BUILD_DIR, "--tree", (char *)tree,
-                      "--json", json_path, (char *)ex_id};
+    char *argv[64] = {grader,       "--build-dir", VERIFY_BUILD_DIR, "--tree",
+                      (char *)tree, "--json",      json_path,        (char *)ex_id};
     size_t n = 8;
 
     snprintf(grader, sizeof grader, "%s/%s/grader/grader", k->root, VERIFY_BUILD_DIR);
@@ -74,8 +74,8 @@ void check_fixture(struct checks *k, const struct course *c, const struct course
             if (v != NULL && strcmp(v, f->verdict) == 0)
                 got++;
             else
-                add_detail(detail, sizeof detail, "%s: %s, expected %s (%s)\n", name, v,
-                           f->verdict, json_string_value(json_object_get(t, "message")));
+                add_detail(detail, sizeof detail, "%s: %s, expected %s (%s)\n", name, v, f->verdict,
+                           json_string_value(json_object_get(t, "message")));
         }
         if (got != want || want == 0)
             add_detail(detail, sizeof detail, "%zu of %zu tests got the verdict %s\n", got, want,

@@ -33,7 +33,8 @@ int check(struct checks *k, int ok, const char *detail, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* Appends printf output to a detail buffer; stops quietly when it is full. */
-void add_detail(char *buf, size_t bufsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void add_detail(char *buf, size_t bufsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* The regular files directly in `dir`, sorted; NULL-terminated (free with util_free_strv).
  * NULL if dir is missing. */

@@ -19,13 +19,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const linux_only[] = {"SOCK_NONBLOCK", "SOCK_CLOEXEC", "MSG_NOSIGNAL",
-                                         "accept4", "epoll_", "eventfd", "pipe2", "prctl",
-                                         "TCP_USER_TIMEOUT", "TCP_KEEPIDLE",
-                                         "sched_setaffinity", "inotify_", "signalfd", NULL};
-static const char *const guards[] = {"__linux__", "HAVE_", "SOCK_NONBLOCK", "SOCK_CLOEXEC",
-                                     "MSG_NOSIGNAL", "TCP_USER_TIMEOUT", "TCP_KEEPIDLE",
-                                     "SO_REUSEPORT", "EFD_", "SO_NOSIGPIPE", "__APPLE__", NULL};
+static const char *const linux_only[] = {"SOCK_NONBLOCK",
+                                         "SOCK_CLOEXEC",
+                                         "MSG_NOSIGNAL",
+                                         "accept4",
+                                         "epoll_",
+                                         "eventfd",
+                                         "pipe2",
+                                         "prctl",
+                                         "TCP_USER_TIMEOUT",
+                                         "TCP_KEEPIDLE",
+                                         "sched_setaffinity",
+                                         "inotify_",
+                                         "signalfd",
+                                         NULL};
+static const char *const guards[] = {"__linux__",    "HAVE_",        "SOCK_NONBLOCK",
+                                     "SOCK_CLOEXEC", "MSG_NOSIGNAL", "TCP_USER_TIMEOUT",
+                                     "TCP_KEEPIDLE", "SO_REUSEPORT", "EFD_",
+                                     "SO_NOSIGPIPE", "__APPLE__",    NULL};
 
 /* Does `line` use `name` as (the start of) an identifier? */
 static int uses(const char *line, const char *name)
@@ -53,8 +64,8 @@ static int scan(const char *path, const char *shown, char *detail, size_t detail
     for (const char *p = strstr(text, "#ifndef "); p != NULL; p = strstr(p + 1, "#ifndef ")) {
         size_t n = strcspn(p + 8, " \t\n");
         if (strlen(fallbacks) + n + 2 < sizeof fallbacks)
-            snprintf(fallbacks + strlen(fallbacks), sizeof fallbacks - strlen(fallbacks),
-                     "%.*s ", (int)n, p + 8);
+            snprintf(fallbacks + strlen(fallbacks), sizeof fallbacks - strlen(fallbacks), "%.*s ",
+                     (int)n, p + 8);
     }
     for (char *p = text, in_comment = 0; *p != '\0'; p++) { /* blank comments and strings */
         if (in_comment) {
@@ -112,8 +123,7 @@ static int scan(const char *path, const char *shown, char *detail, size_t detail
 }
 
 /* Every .c and .h under `dir`, one level of subfolders deep. */
-static void scan_tree(struct checks *k, const char *dir, char *detail, size_t detailsz,
-                      int *nfiles)
+static void scan_tree(struct checks *k, const char *dir, char *detail, size_t detailsz, int *nfiles)
 {
     char path[4400];
     snprintf(path, sizeof path, "%s/%s", k->root, dir);
@@ -150,13 +160,13 @@ static void scan_tree(struct checks *k, const char *dir, char *detail, size_t de
 
 void check_portable(struct checks *k)
 {
-    static const char *const dirs[] = {"exercises", "solutions", "tests", "lectures", "grader",
-                                       NULL};
+    static const char *const dirs[] = {"exercises", "solutions", "tests",
+                                       "lectures",  "grader",    NULL};
     char detail[8192] = "";
     int nfiles = 0;
 
     for (size_t i = 0; dirs[i] != NULL; i++)
         scan_tree(k, dirs[i], detail, sizeof detail, &nfiles);
-    check(k, detail[0] == '\0', detail,
-          "Linux-only interfaces stand behind a guard (%d C files)", nfiles);
+    check(k, detail[0] == '\0', detail, "Linux-only interfaces stand behind a guard (%d C files)",
+          nfiles);
 }

@@ -30,7 +30,7 @@ static int verdict_ok_for(const char *tree, enum verdict v)
 }
 
 void run_tree(struct checks *k, const struct runner *r, const struct course_exercise *ex,
-                     const char *tree, const char *label)
+              const char *tree, const char *label)
 {
     struct exercise_result res;
     double total = 0;
@@ -62,16 +62,15 @@ void run_tree(struct checks *k, const struct runner *r, const struct course_exer
     if (!k->verbose)
         printf("  %s%-4s%s %s: %s %zu of %zu tests %s (%.1f s)\n",
                report_color(&k->st, bad == 0 ? VERDICT_PASS : VERDICT_FAIL),
-               bad == 0 ? "ok" : "FAIL", report_reset(&k->st), ex->id, label, res.ntests - (size_t)bad,
-               res.ntests, strcmp(tree, "solutions") == 0 ? "pass" : "fail cleanly on the starter",
-               total);
+               bad == 0 ? "ok" : "FAIL", report_reset(&k->st), ex->id, label,
+               res.ntests - (size_t)bad, res.ntests,
+               strcmp(tree, "solutions") == 0 ? "pass" : "fail cleanly on the starter", total);
     grade_result_free(&res);
 }
 
 /* ---- demos ----------------------------------------------------------------------------- */
 
-void run_demos(struct checks *k, const struct course *c, const char *build_dir,
-                      int sanitized)
+void run_demos(struct checks *k, const struct course *c, const char *build_dir, int sanitized)
 {
     char how[128];
 
@@ -88,8 +87,7 @@ void run_demos(struct checks *k, const struct course *c, const char *build_dir,
 
         struct proc_result res;
         if (proc_run(argv, k->root, sanitized ? util_sanitizer_env : NULL,
-                     d->timeout_s * (sanitized ? SANITIZER_SLOWDOWN : 1),
-                     &res) != 0)
+                     d->timeout_s * (sanitized ? SANITIZER_SLOWDOWN : 1), &res) != 0)
             continue;
         char detail[4096] = "";
         if (!proc_ok(&res))

@@ -23,8 +23,9 @@ void check_starters_generated(struct checks *k, const struct course *c)
         if (n < 0)
             snprintf(detail, sizeof detail, "%s", err);
         else if (n > 0)
-            add_detail(detail, sizeof detail, "run ./grader/grade --write-starters to remake "
-                                              "them from the markers\n");
+            add_detail(detail, sizeof detail,
+                       "run ./grader/grade --write-starters to remake "
+                       "them from the markers\n");
         check(k, n == 0, detail, "%s: exercises/%s is what the markers in solutions/ make", ex->id,
               ex->dir);
     }
@@ -53,11 +54,15 @@ void check_every_todo_needed(struct checks *k, const struct course *c)
                 add_detail(detail, sizeof detail, "no STUDENT(%d) block in solutions/%s\n",
                            todo->number, ex->dir);
             else if (res.build_failed)
-                add_detail(detail, sizeof detail, "with TODO(%d) taken out, the solution does not "
-                           "compile: fix its stub\n%s", todo->number, res.message);
+                add_detail(detail, sizeof detail,
+                           "with TODO(%d) taken out, the solution does not "
+                           "compile: fix its stub\n%s",
+                           todo->number, res.message);
             else if (res.caught_by == NULL)
-                add_detail(detail, sizeof detail, "with TODO(%d) taken out, all %d of its tests "
-                           "still pass: write a test that needs it\n", todo->number, res.ntests);
+                add_detail(detail, sizeof detail,
+                           "with TODO(%d) taken out, all %d of its tests "
+                           "still pass: write a test that needs it\n",
+                           todo->number, res.ntests);
             check(k, detail[0] == '\0', detail, "%s TODO(%d) %s: needed (without it %s: %s)",
                   ex->id, todo->number, todo->title, res.caught_by ? res.caught_by : "nothing",
                   res.caught_by ? verdict_name(res.verdict) : "fails");
@@ -84,19 +89,23 @@ void check_todos_in_order(struct checks *k, const struct course *c)
                 continue;
             }
             if (res.build_failed)
-                add_detail(detail, sizeof detail, "with TODOs 1..%d written, the exercise does not "
-                           "compile:\n%s", todo->number, res.message);
+                add_detail(detail, sizeof detail,
+                           "with TODOs 1..%d written, the exercise does not "
+                           "compile:\n%s",
+                           todo->number, res.message);
             else if (res.caught_by != NULL)
-                add_detail(detail, sizeof detail, "with TODOs 1..%d written, %s still gets %s: it "
-                           "needs a later TODO, so list it under that one (%s)\n", todo->number,
-                           res.caught_by, verdict_name(res.verdict),
+                add_detail(detail, sizeof detail,
+                           "with TODOs 1..%d written, %s still gets %s: it "
+                           "needs a later TODO, so list it under that one (%s)\n",
+                           todo->number, res.caught_by, verdict_name(res.verdict),
                            res.message != NULL ? res.message : "");
             prove_result_free(&res);
         }
         if (prove_restore(ex, err, sizeof err) != 0)
             add_detail(detail, sizeof detail, "proof/ not restored: %s\n", err);
-        check(k, detail[0] == '\0', detail, "%s: done in order, TODOs 1..n pass every test of "
-              "TODO n, so the first failure always names the next TODO (%zu stages)", ex->id,
-              ex->data.ntodos);
+        check(k, detail[0] == '\0', detail,
+              "%s: done in order, TODOs 1..n pass every test of "
+              "TODO n, so the first failure always names the next TODO (%zu stages)",
+              ex->id, ex->data.ntodos);
     }
 }

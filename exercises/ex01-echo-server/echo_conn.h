@@ -41,14 +41,14 @@ struct echo_conn_env {
 
 struct echo_conn {
     const struct echo_conn_env *env;
-    evutil_socket_t fd;         /* owned: closed by echo_conn_close() */
-    struct event *read_ev;      /* EV_READ|EV_PERSIST; added while `reading` */
-    struct event *write_ev;     /* EV_WRITE|EV_PERSIST; added while `pending` is not empty */
-    struct evbuffer *pending;   /* echo bytes the kernel has not taken yet */
-    uint64_t bytes_echoed;      /* bytes the kernel has taken from us, for the log */
-    bool reading;               /* read_ev is added (false while paused, after EOF, in shutdown) */
-    bool peer_eof;              /* the client shut its write side: close once pending is sent */
-    bool shutting_down;         /* the server is stopping: close once pending is sent */
+    evutil_socket_t fd;       /* owned: closed by echo_conn_close() */
+    struct event *read_ev;    /* EV_READ|EV_PERSIST; added while `reading` */
+    struct event *write_ev;   /* EV_WRITE|EV_PERSIST; added while `pending` is not empty */
+    struct evbuffer *pending; /* echo bytes the kernel has not taken yet */
+    uint64_t bytes_echoed;    /* bytes the kernel has taken from us, for the log */
+    bool reading;             /* read_ev is added (false while paused, after EOF, in shutdown) */
+    bool peer_eof;            /* the client shut its write side: close once pending is sent */
+    bool shutting_down;       /* the server is stopping: close once pending is sent */
     char peer[ECHO_PEER_STRLEN];
     struct echo_conn *prev, *next; /* the server's list of live connections (the server's to use) */
 };

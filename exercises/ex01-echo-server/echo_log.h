@@ -22,7 +22,8 @@
 /* Writes one line (printf-style, without the '\n') to `log` and flushes it. NULL logs nothing. */
 void echo_log(FILE *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Formats an IPv4 or IPv6 socket address as "1.2.3.4:port" or "[::1]:port" into out. Returns out. */
+/* Formats an IPv4 or IPv6 socket address as "1.2.3.4:port" or "[::1]:port" into out. Returns out.
+ */
 char *echo_format_addr(const struct sockaddr *sa, char *out, size_t outsz);
 
 #endif

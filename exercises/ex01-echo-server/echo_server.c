@@ -41,13 +41,13 @@
 #define ECHO_SHUTDOWN_GRACE_MS 500
 
 struct echo_server {
-    struct event_base *base;            /* not owned */
-    struct echo_conn_env env;           /* shared by every connection */
-    struct timeval idle_timeout;        /* env.idle_timeout points here or to libevent's copy */
-    struct evconnlistener *listener;    /* owned; NULL once shutting down */
-    struct event *retry_ev;             /* owned: re-enables the listener after an accept error */
-    struct event *grace_ev;             /* owned: the shutdown deadline */
-    struct echo_conn *conns;            /* live connections, newest first; owned */
+    struct event_base *base;         /* not owned */
+    struct echo_conn_env env;        /* shared by every connection */
+    struct timeval idle_timeout;     /* env.idle_timeout points here or to libevent's copy */
+    struct evconnlistener *listener; /* owned; NULL once shutting down */
+    struct event *retry_ev;          /* owned: re-enables the listener after an accept error */
+    struct event *grace_ev;          /* owned: the shutdown deadline */
+    struct echo_conn *conns;         /* live connections, newest first; owned */
     int nconns;
     int max_conns;
     uint16_t port;
@@ -106,11 +106,12 @@ struct echo_server *echo_server_new(struct event_base *base, const struct echo_s
     server->env.log = cfg->log;
     server->env.closed_cb = server_conn_closed_cb;
     server->env.closed_arg = server;
-    server->max_conns = cfg->max_connections > 0 ? cfg->max_connections
-                                                 : ECHO_DEFAULT_MAX_CONNECTIONS;
+    server->max_conns =
+        cfg->max_connections > 0 ? cfg->max_connections : ECHO_DEFAULT_MAX_CONNECTIONS;
 
     if (cfg->idle_timeout_ms < 0) {
-        echo_log(cfg->log, "idle timeout must be 0 (never) or more, not %d ms", cfg->idle_timeout_ms);
+        echo_log(cfg->log, "idle timeout must be 0 (never) or more, not %d ms",
+                 cfg->idle_timeout_ms);
         goto err;
     }
     /* TODO(7): idle timeout

@@ -25,11 +25,11 @@ struct event_base;
 #define ECHO_MAX_PENDING_BYTES (256 * 1024)
 
 struct echo_server_config {
-    const char *host;          /* address to bind, e.g. "127.0.0.1"; NULL means the default */
-    uint16_t port;             /* 0 picks a free port: ask echo_server_port() which one */
-    int idle_timeout_ms;       /* close a connection that sends nothing this long; 0 = never */
-    int max_connections;       /* further clients are closed at once (and logged); 0 = default */
-    FILE *log;                 /* one line per connect/disconnect; NULL = no logging */
+    const char *host;    /* address to bind, e.g. "127.0.0.1"; NULL means the default */
+    uint16_t port;       /* 0 picks a free port: ask echo_server_port() which one */
+    int idle_timeout_ms; /* close a connection that sends nothing this long; 0 = never */
+    int max_connections; /* further clients are closed at once (and logged); 0 = default */
+    FILE *log;           /* one line per connect/disconnect; NULL = no logging */
 };
 
 struct echo_server;

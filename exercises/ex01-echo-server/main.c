@@ -103,7 +103,8 @@ static int parse_args(int argc, char **argv, struct echo_server_config *cfg)
             cfg->idle_timeout_ms = (int)value;
             break;
         case OPT_MAX_CONNECTIONS:
-            if (parse_number("--max-connections", optarg, 1, MAIN_MAX_CONNECTIONS_LIMIT, &value) != 0)
+            if (parse_number("--max-connections", optarg, 1, MAIN_MAX_CONNECTIONS_LIMIT, &value) !=
+                0)
                 return -1;
             cfg->max_connections = (int)value;
             break;

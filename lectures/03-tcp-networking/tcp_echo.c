@@ -65,8 +65,8 @@ static void conn_write_cb(struct bufferevent *bev, void *arg);
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
 static void grace_cb(evutil_socket_t fd, short what, void *arg);
 
-__attribute__((format(printf, 2, 3))) static void echo_log(struct tcp_echo *server,
-                                                           const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void echo_log(struct tcp_echo *server, const char *fmt,
+                                                           ...)
 {
     va_list ap;
 
@@ -151,8 +151,7 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     peer_name(addr, peer, sizeof peer);
     if (atomic_load(&server->open_count) >= TCP_ECHO_MAX_CONNECTIONS) {
         /* Every connection costs a descriptor and memory: refuse rather than fall over. */
-        echo_log(server, "refused %s: %d connections already open", peer,
-                 TCP_ECHO_MAX_CONNECTIONS);
+        echo_log(server, "refused %s: %d connections already open", peer, TCP_ECHO_MAX_CONNECTIONS);
         evutil_closesocket(fd);
         return;
     }
@@ -340,10 +339,9 @@ struct tcp_echo *tcp_echo_new(struct event_base *base, const struct tcp_echo_opt
      * one's connections sit in TIME_WAIT. CLOSE_ON_FREE closes the socket with the listener.
      * The backlog is the kernel's queue of connections not yet accepted; when it is full, new
      * clients wait a second and retry. (-1 would let libevent pick: 128.) */
-    server->listener = evconnlistener_new_bind(base, accept_cb, server,
-                                               LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
-                                               TCP_ECHO_BACKLOG, (struct sockaddr *)&sin,
-                                               sizeof sin);
+    server->listener =
+        evconnlistener_new_bind(base, accept_cb, server, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                TCP_ECHO_BACKLOG, (struct sockaddr *)&sin, sizeof sin);
     if (server->listener == NULL) {
         fprintf(stderr, "tcp_echo: cannot listen on %s:%u: %s\n", opts->host, opts->port,
                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));

@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCRIPT_TIMEOUT_MS 5000      /* every blocking call and every wait gives up after this */
+#define SCRIPT_TIMEOUT_MS 5000        /* every blocking call and every wait gives up after this */
 #define HALF_CLOSE_BYTES (128 * 1024) /* fits in the kernel's buffers: sending it cannot block */
 #define CROWD_CLIENTS 200
 
@@ -41,8 +41,7 @@ __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
     fputc('\n', stdout);
 }
 
-__attribute__((format(printf, 2, 3))) static void fail(struct echo_script *sc, const char *fmt,
-                                                       ...)
+__attribute__((format(printf, 2, 3))) static void fail(struct echo_script *sc, const char *fmt, ...)
 {
     va_list ap;
 
@@ -135,8 +134,8 @@ static bool wait_open(struct echo_script *sc, const struct tcp_echo *server, uns
             return true;
         sleep_ms(1);
     }
-    fail(sc, "the server still has %u connections open, expected %u",
-         tcp_echo_open_count(server), want);
+    fail(sc, "the server still has %u connections open, expected %u", tcp_echo_open_count(server),
+         want);
     return false;
 }
 
@@ -284,7 +283,8 @@ static void scene_crowd(struct echo_script *sc)
     for (int i = 0; i < opened; i++) {
         char want[32], got[32];
         int len = snprintf(want, sizeof want, "client %d\n", i);
-        if (recv_all(fds[i], got, (size_t)len) == (size_t)len && memcmp(want, got, (size_t)len) == 0)
+        if (recv_all(fds[i], got, (size_t)len) == (size_t)len &&
+            memcmp(want, got, (size_t)len) == 0)
             echoed++;
     }
     if (echoed == CROWD_CLIENTS)

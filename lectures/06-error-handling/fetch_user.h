@@ -1,7 +1,7 @@
 /*
  * fetch_user.h - an async call whose result, or error, goes to a completion callback: the C
- * shape of `async fn fetch_user(id) -> Result<User, Error>`. http_errors_script.c calls it against the
- * server of http_boundary.c.
+ * shape of `async fn fetch_user(id) -> Result<User, Error>`. http_errors_script.c calls it against
+ * the server of http_boundary.c.
  */
 #ifndef LECTURE06_FETCH_USER_H
 #define LECTURE06_FETCH_USER_H

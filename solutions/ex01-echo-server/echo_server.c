@@ -33,13 +33,13 @@
 #define ECHO_SHUTDOWN_GRACE_MS 500
 
 struct echo_server {
-    struct event_base *base;            /* not owned */
-    struct echo_conn_env env;           /* shared by every connection */
-    struct timeval idle_timeout;        /* env.idle_timeout points here or to libevent's copy */
-    struct evconnlistener *listener;    /* owned; NULL once shutting down */
-    struct event *retry_ev;             /* owned: re-enables the listener after an accept error */
-    struct event *grace_ev;             /* owned: the shutdown deadline */
-    struct echo_conn *conns;            /* live connections, newest first; owned */
+    struct event_base *base;         /* not owned */
+    struct echo_conn_env env;        /* shared by every connection */
+    struct timeval idle_timeout;     /* env.idle_timeout points here or to libevent's copy */
+    struct evconnlistener *listener; /* owned; NULL once shutting down */
+    struct event *retry_ev;          /* owned: re-enables the listener after an accept error */
+    struct event *grace_ev;          /* owned: the shutdown deadline */
+    struct echo_conn *conns;         /* live connections, newest first; owned */
     int nconns;
     int max_conns;
     uint16_t port;
@@ -78,7 +78,8 @@ static int server_listen(struct echo_server *server, const char *host, uint16_t 
      *     echo_log(server->env.log, "cannot listen on %s:%u: server_listen() is not written yet",
      *              host, port);
      *     return -1; */
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     char portstr[8];
@@ -128,11 +129,12 @@ struct echo_server *echo_server_new(struct event_base *base, const struct echo_s
     server->env.log = cfg->log;
     server->env.closed_cb = server_conn_closed_cb;
     server->env.closed_arg = server;
-    server->max_conns = cfg->max_connections > 0 ? cfg->max_connections
-                                                 : ECHO_DEFAULT_MAX_CONNECTIONS;
+    server->max_conns =
+        cfg->max_connections > 0 ? cfg->max_connections : ECHO_DEFAULT_MAX_CONNECTIONS;
 
     if (cfg->idle_timeout_ms < 0) {
-        echo_log(cfg->log, "idle timeout must be 0 (never) or more, not %d ms", cfg->idle_timeout_ms);
+        echo_log(cfg->log, "idle timeout must be 0 (never) or more, not %d ms",
+                 cfg->idle_timeout_ms);
         goto err;
     }
     /* STUDENT(7): With idle_timeout_ms > 0, point server->env.idle_timeout at that duration

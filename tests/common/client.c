@@ -50,10 +50,14 @@ struct timespec client_realtime_deadline(int timeout_ms)
 const char *client_status_str(enum client_status st)
 {
     switch (st) {
-    case CLIENT_OK: return "ok";
-    case CLIENT_TIMEOUT: return "timed out waiting for the server";
-    case CLIENT_EOF: return "the server closed the connection";
-    case CLIENT_ERROR: return "the connection failed (reset?)";
+    case CLIENT_OK:
+        return "ok";
+    case CLIENT_TIMEOUT:
+        return "timed out waiting for the server";
+    case CLIENT_EOF:
+        return "the server closed the connection";
+    case CLIENT_ERROR:
+        return "the connection failed (reset?)";
     }
     return "?";
 }
@@ -155,7 +159,8 @@ static enum client_status fill(struct client *c, int64_t deadline)
             continue;
         c->eof = 1;
         c->err = n < 0 ? errno : 0;
-        transcript_note("c%d: %s", c->id, n == 0 ? "server closed the connection" : strerror(errno));
+        transcript_note("c%d: %s", c->id,
+                        n == 0 ? "server closed the connection" : strerror(errno));
         return c->err ? CLIENT_ERROR : CLIENT_EOF;
     }
 }

@@ -20,12 +20,12 @@
 #define CLIENT_BUF_SIZE (64 * 1024) /* receive buffer; lines longer than this are cut */
 
 struct client {
-    int fd;                         /* -1 when closed */
-    int id;                         /* c1, c2, ... in the transcript */
-    char buf[CLIENT_BUF_SIZE];      /* received, not yet consumed */
+    int fd;                    /* -1 when closed */
+    int id;                    /* c1, c2, ... in the transcript */
+    char buf[CLIENT_BUF_SIZE]; /* received, not yet consumed */
     size_t len;
-    int eof;                        /* the server closed (or reset) the connection */
-    int err;                        /* errno of the last failed receive, 0 if none */
+    int eof; /* the server closed (or reset) the connection */
+    int err; /* errno of the last failed receive, 0 if none */
 };
 
 /* The result of a wait, for failure messages. */

@@ -32,13 +32,13 @@
 
 /* Defines a test and registers it before main() runs (a constructor). The name must be a
  * "name" in the suite's tests.json. */
-#define HARNESS_TEST(name)                                                                       \
-    static void name##_fn(int _i CK_ATTRIBUTE_UNUSED);                                           \
-    static const TTest name##_ttest = {#name, name##_fn, __FILE__, __LINE__};                    \
-    __attribute__((constructor)) static void name##_register(void)                               \
-    {                                                                                            \
-        harness_register(&name##_ttest);                                                         \
-    }                                                                                            \
+#define HARNESS_TEST(name)                                                                         \
+    static void name##_fn(int _i CK_ATTRIBUTE_UNUSED);                                             \
+    static const TTest name##_ttest = {#name, name##_fn, __FILE__, __LINE__};                      \
+    __attribute__((constructor)) static void name##_register(void)                                 \
+    {                                                                                              \
+        harness_register(&name##_ttest);                                                           \
+    }                                                                                              \
     static void name##_fn(int _i CK_ATTRIBUTE_UNUSED)
 
 /* Marks a literal the code under test must produce exactly (a protocol string, a word an error

@@ -17,8 +17,8 @@ int http_send(struct client *c, const char *method, const char *target, const ch
               const char *body, int timeout_ms)
 {
     size_t body_len = body != NULL ? strlen(body) : 0;
-    size_t size = strlen(method) + strlen(target) + (headers != NULL ? strlen(headers) : 0) +
-                  body_len + 128;
+    size_t size =
+        strlen(method) + strlen(target) + (headers != NULL ? strlen(headers) : 0) + body_len + 128;
     char *msg = malloc(size);
     if (msg == NULL)
         return -1;
@@ -40,8 +40,7 @@ int http_send(struct client *c, const char *method, const char *target, const ch
     return rc;
 }
 
-const char *http_header(const struct http_response *resp, const char *name, char *out,
-                        size_t outsz)
+const char *http_header(const struct http_response *resp, const char *name, char *out, size_t outsz)
 {
     size_t nlen = strlen(name);
     const char *line = resp->head;

@@ -23,15 +23,15 @@
 
 #include <stddef.h>
 
-#define HTTP_CLIENT_HEAD_MAX 8192             /* bytes of status line + headers kept */
+#define HTTP_CLIENT_HEAD_MAX 8192               /* bytes of status line + headers kept */
 #define HTTP_CLIENT_BODY_MAX (16 * 1024 * 1024) /* larger bodies are refused (CLIENT_ERROR) */
 
 struct http_response {
-    int status;                      /* 0 if no status line could be read */
+    int status; /* 0 if no status line could be read */
     char status_line[256];
     char head[HTTP_CLIENT_HEAD_MAX]; /* the header lines, each "Name: value\n" */
     size_t head_len;
-    char *body;                      /* NUL-terminated, malloc'd; "" if empty; never NULL */
+    char *body; /* NUL-terminated, malloc'd; "" if empty; never NULL */
     size_t body_len;
 };
 

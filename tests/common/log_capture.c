@@ -16,12 +16,12 @@
 #include <unistd.h>
 
 struct log_capture {
-    FILE *stream;        /* write end, handed to the server */
+    FILE *stream; /* write end, handed to the server */
     int read_fd;
     pthread_t reader;
     pthread_mutex_t lock;
     pthread_cond_t grew;
-    char *text;          /* everything read so far, NUL-terminated */
+    char *text; /* everything read so far, NUL-terminated */
     size_t len;
 };
 

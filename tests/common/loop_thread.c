@@ -29,14 +29,14 @@
 
 struct loop_thread {
     struct event_base *base;
-    struct event *heartbeat;     /* owned; freed before the base */
+    struct event *heartbeat; /* owned; freed before the base */
     pthread_t thread;
     pthread_t watchdog;
-    pthread_mutex_t lock;        /* guards stopping, with stop_cond */
+    pthread_mutex_t lock; /* guards stopping, with stop_cond */
     pthread_cond_t stop_cond;
     int stopping;
     int running;
-    atomic_llong last_beat_ms;   /* monotonic ms of the latest heartbeat */
+    atomic_llong last_beat_ms; /* monotonic ms of the latest heartbeat */
     long long blocked_limit_ms;
 };
 
@@ -111,7 +111,8 @@ static void *watchdog_main(void *arg)
         if (stalled > lt->blocked_limit_ms) {
             transcript_note("the event loop has not turned for %lld ms", stalled);
             /* Fails the test from this thread: Check reports the message and ends the process. */
-            ck_abort_msg(LOOP_THREAD_BLOCKED_MESSAGE " for %lld ms: a callback did not return "
+            ck_abort_msg(LOOP_THREAD_BLOCKED_MESSAGE
+                         " for %lld ms: a callback did not return "
                          "(a blocking read()/write()/sleep() or an endless loop in a callback?)",
                          stalled);
         }

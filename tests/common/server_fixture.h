@@ -9,10 +9,9 @@
  *
  *     struct server_fixture f;
  *     server_fixture_init(&f, true);
- *     f.server = echo_server_new(loop_thread_base(f.lt), &cfg);  // cfg.log = log_capture_stream(f.log)
- *     server_fixture_check_created(&f, "echo_server_new()");
- *     f.port = echo_server_port(f.server);
- *     server_fixture_run(&f);
+ *     f.server = echo_server_new(loop_thread_base(f.lt), &cfg);  // cfg.log =
+ * log_capture_stream(f.log) server_fixture_check_created(&f, "echo_server_new()"); f.port =
+ * echo_server_port(f.server); server_fixture_run(&f);
  *     ...
  *     server_fixture_stop_loop(&f);
  *     echo_server_free(f.server);

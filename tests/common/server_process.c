@@ -30,7 +30,8 @@ static void append(char *buf, size_t *len, const char *data, size_t n)
 /* Reads what is available on the child's pipes, waiting up to timeout_ms for anything. */
 static void collect(struct server_process *sp, int timeout_ms)
 {
-    struct pollfd pfd[2] = {{.fd = sp->out_fd, .events = POLLIN}, {.fd = sp->err_fd, .events = POLLIN}};
+    struct pollfd pfd[2] = {{.fd = sp->out_fd, .events = POLLIN},
+                            {.fd = sp->err_fd, .events = POLLIN}};
     char chunk[1024];
 
     if (poll(pfd, 2, timeout_ms) <= 0)
@@ -71,13 +72,19 @@ static int spawn(struct server_process *sp, const char *path, char *const argv[]
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
-        close(out[0]); close(out[1]); close(err[0]); close(err[1]);
+        close(out[0]);
+        close(out[1]);
+        close(err[0]);
+        close(err[1]);
         return -1;
     }
     if (pid == 0) {
         dup2(out[1], STDOUT_FILENO);
         dup2(err[1], STDERR_FILENO);
-        close(out[0]); close(out[1]); close(err[0]); close(err[1]);
+        close(out[0]);
+        close(out[1]);
+        close(err[0]);
+        close(err[1]);
         signal(SIGPIPE, SIG_DFL); /* give the program the default disposition a shell would */
         execv(path, argv);
         fprintf(stderr, "cannot run %s: %s\n", path, strerror(errno));
@@ -173,7 +180,9 @@ int server_process_run(struct server_process *sp, const char *path, char *const 
 void server_process_signal(struct server_process *sp, int sig)
 {
     if (sp->pid > 0) {
-        transcript_note("sent %s to the server", sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal");
+        transcript_note("sent %s to the server", sig == SIGTERM  ? "SIGTERM"
+                                                 : sig == SIGINT ? "SIGINT"
+                                                                 : "a signal");
         kill(sp->pid, sig);
     }
 }
@@ -199,7 +208,8 @@ const char *server_process_status_str(int status, char *buf, size_t bufsz)
     else if (WIFEXITED(status))
         snprintf(buf, bufsz, "exit status %d", WEXITSTATUS(status));
     else if (WIFSIGNALED(status))
-        snprintf(buf, bufsz, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+        snprintf(buf, bufsz, "killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
     else
         snprintf(buf, bufsz, "wait status %d", status);
     return buf;

@@ -16,9 +16,9 @@
 #define SERVER_PROCESS_OUTPUT_MAX 8192 /* bytes of stdout/stderr kept for messages */
 
 struct server_process {
-    pid_t pid;                 /* -1 once reaped */
-    uint16_t port;             /* from "listening on HOST:PORT" */
-    int out_fd, err_fd;        /* read ends of the child's stdout and stderr */
+    pid_t pid;          /* -1 once reaped */
+    uint16_t port;      /* from "listening on HOST:PORT" */
+    int out_fd, err_fd; /* read ends of the child's stdout and stderr */
     char out[SERVER_PROCESS_OUTPUT_MAX];
     size_t out_len;
     char err[SERVER_PROCESS_OUTPUT_MAX];

@@ -67,15 +67,16 @@ static int only_keys(struct loader *L, json_t *obj, const char *near, const char
     const char *key;
     json_t *value;
 
-    json_object_foreach(obj, key, value) {
+    json_object_foreach(obj, key, value)
+    {
         size_t i = 0;
         while (allowed[i] != NULL && strcmp(allowed[i], key) != 0)
             i++;
         if (allowed[i] == NULL) {
             char list[256] = "";
             for (size_t k = 0; allowed[k] != NULL; k++)
-                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
-                         k > 0 ? ", " : "", allowed[k]);
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k > 0 ? ", " : "",
+                         allowed[k]);
             return fail(L, near, key, "unknown key \"%s\" in %s (allowed: %s)", key, what, list);
         }
     }
@@ -98,7 +99,8 @@ static int text(struct loader *L, json_t *obj, const char *key, const char *near
     } else if (json_is_array(v) && json_array_size(v) > 0) {
         size_t len = 0, i;
         json_t *line;
-        json_array_foreach(v, i, line) {
+        json_array_foreach(v, i, line)
+        {
             if (!json_is_string(line))
                 return fail(L, near, key, "\"%s\" must be a string or an array of strings", key);
             len += json_string_length(line) + 1;
@@ -107,7 +109,8 @@ static int text(struct loader *L, json_t *obj, const char *key, const char *near
         if (joined == NULL)
             return fail(L, near, key, "out of memory");
         joined[0] = '\0';
-        json_array_foreach(v, i, line) {
+        json_array_foreach(v, i, line)
+        {
             strcat(joined, json_string_value(line));
             if (i + 1 < json_array_size(v))
                 strcat(joined, "\n");
@@ -125,8 +128,8 @@ static int text(struct loader *L, json_t *obj, const char *key, const char *near
     return 0;
 }
 
-static int integer(struct loader *L, json_t *obj, const char *key, const char *near, int lo,
-                   int hi, int *out)
+static int integer(struct loader *L, json_t *obj, const char *key, const char *near, int lo, int hi,
+                   int *out)
 {
     json_t *v = json_object_get(obj, key);
 
@@ -174,9 +177,10 @@ static int load_todos(struct loader *L, json_t *arr)
             return -1;
         json_t *n = json_object_get(t, "todo");
         if (!json_is_integer(n) || json_integer_value(n) != (json_int_t)(i + 1))
-            return fail(L, NULL, "todos", "the todos must be numbered 1, 2, 3, ... in order; "
-                                          "entry %zu says %s", i + 1,
-                        json_is_integer(n) ? "another number" : "no \"todo\" number");
+            return fail(L, NULL, "todos",
+                        "the todos must be numbered 1, 2, 3, ... in order; "
+                        "entry %zu says %s",
+                        i + 1, json_is_integer(n) ? "another number" : "no \"todo\" number");
         st->number = (int)(i + 1);
         if (text(L, t, "title", near, 1, &st->title) != 0 ||
             text(L, t, "lecture", near, 1, &st->lecture) != 0 ||
@@ -184,16 +188,18 @@ static int load_todos(struct loader *L, json_t *arr)
             text(L, t, "shape", near, 1, &st->shape) != 0)
             return -1;
         if (strncmp(st->lecture, "lectures/", 9) != 0 || strchr(st->lecture, '#') == NULL)
-            return fail(L, NULL, "lecture", "TODO %d: \"lecture\" must be a lectures/...#section "
-                                            "link", st->number);
+            return fail(L, NULL, "lecture",
+                        "TODO %d: \"lecture\" must be a lectures/...#section "
+                        "link",
+                        st->number);
     }
     return 0;
 }
 
 static int load_tests(struct loader *L, json_t *arr, double timeout_s, int weight)
 {
-    static const char *const keys[] = {"name", "todo", "timeout", "weight", "hidden",
-                                       "concept", "api", "shape", "repro", NULL};
+    static const char *const keys[] = {"name",    "todo", "timeout", "weight", "hidden",
+                                       "concept", "api",  "shape",   "repro",  NULL};
     struct suite_data *d = L->d;
     int last_todo = 0;
 
@@ -225,8 +231,9 @@ static int load_tests(struct loader *L, json_t *arr, double timeout_s, int weigh
                         st->name, d->ntodos);
         st->todo = (int)json_integer_value(n);
         if (st->todo < last_todo)
-            return fail(L, st->name, "todo", "%s belongs to TODO %d but comes after a test of "
-                                             "TODO %d: list the tests in TODO order",
+            return fail(L, st->name, "todo",
+                        "%s belongs to TODO %d but comes after a test of "
+                        "TODO %d: list the tests in TODO order",
                         st->name, st->todo, last_todo);
         last_todo = st->todo;
         st->timeout_s = timeout_s;
@@ -318,8 +325,10 @@ int suite_data_load(struct suite_data *d, const char *path, char *err, size_t er
         while (i < d->ntests && d->tests[i].todo != d->todos[k].number)
             i++;
         if (i == d->ntests) {
-            fail(&L, NULL, "todos", "TODO %d has no test: every TODO needs a test that proves "
-                                    "it", d->todos[k].number);
+            fail(&L, NULL, "todos",
+                 "TODO %d has no test: every TODO needs a test that proves "
+                 "it",
+                 d->todos[k].number);
             goto fail;
         }
     }

@@ -39,8 +39,8 @@ struct suite_test {
 };
 
 struct suite_data {
-    void *doc;           /* the parsed json_t document; every string above points into it */
-    const char *path;    /* the file it was read from (borrowed from the caller) */
+    void *doc;        /* the parsed json_t document; every string above points into it */
+    const char *path; /* the file it was read from (borrowed from the caller) */
     struct suite_todo *todos;
     size_t ntodos;
     struct suite_test *tests; /* in the file's order, which is TODO order */

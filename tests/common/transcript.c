@@ -39,12 +39,24 @@ char *transcript_escape(const void *buf, size_t len, size_t max_shown, char *out
         char tmp[8];
         unsigned char c = p[i];
         switch (c) {
-        case '\n': strcpy(tmp, "\\n"); break;
-        case '\r': strcpy(tmp, "\\r"); break;
-        case '\t': strcpy(tmp, "\\t"); break;
-        case '\\': strcpy(tmp, "\\\\"); break;
-        case '"': strcpy(tmp, "\\\""); break;
-        case '\0': strcpy(tmp, "\\0"); break;
+        case '\n':
+            strcpy(tmp, "\\n");
+            break;
+        case '\r':
+            strcpy(tmp, "\\r");
+            break;
+        case '\t':
+            strcpy(tmp, "\\t");
+            break;
+        case '\\':
+            strcpy(tmp, "\\\\");
+            break;
+        case '"':
+            strcpy(tmp, "\\\"");
+            break;
+        case '\0':
+            strcpy(tmp, "\\0");
+            break;
         default:
             if (c >= 0x20 && c < 0x7f) {
                 tmp[0] = (char)c;

@@ -66,7 +66,8 @@ void echo_test_connect(struct server_fixture *f, struct client *c)
 
 void echo_test_connect_slow_reader(struct server_fixture *f, struct client *c)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(f->port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons(f->port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int size = ECHO_TEST_SMALL_BUF;
     char expected[64];
@@ -89,7 +90,7 @@ void echo_test_connect_slow_reader(struct server_fixture *f, struct client *c)
     /* Once the server has logged the connection, its socket exists: find it by its two ports. */
     snprintf(expected, sizeof expected, "connect 127.0.0.1:%u", port);
     server_fixture_expect_log(f, "connect", port, expected,
-                         "every accepted client is logged as \"connect PEER\"");
+                              "every accepted client is logged as \"connect PEER\"");
     int found = 0;
     for (int fd = 0; fd < FD_SETSIZE && !found; fd++) {
         struct sockaddr_in local, peer;
@@ -133,7 +134,8 @@ void echo_test_roundtrip_hint(struct client *c, const char *text, const char *hi
     ck_assert_msg(len < sizeof got, "test bug: roundtrip text too long");
     ck_assert_msg(client_send(c, text, len, ECHO_TEST_WAIT_MS) == 0,
                   "c%d could not send \"%s\": %s; the server is not reading from this client",
-                  c->id, transcript_escape(text, len, 40, esc_sent, sizeof esc_sent), strerror(errno));
+                  c->id, transcript_escape(text, len, 40, esc_sent, sizeof esc_sent),
+                  strerror(errno));
     enum client_status st = client_recv_exact(c, got, len, &n, ECHO_TEST_WAIT_MS);
     ck_assert_msg(st == CLIENT_OK && memcmp(got, text, len) == 0,
                   "c%d sent \"%s\"; expected the same %zu bytes back; received \"%s\" (%s); %s",
@@ -160,8 +162,8 @@ size_t echo_test_exchange(struct client *c, const unsigned char *data, size_t le
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN | (sent < len ? POLLOUT : 0)};
         int64_t left = deadline - client_now_ms();
         if (left <= 0) {
-            transcript_note("c%d: timed out with %zu of %zu bytes sent, %zu received", c->id,
-                            sent, len, got);
+            transcript_note("c%d: timed out with %zu of %zu bytes sent, %zu received", c->id, sent,
+                            len, got);
             break;
         }
         if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)

@@ -21,10 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ECHO_TEST_WAIT_MS 5000          /* how long to wait for something that should happen */
+#define ECHO_TEST_WAIT_MS 5000            /* how long to wait for something that should happen */
 #define ECHO_TEST_FLOOD_LIMIT (64u << 20) /* bytes a non-reading client tries to push */
-#define ECHO_TEST_STALL_MS 500          /* no progress this long means the send has stalled */
-#define ECHO_TEST_SMALL_BUF 4096        /* socket buffer size asked for a slow reader */
+#define ECHO_TEST_STALL_MS 500            /* no progress this long means the send has stalled */
+#define ECHO_TEST_SMALL_BUF 4096          /* socket buffer size asked for a slow reader */
 
 /* Starts a server on 127.0.0.1, port 0, with the given idle timeout (0 = none) and connection
  * limit (0 = default). Fails the test, showing the server's log, if echo_server_new() fails. */

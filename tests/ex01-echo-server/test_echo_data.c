@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ACCEPTED_CLIENTS 3           /* clients that connect and say nothing */
-#define KEEP_OPEN_MS 300             /* how long they must stay open: a close would come sooner */
+#define ACCEPTED_CLIENTS 3 /* clients that connect and say nothing */
+#define KEEP_OPEN_MS 300   /* how long they must stay open: a close would come sooner */
 #define FIFTY_CLIENTS 50
-#define BINARY_BYTES (256 * 1024)    /* random bytes, many of them NUL */
-#define BINARY_MAX_CHUNK 3000        /* send chunks of 1 to this many bytes */
-#define LARGE_BYTES (8u << 20)       /* several MiB: far more than any socket buffer */
-#define LARGE_WAIT_MS 60000          /* generous: sanitizers slow big copies down */
+#define BINARY_BYTES (256 * 1024) /* random bytes, many of them NUL */
+#define BINARY_MAX_CHUNK 3000     /* send chunks of 1 to this many bytes */
+#define LARGE_BYTES (8u << 20)    /* several MiB: far more than any socket buffer */
+#define LARGE_WAIT_MS 60000       /* generous: sanitizers slow big copies down */
 /* Sent before the client reads anything. Far more than the slow reader's socket buffers hold,
  * so most of the echo must wait in the server, but below its bound, so no pause is needed. */
 #define SLOW_READER_BYTES (200 * 1024)
@@ -53,7 +53,7 @@ HARNESS_TEST(test_clients_are_accepted_and_logged)
         uint16_t port = client_local_port(&c[i]);
         snprintf(expected, sizeof expected, "connect 127.0.0.1:%u", port);
         server_fixture_expect_log(&f, "connect", port, expected,
-                             "every accepted client is logged as \"connect PEER\"");
+                                  "every accepted client is logged as \"connect PEER\"");
     }
     /* Not a sleep: this waits for a close that must not come. */
     for (int i = 0; i < ACCEPTED_CLIENTS; i++) {
@@ -95,12 +95,14 @@ HARNESS_TEST(test_clients_are_served_in_any_order)
     echo_test_connect(&f, &a);
     echo_test_connect(&f, &b);
     transcript_note("c%d stays silent while c%d talks", a.id, b.id);
-    ck_assert_msg(client_send_str(&b, "from b\n", ECHO_TEST_WAIT_MS) == 0, "c%d could not send", b.id);
+    ck_assert_msg(client_send_str(&b, "from b\n", ECHO_TEST_WAIT_MS) == 0, "c%d could not send",
+                  b.id);
     enum client_status st = client_recv_exact(&b, got, 7, &n, ECHO_TEST_WAIT_MS);
-    ck_assert_msg(st == CLIENT_OK && memcmp(got, "from b\n", 7) == 0,
-                  "c%d connected first and stayed silent; c%d then sent \"from b\\n\" and expected it "
-                  "back, but received %zu bytes (%s): the server is waiting on one client",
-                  a.id, b.id, n, client_status_str(st));
+    ck_assert_msg(
+        st == CLIENT_OK && memcmp(got, "from b\n", 7) == 0,
+        "c%d connected first and stayed silent; c%d then sent \"from b\\n\" and expected it "
+        "back, but received %zu bytes (%s): the server is waiting on one client",
+        a.id, b.id, n, client_status_str(st));
     echo_test_roundtrip(&a, "from a\n");
     echo_test_roundtrip(&b, "b again\n");
     client_close(&a);
@@ -124,17 +126,20 @@ HARNESS_TEST(test_fifty_clients_interleaved)
      * connection's bytes apart and answered all of them. */
     for (int i = FIFTY_CLIENTS - 1; i >= 0; i--) {
         snprintf(line, sizeof line, "client %02d says", i);
-        ck_assert_msg(client_send_str(&c[i], line, ECHO_TEST_WAIT_MS) == 0, "c%d could not send", c[i].id);
+        ck_assert_msg(client_send_str(&c[i], line, ECHO_TEST_WAIT_MS) == 0, "c%d could not send",
+                      c[i].id);
     }
     for (int i = 0; i < FIFTY_CLIENTS; i++)
-        ck_assert_msg(client_send_str(&c[i], " hello\n", ECHO_TEST_WAIT_MS) == 0, "c%d could not send", c[i].id);
+        ck_assert_msg(client_send_str(&c[i], " hello\n", ECHO_TEST_WAIT_MS) == 0,
+                      "c%d could not send", c[i].id);
     for (int i = 0; i < FIFTY_CLIENTS; i++) {
         snprintf(line, sizeof line, "client %02d says hello", i);
         enum client_status st = client_recv_line(&c[i], got, sizeof got, ECHO_TEST_WAIT_MS);
-        ck_assert_msg(st == CLIENT_OK && strcmp(got, line) == 0,
-                      "50 clients each sent a line in two parts, interleaved; client %d (c%d) expected "
-                      "\"%s\\n\" back, received \"%s\" (%s)",
-                      i, c[i].id, line, got, client_status_str(st));
+        ck_assert_msg(
+            st == CLIENT_OK && strcmp(got, line) == 0,
+            "50 clients each sent a line in two parts, interleaved; client %d (c%d) expected "
+            "\"%s\\n\" back, received \"%s\" (%s)",
+            i, c[i].id, line, got, client_status_str(st));
     }
     for (int i = 0; i < FIFTY_CLIENTS; i++)
         client_close(&c[i]);
@@ -218,14 +223,14 @@ HARNESS_TEST(test_large_payload_echoed_while_reading)
     echo_test_connect(&f, &c);
     size_t got = echo_test_exchange(&c, data, LARGE_BYTES, back, NULL, NULL, false, LARGE_WAIT_MS);
     size_t diff = echo_test_first_difference(data, back, got);
-    ck_assert_msg(got == LARGE_BYTES && diff == got,
-                  "sent %u bytes in 64 KiB chunks while reading the echo; expected all of them back "
-                  "in order; received %zu, the first wrong one at offset %zu",
-                  LARGE_BYTES, got, diff);
+    ck_assert_msg(
+        got == LARGE_BYTES && diff == got,
+        "sent %u bytes in 64 KiB chunks while reading the echo; expected all of them back "
+        "in order; received %zu, the first wrong one at offset %zu",
+        LARGE_BYTES, got, diff);
     client_close(&c);
     echo_test_stop(&f);
     free(data);
     free(back);
     harness_pass();
 }
-

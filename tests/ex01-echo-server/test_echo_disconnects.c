@@ -19,7 +19,7 @@
 #define ACTIVE_IDLE_MS 500           /* idle timeout while a client keeps talking */
 #define ACTIVE_ROUNDS 10             /* ... every ACTIVE_PAUSE_MS, for ten rounds */
 #define ACTIVE_PAUSE_MS 100
-#define STALLED_IDLE_MS 300          /* idle timeout for the client that never reads */
+#define STALLED_IDLE_MS 300 /* idle timeout for the client that never reads */
 
 static void expected_disconnect(char *out, size_t outsz, uint16_t port, unsigned long long bytes,
                                 const char *reason)
@@ -38,12 +38,12 @@ HARNESS_TEST(test_connect_and_eof_are_logged)
     uint16_t port = client_local_port(&c);
     snprintf(expected, sizeof expected, "connect 127.0.0.1:%u", port);
     server_fixture_expect_log(&f, "connect", port, expected,
-                         "every accepted client is logged as \"connect PEER\"");
+                              "every accepted client is logged as \"connect PEER\"");
     echo_test_roundtrip(&c, "twelve bytes");
     expected_disconnect(expected, sizeof expected, port, 12, "eof");
     client_close(&c);
     server_fixture_expect_log(&f, "disconnect", port, expected,
-                         "the client echoed 12 bytes, then closed its connection");
+                              "the client echoed 12 bytes, then closed its connection");
     echo_test_stop(&f);
     harness_pass();
 }
@@ -61,7 +61,7 @@ HARNESS_TEST(test_reset_is_logged_as_reset)
     expected_disconnect(expected, sizeof expected, port, 3, "reset");
     client_reset(&c);
     server_fixture_expect_log(&f, "disconnect", port, expected,
-                         "the client echoed 3 bytes, then reset its connection");
+                              "the client echoed 3 bytes, then reset its connection");
     echo_test_stop(&f);
     harness_pass();
 }
@@ -95,7 +95,7 @@ HARNESS_TEST(test_half_close_gets_pending_echo_then_close)
                   client_status_str(st));
     expected_disconnect(expected, sizeof expected, port, HALF_CLOSE_BYTES, "eof");
     server_fixture_expect_log(&f, "disconnect", port, expected,
-                         "bytes= counts every byte echoed, those written after the EOF too");
+                              "bytes= counts every byte echoed, those written after the EOF too");
     client_close(&c);
     echo_test_stop(&f);
     harness_pass();
@@ -123,8 +123,9 @@ HARNESS_TEST(test_idle_client_is_disconnected)
                   "expected about %d ms",
                   IDLE_MS, (long long)elapsed, IDLE_MS);
     expected_disconnect(expected, sizeof expected, port, 3, "idle-timeout");
-    server_fixture_expect_log(&f, "disconnect", port, expected,
-                         "a client closed for saying nothing is logged with reason=idle-timeout");
+    server_fixture_expect_log(
+        &f, "disconnect", port, expected,
+        "a client closed for saying nothing is logged with reason=idle-timeout");
     client_close(&c);
     echo_test_stop(&f);
     harness_pass();
@@ -200,4 +201,3 @@ HARNESS_TEST(test_stalled_reader_is_disconnected_when_idle)
     echo_test_stop(&f);
     harness_pass();
 }
-

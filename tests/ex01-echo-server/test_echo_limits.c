@@ -15,7 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define ACCEPT_FAILURES_MAX 10    /* lines a backing-off listener may log before its 2nd retry */
+#define ACCEPT_FAILURES_MAX 10 /* lines a backing-off listener may log before its 2nd retry */
 
 /* Starts a server and floods c1 until the server stops taking its bytes. Returns bytes sent. */
 static size_t flood_until_paused(struct server_fixture *f, struct client *c1)
@@ -90,7 +90,7 @@ HARNESS_TEST(test_connection_limit_refuses_extra_clients)
     echo_test_connect(&f, &b);
     snprintf(expected, sizeof expected, "connect 127.0.0.1:%u", client_local_port(&b));
     server_fixture_expect_log(&f, "connect", client_local_port(&b), expected,
-                         "every accepted client is logged as \"connect PEER\"");
+                              "every accepted client is logged as \"connect PEER\"");
     echo_test_connect(&f, &extra); /* the kernel completes the handshake; the server decides */
     uint16_t extra_port = client_local_port(&extra);
     enum client_status st = client_wait_close(&extra, ECHO_TEST_WAIT_MS);
@@ -100,8 +100,8 @@ HARNESS_TEST(test_connection_limit_refuses_extra_clients)
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=0 %s", extra_port,
              SPEC("reason=over-limit"));
     server_fixture_expect_log(&f, "disconnect", extra_port, expected,
-                         "a client refused by the connection limit is logged with "
-                         "reason=over-limit");
+                              "a client refused by the connection limit is logged with "
+                              "reason=over-limit");
     snprintf(needle, sizeof needle, "\nconnect 127.0.0.1:%u", extra_port);
     ck_assert_msg(log_capture_count(f.log, needle) == 0,
                   "the client rejected by the connection limit was also logged as \"connect\"; "
@@ -130,7 +130,7 @@ HARNESS_TEST(test_closed_connection_frees_a_slot)
     client_close(&a);
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=4 reason=eof", a_port);
     server_fixture_expect_log(&f, "disconnect", a_port, expected,
-                         "the client echoed 4 bytes, then closed its connection");
+                              "the client echoed 4 bytes, then closed its connection");
     echo_test_connect(&f, &b);
     transcript_note("max_connections = 1 and the first client has gone: the second must be served");
     echo_test_roundtrip_hint(&b, "two\n",
@@ -164,14 +164,16 @@ HARNESS_TEST(test_accept_errors_back_off_and_recover)
         failures = server_fixture_wait_log_count(&f, "accept failed", 1, ECHO_TEST_WAIT_MS);
         first_at = client_now_ms();
         if (failures >= 1) {
-            count_at_second = server_fixture_wait_log_count(&f, "accept failed", 2, ECHO_TEST_WAIT_MS);
+            count_at_second =
+                server_fixture_wait_log_count(&f, "accept failed", 2, ECHO_TEST_WAIT_MS);
             second_at = client_now_ms();
         }
     }
     /* Give the descriptors back before asserting anything. */
     fd_limit_restore(&fl);
 
-    ck_assert_msg(connected == 0, "test setup failed: the client could not connect (%s)", strerror(errno));
+    ck_assert_msg(connected == 0, "test setup failed: the client could not connect (%s)",
+                  strerror(errno));
     ck_assert_msg(failures >= 1,
                   "the process ran out of file descriptors while a client connected; expected the "
                   "log line \"accept failed: Too many open files; pausing 100 ms\"; log: \"%s\"",
@@ -220,4 +222,3 @@ HARNESS_TEST(test_new_fails_on_a_port_in_use)
     echo_test_stop(&f);
     harness_pass();
 }
-

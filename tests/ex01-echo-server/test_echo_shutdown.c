@@ -28,10 +28,10 @@
 #error "SERVER_BIN must name the echo-server program (tests/meson.build defines it)"
 #endif
 
-#define FLUSH_BYTES (60 * 1024)     /* one read's worth, far more than the slow reader's buffers */
-#define NEW_CLIENT_WAIT_MS 300      /* how long a client that connects after shutdown waits */
-#define FREE_CLIENTS 3              /* clients still connected when the server is freed */
-#define LOG_TEXT_MAX 16384          /* the whole log of a short test */
+#define FLUSH_BYTES (60 * 1024) /* one read's worth, far more than the slow reader's buffers */
+#define NEW_CLIENT_WAIT_MS 300  /* how long a client that connects after shutdown waits */
+#define FREE_CLIENTS 3          /* clients still connected when the server is freed */
+#define LOG_TEXT_MAX 16384      /* the whole log of a short test */
 
 static void shutdown_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -44,9 +44,9 @@ static void shutdown_cb(evutil_socket_t fd, short what, void *arg)
 static void request_shutdown(struct server_fixture *f)
 {
     transcript_note("the test calls echo_server_shutdown() on the loop thread");
-    ck_assert_msg(event_base_once(loop_thread_base(f->lt), -1, EV_TIMEOUT, shutdown_cb, f->server,
-                                  NULL) == 0,
-                  "test setup failed: event_base_once");
+    ck_assert_msg(
+        event_base_once(loop_thread_base(f->lt), -1, EV_TIMEOUT, shutdown_cb, f->server, NULL) == 0,
+        "test setup failed: event_base_once");
 }
 
 /* Like echo_test_start(), but the loop runs in a dispatch thread started here. */
@@ -104,14 +104,15 @@ HARNESS_TEST(test_shutdown_flushes_then_closes)
 
     request_shutdown(&f);
     enum client_status st = client_wait_close(&idle, ECHO_TEST_WAIT_MS);
-    ck_assert_msg(st == CLIENT_EOF,
-                  "after echo_server_shutdown(), expected a client with nothing pending to be closed "
-                  "at once; it is %s",
-                  client_status_str(st));
+    ck_assert_msg(
+        st == CLIENT_EOF,
+        "after echo_server_shutdown(), expected a client with nothing pending to be closed "
+        "at once; it is %s",
+        client_status_str(st));
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=10 %s", idle_port,
              SPEC("reason=shutdown"));
     server_fixture_expect_log(&f, "disconnect", idle_port, expected,
-                         "connections closed by a shutdown are logged with reason=shutdown");
+                              "connections closed by a shutdown are logged with reason=shutdown");
 
     if (client_connect(&late, f.port) == 0) {
         client_send_str(&late, "anyone?\n", ECHO_TEST_WAIT_MS);
@@ -131,10 +132,10 @@ HARNESS_TEST(test_shutdown_flushes_then_closes)
     ck_assert_msg(st == CLIENT_EOF,
                   "after its last echo during a shutdown, expected c%d to be closed; it is %s",
                   slow.id, client_status_str(st));
-    snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=%d reason=shutdown", slow_port,
-             FLUSH_BYTES);
+    snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=%d reason=shutdown",
+             slow_port, FLUSH_BYTES);
     server_fixture_expect_log(&f, "disconnect", slow_port, expected,
-                         "a client closed by a shutdown is logged with reason=shutdown");
+                              "a client closed by a shutdown is logged with reason=shutdown");
     snprintf(needle, sizeof needle, "disconnect 127.0.0.1:%u ", stuck_port);
     ck_assert_msg(log_capture_wait(f.log, ECHO_TEST_WAIT_MS, line, sizeof line, needle,
                                    " reason=shutdown", NULL),
@@ -149,10 +150,11 @@ HARNESS_TEST(test_shutdown_flushes_then_closes)
                   "deadline; log: \"%s\"",
                   slow.id, stuck.id, slow.id, stuck.id, server_fixture_log_tail(&f));
 
-    ck_assert_msg(dispatch_thread_wait(&d, ECHO_TEST_WAIT_MS),
-                  "every client is gone after echo_server_shutdown(), yet event_base_dispatch() did "
-                  "not return: something is still registered on the base (the listener, a timer, "
-                  "a connection's event?)");
+    ck_assert_msg(
+        dispatch_thread_wait(&d, ECHO_TEST_WAIT_MS),
+        "every client is gone after echo_server_shutdown(), yet event_base_dispatch() did "
+        "not return: something is still registered on the base (the listener, a timer, "
+        "a connection's event?)");
     client_close(&idle);
     client_close(&slow);
     client_close(&stuck);
@@ -219,8 +221,8 @@ HARNESS_TEST(test_free_closes_every_connection)
         snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=11 reason=shutdown",
                  ports[i]);
         server_fixture_expect_log(&f, "disconnect", ports[i], expected,
-                             "echo_server_free() logs each connection it closes with "
-                             "reason=shutdown");
+                                  "echo_server_free() logs each connection it closes with "
+                                  "reason=shutdown");
     }
     for (int i = 0; i < FREE_CLIENTS; i++)
         client_close(&c[i]);
@@ -237,11 +239,11 @@ static void start_binary(struct server_process *sp, char *const argv[])
         server_process_wait(sp, ECHO_TEST_WAIT_MS);
         server_process_cleanup(sp);
     }
-    ck_assert_msg(rc == 0,
-                  "started echo-server --port 0; expected \"listening on 127.0.0.1:PORT\" on stdout; "
-                  "stdout: \"%s\", stderr: \"%s\"",
-                  echo_test_one_line(sp->out, out, sizeof out),
-                  echo_test_one_line(sp->err, err, sizeof err));
+    ck_assert_msg(
+        rc == 0,
+        "started echo-server --port 0; expected \"listening on 127.0.0.1:PORT\" on stdout; "
+        "stdout: \"%s\", stderr: \"%s\"",
+        echo_test_one_line(sp->out, out, sizeof out), echo_test_one_line(sp->err, err, sizeof err));
     ck_assert_msg(strstr(sp->out, "listening on 127.0.0.1:") != NULL,
                   "expected \"listening on 127.0.0.1:PORT\" on stdout; got \"%.200s\"", sp->out);
 }
@@ -254,8 +256,8 @@ static void check_signal_shutdown(int sig, const char *name)
     char *argv[] = {SERVER_BIN, "--port", "0", NULL};
 
     start_binary(&sp, argv);
-    ck_assert_msg(client_connect(&c, sp.port) == 0, "could not connect to echo-server on port %u: %s",
-                  sp.port, strerror(errno));
+    ck_assert_msg(client_connect(&c, sp.port) == 0,
+                  "could not connect to echo-server on port %u: %s", sp.port, strerror(errno));
     uint16_t port = client_local_port(&c);
     echo_test_roundtrip(&c, "hello\n");
 
@@ -264,16 +266,18 @@ static void check_signal_shutdown(int sig, const char *name)
     int status = server_process_wait(&sp, ECHO_TEST_WAIT_MS);
     server_process_status_str(status, status_text, sizeof status_text);
     server_process_cleanup(&sp);
-    ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "sent %s to echo-server with one idle client; expected it to close the client and "
-                  "exit with status 0 within a second; it is %s; stderr: \"%s\"",
-                  name, status_text, echo_test_one_line(sp.err, err, sizeof err));
-    ck_assert_msg(st == CLIENT_EOF, "after %s, expected the client's connection to be closed; it is %s",
-                  name, client_status_str(st));
+    ck_assert_msg(
+        status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+        "sent %s to echo-server with one idle client; expected it to close the client and "
+        "exit with status 0 within a second; it is %s; stderr: \"%s\"",
+        name, status_text, echo_test_one_line(sp.err, err, sizeof err));
+    ck_assert_msg(st == CLIENT_EOF,
+                  "after %s, expected the client's connection to be closed; it is %s", name,
+                  client_status_str(st));
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=6 reason=shutdown", port);
     ck_assert_msg(strstr(sp.err, expected) != NULL,
-                  "after %s, expected \"%s\" on stderr; stderr: \"%s\"", name,
-                  expected, echo_test_one_line(sp.err, err, sizeof err));
+                  "after %s, expected \"%s\" on stderr; stderr: \"%s\"", name, expected,
+                  echo_test_one_line(sp.err, err, sizeof err));
     client_close(&c);
 }
 
@@ -293,16 +297,13 @@ HARNESS_TEST(test_command_line_is_checked)
 {
     struct server_process sp;
     char status_text[64], text[256];
-    char *good[] = {SERVER_BIN, "--host", "127.0.0.1", "--port", "0", "--idle-timeout", "1000",
-                    "--max-connections", "5", NULL};
+    char *good[] = {SERVER_BIN,       "--host", "127.0.0.1",         "--port", "0",
+                    "--idle-timeout", "1000",   "--max-connections", "5",      NULL};
     char *help[] = {SERVER_BIN, "--help", NULL};
     char *bad[][4] = {
-        {SERVER_BIN, "--port", "70000", NULL},
-        {SERVER_BIN, "--port", "seven", NULL},
-        {SERVER_BIN, "--idle-timeout", "-5", NULL},
-        {SERVER_BIN, "--max-connections", "many", NULL},
-        {SERVER_BIN, "--bogus", NULL, NULL},
-        {SERVER_BIN, "extra", NULL, NULL},
+        {SERVER_BIN, "--port", "70000", NULL},      {SERVER_BIN, "--port", "seven", NULL},
+        {SERVER_BIN, "--idle-timeout", "-5", NULL}, {SERVER_BIN, "--max-connections", "many", NULL},
+        {SERVER_BIN, "--bogus", NULL, NULL},        {SERVER_BIN, "extra", NULL, NULL},
     };
 
     /* Every option, well formed: the program must run. */
@@ -323,14 +324,14 @@ HARNESS_TEST(test_command_line_is_checked)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         status = server_process_run(&sp, SERVER_BIN, bad[i], ECHO_TEST_WAIT_MS);
         server_process_cleanup(&sp);
-        ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 2 &&
-                          strstr(sp.err, "usage") != NULL,
-                      "ran echo-server %s %s; expected a usage message on stderr and exit status 2; "
-                      "got %s, stderr \"%s\"",
-                      bad[i][1], bad[i][2] != NULL ? bad[i][2] : "",
-                      server_process_status_str(status, status_text, sizeof status_text),
-                      echo_test_one_line(sp.err, text, sizeof text));
+        ck_assert_msg(
+            status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 2 &&
+                strstr(sp.err, "usage") != NULL,
+            "ran echo-server %s %s; expected a usage message on stderr and exit status 2; "
+            "got %s, stderr \"%s\"",
+            bad[i][1], bad[i][2] != NULL ? bad[i][2] : "",
+            server_process_status_str(status, status_text, sizeof status_text),
+            echo_test_one_line(sp.err, text, sizeof text));
     }
     harness_pass();
 }
-
