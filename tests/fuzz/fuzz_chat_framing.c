@@ -65,8 +65,7 @@ static void turn(struct event_base *base, struct peer *a, struct peer *b, uint64
     drain(a);
     drain(b);
     if (fuzz_now_ms() > deadline)
-        fuzz_fail("the chat server stopped making progress (more than %d ms)",
-                  FRAMING_DEADLINE_MS);
+        fuzz_fail("the chat server stopped making progress (more than %d ms)", FRAMING_DEADLINE_MS);
 }
 
 /* Turns until `what` bytes are in p's buffer, or p's stream ended. */
@@ -85,13 +84,17 @@ static void wait_for_line(struct event_base *base, struct peer *a, struct peer *
 static void run(const uint8_t *payload, size_t len, uint64_t seed, struct evbuffer *a_got,
                 struct evbuffer *b_got)
 {
+    /* Every run reuses the port the first one got: thousands of runs, each with a new
+     * ephemeral port, would run out of ports (the closed connections linger in TIME_WAIT). */
+    static uint16_t port;
     struct event_base *base = event_base_new();
-    struct chat_server_config cfg = {.port = 0, .idle_timeout_ms = 0};
+    struct chat_server_config cfg = {.port = port, .idle_timeout_ms = 0};
     struct chat_server *srv = base != NULL ? chat_server_new(base, &cfg) : NULL;
     uint64_t deadline = fuzz_now_ms() + FRAMING_DEADLINE_MS;
 
     if (srv == NULL)
         fuzz_fail("cannot start the chat server");
+    port = chat_server_port(srv);
     struct peer a = {.fd = dial(chat_server_port(srv)), .got = a_got};
     wait_for_line(base, &a, &a, &a, "* end of history\n", deadline);
     struct peer b = {.fd = dial(chat_server_port(srv)), .got = b_got};
@@ -158,10 +161,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t lb1 = evbuffer_get_length(b1), lb2 = evbuffer_get_length(b2);
     if (la1 != la2 || memcmp(evbuffer_pullup(a1, -1), evbuffer_pullup(a2, -1), la1) != 0)
         fuzz_fail("the sender got %zu bytes when its input came in one write, %zu when it came "
-                  "in pieces", la1, la2);
+                  "in pieces",
+                  la1, la2);
     if (lb1 != lb2 || memcmp(evbuffer_pullup(b1, -1), evbuffer_pullup(b2, -1), lb1) != 0)
         fuzz_fail("the other client got %zu bytes when the input came in one write, %zu when it "
-                  "came in pieces", lb1, lb2);
+                  "came in pieces",
+                  lb1, lb2);
     evbuffer_free(a1);
     evbuffer_free(b1);
     evbuffer_free(a2);

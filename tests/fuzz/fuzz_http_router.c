@@ -30,9 +30,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define ROUTER_TARGET_MAX 2048      /* bytes of the request target taken from an input */
-#define ROUTER_REPLY_MAX (1 << 20)  /* bytes of an answer read */
-#define ROUTER_DEADLINE_MS 10000    /* an answer later than this is a hang */
+#define ROUTER_TARGET_MAX 2048     /* bytes of the request target taken from an input */
+#define ROUTER_REPLY_MAX (1 << 20) /* bytes of an answer read */
+#define ROUTER_DEADLINE_MS 10000   /* an answer later than this is a hang */
 
 static struct http_api *api;
 
@@ -55,8 +55,8 @@ static uint64_t ref_parse_id(const uint8_t *s, size_t len)
     return v <= (uint64_t)ITEM_INT_MAX ? v : 0;
 }
 
-static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
-                                      "OPTIONS", "TRACE"};
+static const char *const methods[] = {"GET",   "HEAD",   "POST",    "PUT",
+                                      "PATCH", "DELETE", "OPTIONS", "TRACE"};
 
 /* Sends the request and reads the answer until the server closes. Returns its length. */
 static size_t exchange(const char *req, size_t req_len, char *reply)
@@ -133,8 +133,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static char reply[ROUTER_REPLY_MAX];
 
     if (api == NULL) {
-        struct http_api_config cfg = {.port = 0, .threads = 1, .max_items = 64,
-                                      .idle_timeout_ms = 5000};
+        struct http_api_config cfg = {
+            .port = 0, .threads = 1, .max_items = 64, .idle_timeout_ms = 5000};
         signal(SIGPIPE, SIG_IGN);
         api = http_api_new(&cfg);
         if (api == NULL)

@@ -31,8 +31,8 @@ static void check_written(const struct item *item)
     if (buf == NULL || items_json_write(buf, item, ORIGIN) != 0)
         fuzz_fail("items_json_write failed");
     size_t len = evbuffer_get_length(buf);
-    json_t *root = json_loadb((const char *)evbuffer_pullup(buf, -1), len,
-                              JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root =
+        json_loadb((const char *)evbuffer_pullup(buf, -1), len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
         fuzz_fail("items_json_write wrote invalid JSON (%s): %.*s", jerr.text, (int)len,
                   (const char *)evbuffer_pullup(buf, -1));
