@@ -34,6 +34,10 @@ static inline uint64_t fuzz_next(uint64_t *state)
  * chapter 3, table 3-7), a different method from the solutions' decoders. */
 int fuzz_utf8_ok(const uint8_t *s, size_t len);
 
+/* Connects to 127.0.0.1:port and returns a non-blocking socket; fails the run if it cannot.
+ * A signal (libFuzzer's timers) interrupting connect() is waited out, not taken as failure. */
+int fuzz_dial(uint16_t port);
+
 /* Monotonic milliseconds. */
 uint64_t fuzz_now_ms(void);
 

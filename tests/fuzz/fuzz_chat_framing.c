@@ -35,17 +35,6 @@ struct peer {
     struct evbuffer *got;
 };
 
-static int dial(uint16_t port)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0)
-        fuzz_fail("cannot connect to the chat server: %s", strerror(errno));
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    return fd;
-}
-
 /* Reads what has arrived; notes the end of the stream. */
 static void drain(struct peer *p)
 {
@@ -95,9 +84,9 @@ static void run(const uint8_t *payload, size_t len, uint64_t seed, struct evbuff
     if (srv == NULL)
         fuzz_fail("cannot start the chat server");
     port = chat_server_port(srv);
-    struct peer a = {.fd = dial(chat_server_port(srv)), .got = a_got};
+    struct peer a = {.fd = fuzz_dial(chat_server_port(srv)), .got = a_got};
     wait_for_line(base, &a, &a, &a, "* end of history\n", deadline);
-    struct peer b = {.fd = dial(chat_server_port(srv)), .got = b_got};
+    struct peer b = {.fd = fuzz_dial(chat_server_port(srv)), .got = b_got};
     wait_for_line(base, &a, &b, &b, "* end of history\n", deadline);
     wait_for_line(base, &a, &b, &a, "* guest2 joined\n", deadline);
 

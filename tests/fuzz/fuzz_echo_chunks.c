@@ -56,12 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     seed = seed == 0 ? 1 : seed;
 
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(echo_server_port(server))};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0)
-        fuzz_fail("cannot connect to the echo server: %s", strerror(errno));
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    int fd = fuzz_dial(echo_server_port(server));
 
     struct evbuffer *back = evbuffer_new();
     size_t sent = 0;

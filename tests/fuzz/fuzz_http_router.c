@@ -61,16 +61,19 @@ static const char *const methods[] = {"GET",   "HEAD",   "POST",    "PUT",
 /* Sends the request and reads the answer until the server closes. Returns its length. */
 static size_t exchange(const char *req, size_t req_len, char *reply)
 {
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(http_api_port(api))};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = fuzz_dial(http_api_port(api));
     uint64_t deadline = fuzz_now_ms() + ROUTER_DEADLINE_MS;
     size_t got = 0, sent = 0;
 
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0)
-        fuzz_fail("cannot connect to the API: %s", strerror(errno));
     while (sent < req_len) {
+        struct pollfd out = {.fd = fd, .events = POLLOUT};
         ssize_t n = send(fd, req + sent, req_len - sent, MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            poll(&out, 1, 100);
+            if (fuzz_now_ms() > deadline)
+                fuzz_fail("the server took no request bytes for %d ms", ROUTER_DEADLINE_MS);
+            continue;
+        }
         if (n <= 0)
             break; /* the server answered early (413) and closed: read what it said */
         sent += (size_t)n;
@@ -82,6 +85,8 @@ static size_t exchange(const char *req, size_t req_len, char *reply)
         if (poll(&pfd, 1, 100) <= 0)
             continue;
         ssize_t n = recv(fd, reply + got, ROUTER_REPLY_MAX - 1 - got, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
         if (n <= 0)
             break;
         got += (size_t)n;

@@ -3,10 +3,17 @@
  */
 #include "fuzz.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 void fuzz_fail(const char *fmt, ...)
 {
@@ -65,4 +72,27 @@ uint64_t fuzz_now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int fuzz_dial(uint16_t port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+    int err = 0;
+    socklen_t len = sizeof err;
+
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        fuzz_fail("cannot make a socket: %s", strerror(errno));
+    if (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
+        if (errno != EINPROGRESS && errno != EINTR)
+            fuzz_fail("cannot connect to port %u: %s", port, strerror(errno));
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int r;
+        while ((r = poll(&p, 1, 10000)) < 0 && errno == EINTR)
+            ;
+        if (r != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
+            fuzz_fail("cannot connect to port %u: %s", port, r == 1 ? strerror(err) : "timed out");
+    }
+    return fd;
 }
