@@ -67,4 +67,7 @@ void run_demos(struct checks *k, const struct course *c, const char *build_dir, 
 void check_fixture(struct checks *k, const struct course *c, const struct course_fixture *f);
 void check_grader_cli(struct checks *k, const struct course *c);
 
+/* verify_reliability.c: leftovers of the fixtures, fuzzing, valgrind memcheck and helgrind. */
+void verify_reliability(struct checks *k);
+
 #endif
