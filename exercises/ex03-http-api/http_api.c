@@ -26,6 +26,7 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
+#include <jansson.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -360,9 +361,15 @@ static int cores(void)
     return n < 1 ? 1 : n > HTTP_API_MAX_THREADS ? HTTP_API_MAX_THREADS : (int)n;
 }
 
-static void libevent_threads_once(void)
+/* What must happen once, before the first worker thread exists. libevent must install its
+ * locks before any base that another thread will touch exists. jansson seeds its hash function
+ * on the first json_object() call, and its check for that (a plain read of a global) races
+ * with the seeding when two workers parse their first bodies at once: helgrind reported it.
+ * Seeding here, before any thread starts, is what jansson's notes on threads recommend. */
+static void before_threads_once(void)
 {
     evthread_use_pthreads();
+    json_object_seed(0);
 }
 
 struct http_api *http_api_new(const struct http_api_config *cfg)
@@ -370,8 +377,7 @@ struct http_api *http_api_new(const struct http_api_config *cfg)
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     const char *host = cfg->host != NULL ? cfg->host : HTTP_API_DEFAULT_HOST;
 
-    /* libevent must install its locks before any base that another thread will touch exists. */
-    pthread_once(&once, libevent_threads_once);
+    pthread_once(&once, before_threads_once);
 
     if (cfg->threads < 0 || cfg->threads > HTTP_API_MAX_THREADS) {
         if (cfg->log != NULL)
