@@ -121,6 +121,16 @@ static void reply_aborted_cb(struct evhttp_connection *conn, void *arg)
 }
 /* END STUDENT(12) */
 
+/* If the log stream is buffered, a line just logged may still sit in its buffer: have it
+ * written out soon, together with every line logged until then. */
+static void log_flush_soon(struct worker *w)
+{
+    if (w->api->app.log != NULL && !evtimer_pending(w->flush_ev, NULL)) {
+        struct timeval delay = {0, HTTP_API_LOG_FLUSH_MS * 1000};
+        evtimer_add(w->flush_ev, &delay);
+    }
+}
+
 /* evhttp's one callback for every request (evhttp_set_gencb): run the pipeline, reply once. */
 static void request_cb(struct evhttp_request *req, void *arg)
 {
@@ -146,12 +156,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
     exchange_send(&ex);
     exchange_cleanup(&ex);
 
-    /* If the log stream is buffered, the request's line may still sit in its buffer: have it
-     * written out soon, together with the lines of every request until then. */
-    if (w->api->app.log != NULL && !evtimer_pending(w->flush_ev, NULL)) {
-        struct timeval delay = {0, HTTP_API_LOG_FLUSH_MS * 1000};
-        evtimer_add(w->flush_ev, &delay);
-    }
+    log_flush_soon(w);
 }
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -186,6 +191,7 @@ static void accept_error_cb(struct evconnlistener *listener, void *arg)
     if (w->api->app.log != NULL)
         fprintf(w->api->app.log, "worker %d: accept failed: %s; pausing accepts for %d ms\n",
                 w->index, strerror(errno), ACCEPT_RETRY_MS);
+    log_flush_soon(w); /* no request may complete while descriptors are short: flush anyway */
     evconnlistener_disable(listener);
     evtimer_add(w->retry_ev, &retry);
 }

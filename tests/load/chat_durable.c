@@ -60,12 +60,13 @@ static int verify(const char *history, const char *record)
     /* The file keeps only the newest messages (compaction drops the older ones by design):
      * every message seen since the file's first one must be there, and nothing seen may be
      * newer than the file's last one. Both lists increase: walk them together. */
-    long newest_seen = 0;
+    long newest_seen = 0, compared = 0;
     while (fscanf(f, "%ld", &num) == 1) {
         seen++;
         newest_seen = num;
         if (nh == 0 || num < hist[0])
             continue;
+        compared++;
         while (h < nh && hist[h] < num)
             h++;
         if (h == nh || hist[h] != num)
@@ -73,11 +74,12 @@ static int verify(const char *history, const char *record)
     }
     fclose(f);
     long newest_kept = nh > 0 ? hist[nh - 1] : 0;
-    int ok = seen > 0 && missing == 0 && newest_seen <= newest_kept;
+    int ok = seen > 0 && compared > 0 && missing == 0 && newest_seen <= newest_kept;
     printf("chat-durable: a client saw %ld lines broadcast, the newest m%ld; %s keeps the newest "
-           "%ld (m%ld to m%ld; %ld lines not messages): %ld of those seen in that range missing, "
-           "%s\n",
-           seen, newest_seen, history, nh, nh > 0 ? hist[0] : 0, newest_kept, corrupt, missing,
+           "%ld (m%ld to m%ld; %ld lines not messages): of the %ld seen in that range, %ld "
+           "missing; %s\n",
+           seen, newest_seen, history, nh, nh > 0 ? hist[0] : 0, newest_kept, corrupt, compared,
+           missing,
            newest_seen <= newest_kept ? "nothing seen is newer than the file"
                                       : "LOST: the newest seen is not on file");
     free(hist);
