@@ -7,6 +7,12 @@
  * test times out.) A process that left its group (setsid) would keep the output pipe open and
  * hold the run up to its deadline; the grader is the subreaper of everything it starts, so
  * such a process becomes its child once its parent is gone, and is stopped when the run ends.
+ *
+ * A cap on processes (proc_limits.nproc) cannot use RLIMIT_NPROC alone: it counts every
+ * process of the user, and root ignores it. Where the grader may create a cgroup (Linux, the
+ * "pids" controller, usually as root) the program runs in one of its own with pids.max set,
+ * which also lists everything it started for the final kill. Elsewhere RLIMIT_NPROC is set to
+ * the user's current number of tasks plus the cap.
  */
 #include "proc.h"
 
@@ -21,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +36,8 @@
 #endif
 
 #define PROC_DRAIN_MS 300 /* after the program exits: how long its last output may take */
+#define PROC_CGROUP_V1 "/sys/fs/cgroup/pids" /* the pids controller's hierarchy (cgroup v1) */
+#define PROC_CGROUP_V2 "/sys/fs/cgroup"      /* the unified hierarchy (cgroup v2) */
 
 static volatile sig_atomic_t interrupted;   /* SIGINT or SIGTERM arrived */
 static volatile sig_atomic_t running_group; /* the group of the program running now, or 0 */
@@ -94,6 +103,103 @@ static int stop_leftovers(pid_t keep)
     return n;
 }
 
+/* Writes text to a file (a cgroup control file). Returns 0 or -1. */
+static int write_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* Makes a cgroup allowing at most `max` tasks into dir (PATH_MAX). Returns 0, or -1 when
+ * cgroups cannot be used here (dir is then ""). */
+static int cgroup_make(unsigned max, char *dir, size_t dirsz)
+{
+    static unsigned serial;
+    char path[512], value[32];
+    const char *roots[] = {PROC_CGROUP_V1, PROC_CGROUP_V2};
+
+    dir[0] = '\0';
+#ifdef __linux__
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(dir, dirsz, "%s/grade-%d-%u", roots[i], (int)getpid(), serial++);
+        if (mkdir(dir, 0755) != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/pids.max", dir);
+        snprintf(value, sizeof value, "%u", max);
+        if (write_text(path, value) == 0)
+            return 0;
+        rmdir(dir);
+    }
+#else
+    (void)max;
+#endif
+    dir[0] = '\0';
+    return -1;
+}
+
+/* Kills every task in the cgroup until it is empty, then removes it. Returns how many there
+ * were at the first look. */
+static int cgroup_kill_and_remove(const char *dir)
+{
+    char path[512];
+    int first = -1;
+
+    snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+    for (int round = 0; round < 500; round++) { /* at most ~5 s: SIGKILL is quick */
+        FILE *f = fopen(path, "r");
+        int pid, n = 0;
+        while (f != NULL && fscanf(f, "%d", &pid) == 1) {
+            kill(pid, SIGKILL);
+            n++;
+        }
+        if (f != NULL)
+            fclose(f);
+        if (first < 0)
+            first = n;
+        while (waitpid(-1, NULL, WNOHANG) > 0) /* reparented here: reap them */
+            ;
+        if (n == 0 && rmdir(dir) == 0)
+            break;
+        struct timespec pause = {0, 10 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    return first < 0 ? 0 : first;
+}
+
+/* The tasks (threads) the real user runs now: RLIMIT_NPROC counts them all. */
+static unsigned user_tasks(void)
+{
+    unsigned n = 0;
+#ifdef __linux__
+    DIR *d = opendir("/proc");
+    uid_t me = getuid();
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+        char path[64], line[128];
+        unsigned uid = 0, threads = 0;
+        int pid = atoi(e->d_name);
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/status", pid);
+        FILE *f = fopen(path, "r");
+        while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+            sscanf(line, "Uid: %u", &uid);
+            sscanf(line, "Threads: %u", &threads);
+        }
+        if (f != NULL)
+            fclose(f);
+        if (uid == (unsigned)me)
+            n += threads;
+    }
+    if (d != NULL)
+        closedir(d);
+#endif
+    return n;
+}
+
 /* In the child, before exec: the limits of untrusted code. */
 static void apply_limits(const struct proc_limits *l)
 {
@@ -108,7 +214,6 @@ static void apply_limits(const struct proc_limits *l)
     PROC_SET(RLIMIT_CPU, l->cpu_s);
     PROC_SET(RLIMIT_AS, l->mem_mb * 1024 * 1024);
     PROC_SET(RLIMIT_NOFILE, l->nofile);
-    PROC_SET(RLIMIT_NPROC, l->nproc);
     PROC_SET(RLIMIT_FSIZE, l->fsize_mb * 1024 * 1024);
 #undef PROC_SET
 }
@@ -153,9 +258,16 @@ int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[],
         return 0;
     }
     fflush(NULL);
+    char cgroup[256] = "";
+    unsigned nproc_limit = 0; /* without a cgroup: RLIMIT_NPROC for the child */
+    if (limits != NULL && limits->nproc > 0 &&
+        cgroup_make(limits->nproc, cgroup, sizeof cgroup) != 0 && geteuid() != 0)
+        nproc_limit = user_tasks() + limits->nproc;
     double start = now_s();
     pid_t pid = fork();
     if (pid < 0) {
+        if (cgroup[0] != '\0')
+            rmdir(cgroup);
         close(fds[0]);
         close(fds[1]);
         res->failed_to_start = 1;
@@ -177,8 +289,18 @@ int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[],
             putenv(env_add[i]);
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
+        if (cgroup[0] != '\0') {
+            char procs[300], self[16];
+            snprintf(procs, sizeof procs, "%s/cgroup.procs", cgroup);
+            snprintf(self, sizeof self, "%d", (int)getpid());
+            write_text(procs, self);
+        }
         if (limits != NULL)
             apply_limits(limits);
+        if (nproc_limit > 0) {
+            struct rlimit r = {nproc_limit, nproc_limit};
+            setrlimit(RLIMIT_NPROC, &r);
+        }
         if (cwd != NULL && chdir(cwd) != 0) {
             fprintf(stderr, "cannot enter %s: %s\n", cwd, strerror(errno));
             _exit(127);
@@ -227,6 +349,10 @@ int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[],
     if (exited) {
         kill(-pid, SIGKILL); /* its group: whatever it started and left behind */
         res->leftovers = stop_leftovers(0);
+        if (cgroup[0] != '\0') { /* what escaped its group and its parent too */
+            int more = cgroup_kill_and_remove(cgroup);
+            res->leftovers = more > res->leftovers ? more : res->leftovers;
+        }
         goto done;
     }
 
@@ -249,6 +375,8 @@ int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[],
         nanosleep(&pause, NULL);
     }
     stop_leftovers(0);
+    if (cgroup[0] != '\0')
+        cgroup_kill_and_remove(cgroup);
 done:
     running_group = 0;
     if (open_fd >= 0)

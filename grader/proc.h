@@ -29,7 +29,7 @@ struct proc_limits {
     unsigned long mem_mb;   /* address space (RLIMIT_AS); leave 0 for sanitized programs, whose
                                shadow memory needs terabytes of address space */
     unsigned nofile;        /* open descriptors (RLIMIT_NOFILE) */
-    unsigned nproc;         /* processes of this user (RLIMIT_NPROC; not enforced for root) */
+    unsigned nproc;         /* processes and threads at once (a pids cgroup, or RLIMIT_NPROC) */
     unsigned long fsize_mb; /* size of any file written (RLIMIT_FSIZE) */
 };
 

@@ -16,10 +16,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define BLOCKED_LOOP_PHRASE "the server's event loop was blocked" /* tests/common/loop_thread.h */
+/* What one test's process (and everything it starts) may use. A student's code is untrusted. */
+#define TEST_NPROC 512           /* processes and threads at once: a fork bomb stops here */
+#define TEST_MEM_MB 2048         /* address space, unsanitized builds only (ASan needs terabytes) */
+#define TEST_FSIZE_MB 64         /* the largest file a test may write */
+#define TEST_TIMEOUT_MARGIN_S 5  /* beyond the test's own timeout: the grader's outer deadline */
 
 const char *verdict_name(enum verdict v)
 {
@@ -237,7 +243,7 @@ void runner_run_test(const struct runner *r, const char *tree, const struct cour
     snprintf(env_transcript, sizeof env_transcript, "HARNESS_TRANSCRIPT=%s", transcript);
     /* Sanitized builds get the same settings as meson's "asan" test setup, and more time. */
     char *env[] = {env_case, env_tap, env_transcript, "CK_FORK=yes", "CK_VERBOSITY=silent",
-                   NULL, NULL, NULL, NULL};
+                   NULL,     NULL,    NULL,           NULL,          NULL};
     if (r->sanitized) {
         env[5] = util_sanitizer_env[0];
         env[6] = util_sanitizer_env[1];
@@ -255,12 +261,33 @@ void runner_run_test(const struct runner *r, const char *tree, const struct cour
         slowdown = VALGRIND_SLOWDOWN;
     }
 
-    /* A student's code is untrusted: bounded CPU time and file size, and no way to keep
-     * running once the test is over (proc.c). Address space is not limited: ASan's shadow
-     * memory needs terabytes of it. */
-    const struct proc_limits limits = {.cpu_s = LIMIT_TEST_S * slowdown, .fsize_mb = 512};
-    if (proc_run_limited(r->valgrind ? vg_argv : argv, NULL, env, LIMIT_TEST_S * slowdown, &limits,
-                         &proc) != 0) {
+    /* Each test runs in a scratch directory of its own, which is also its TMPDIR, so whatever
+     * it writes outside the build directory lands there and is removed afterwards. */
+    char scratch[1100], env_tmpdir[1200];
+    snprintf(scratch, sizeof scratch, "%s/%s.%s.d", r->tmp_dir, ex->id, test);
+    snprintf(env_tmpdir, sizeof env_tmpdir, "TMPDIR=%s", scratch);
+    env[r->sanitized ? 8 : (r->valgrind ? 6 : 5)] = env_tmpdir;
+    mkdir(scratch, 0700);
+
+    /* A student's code is untrusted: bounded CPU time, processes, memory and file size, and no
+     * way to keep running once the test is over (proc.c). The outer deadline is the test's own
+     * timeout plus a margin: code that hangs before Check's timers exist (a constructor that
+     * never returns) is stopped in about the test's time, not LIMIT_TEST_S. Address space is
+     * not limited under ASan or valgrind: they need far more of it than they use. */
+    const struct suite_test *info = suite_data_test(&ex->data, test);
+    double timeout = info != NULL && info->timeout_s > 0 ? info->timeout_s + TEST_TIMEOUT_MARGIN_S
+                                                         : LIMIT_TEST_S;
+    const struct proc_limits limits = {.cpu_s = LIMIT_TEST_S * slowdown,
+                                       .fsize_mb = TEST_FSIZE_MB,
+                                       .nproc = TEST_NPROC,
+                                       .mem_mb = r->sanitized || r->valgrind ? 0 : TEST_MEM_MB};
+    int rc = proc_run_limited(r->valgrind ? vg_argv : argv, scratch, env, timeout * slowdown,
+                              &limits, &proc);
+    char *rm[] = {"rm", "-rf", scratch, NULL};
+    struct proc_result ignored;
+    if (proc_run(rm, NULL, NULL, 60, &ignored) == 0)
+        proc_result_free(&ignored);
+    if (rc != 0) {
         res->verdict = VERDICT_ERROR;
         res->message = xstrdup("out of memory");
         return;

@@ -189,6 +189,8 @@ int verify_course(const struct course *c, int verbose)
             run_tree(&k, &asan, &c->exercises[i], "solutions", "solutions under ASan+UBSan:");
         run_demos(&k, c, VERIFY_ASAN_DIR, 1);
     }
+    if (built)
+        verify_reliability(&k);
 
     char *rm[] = {"rm", "-rf", k.tmp_dir, NULL};
     struct proc_result ignored;

@@ -79,5 +79,7 @@ void check_grader_cli(struct checks *k, const struct course *c);
 
 /* verify_platforms.c: report formats, student edition, batch grading, Gradescope bundle */
 void check_platforms(struct checks *k, const struct course *c);
+/* verify_reliability.c: leftovers of the fixtures, fuzzing, valgrind memcheck and helgrind. */
+void verify_reliability(struct checks *k);
 
 #endif

@@ -43,7 +43,8 @@ struct chat_history {
     char *path;       /* NULL: memory only */
     char *tmp_path;   /* path + ".tmp": where compaction writes the new file */
     int fd;           /* the file, opened O_APPEND; -1 when not writing */
-    size_t file_lines; /* lines in the file, good or corrupt: compaction starts at the bound */
+    size_t file_lines; /* lines in the file, good or corrupt */
+    size_t compact_at; /* compact when file_lines reaches this: the bound, or later after a failure */
     FILE *log;        /* borrowed */
 };
 
@@ -225,11 +226,13 @@ static int history_compact(struct chat_history *h)
      * Read: lectures/02-libevent-runtime/README.md#durable-writes
      * Replace the file by one holding only the kept messages, so that a crash or
      * a power cut at any moment leaves either the whole old file or the whole new one: never a
-     * mix, never an empty file. Write the messages (format_line, write_all) to h->tmp_path, get
-     * that file onto the disk and close it, and only then rename it over h->path. h->fd still
-     * points at the old file, which the rename has unlinked: open h->path again for appending.
-     * Then h->file_lines = h->count, and log "compacted <path> to <n> messages". On any
-     * failure: log why, remove the temporary file, and return -1.
+     * mix, never an empty file. Write the messages (format_line, write_all) to h->tmp_path,
+     * opened for appending, get that file onto the disk, and only then rename it over h->path.
+     * Keep writing through that same descriptor: it becomes h->fd (close the old one, which
+     * points at the file the rename unlinked). Opening h->path again instead could fail (a busy
+     * server may be out of descriptors) after the old file is gone, and then nothing more would
+     * be saved. Then h->file_lines = h->count, and log "compacted <path> to <n> messages". On
+     * any failure: log why, remove the temporary file, leave h->fd as it was, and return -1.
      */
     if (h->fd < 0)
         h->fd = open(h->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -249,6 +252,7 @@ struct chat_history *chat_history_open(const char *path, size_t size, FILE *log)
     if (h == NULL)
         return NULL;
     h->size = size;
+    h->compact_at = size * CHAT_HISTORY_COMPACT_FACTOR;
     h->fd = -1;
     h->log = log;
     h->ring = calloc(size, sizeof *h->ring);
@@ -316,11 +320,14 @@ int chat_history_add(struct chat_history *h, const char *nick, const char *text,
      */
     if (ring_push(h, time, nick, text, len) != 0)
         status = -1;
-    /* Compaction costs O(size) and an fsync, once every (factor - 1) * size messages. */
-    if (h->fd >= 0 && h->file_lines >= h->size * CHAT_HISTORY_COMPACT_FACTOR &&
-        history_compact(h) != 0) {
-        history_stop_writing(h);
-        status = -1;
+    /* Compaction costs O(size) and an fsync, once every (factor - 1) * size messages. When it
+     * fails (out of descriptors, a full disk) the long file is still valid: keep appending to
+     * it, and try again `size` messages later. */
+    if (h->fd >= 0 && h->file_lines >= h->compact_at) {
+        if (history_compact(h) == 0)
+            h->compact_at = h->size * CHAT_HISTORY_COMPACT_FACTOR;
+        else
+            h->compact_at = h->file_lines + h->size;
     }
     return status;
 }

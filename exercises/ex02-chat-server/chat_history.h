@@ -10,7 +10,9 @@
  * message anyone has seen. On open, the file is read back: the last `size` messages are kept,
  * and a line that is not such an object (a crash mid-write, a hand edit) is skipped with a
  * warning. The file never grows without bound: once it holds CHAT_HISTORY_COMPACT_FACTOR times
- * `size` lines it is replaced, atomically, by a file holding only the messages kept.
+ * `size` lines it is replaced, atomically, by a file holding only the messages kept (if that
+ * fails, say for want of a file descriptor, messages are still appended and it is tried again
+ * `size` messages later).
  *
  * With no file (path NULL) the history lives in memory only and starts empty.
  */

@@ -134,5 +134,8 @@ done:
             event_free(sig.events[i]);
     if (sig.base != NULL)
         event_base_free(sig.base);
+    /* evthread_use_pthreads() made libevent allocate its global locks; this frees them (and
+     * libevent's other globals), so valgrind's memcheck reports nothing at all. */
+    libevent_global_shutdown();
     return status;
 }

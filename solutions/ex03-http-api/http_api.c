@@ -26,6 +26,7 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
+#include <jansson.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -120,6 +121,16 @@ static void reply_aborted_cb(struct evhttp_connection *conn, void *arg)
 }
 /* END STUDENT(12) */
 
+/* If the log stream is buffered, a line just logged may still sit in its buffer: have it
+ * written out soon, together with every line logged until then. */
+static void log_flush_soon(struct worker *w)
+{
+    if (w->api->app.log != NULL && !evtimer_pending(w->flush_ev, NULL)) {
+        struct timeval delay = {0, HTTP_API_LOG_FLUSH_MS * 1000};
+        evtimer_add(w->flush_ev, &delay);
+    }
+}
+
 /* evhttp's one callback for every request (evhttp_set_gencb): run the pipeline, reply once. */
 static void request_cb(struct evhttp_request *req, void *arg)
 {
@@ -145,12 +156,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
     exchange_send(&ex);
     exchange_cleanup(&ex);
 
-    /* If the log stream is buffered, the request's line may still sit in its buffer: have it
-     * written out soon, together with the lines of every request until then. */
-    if (w->api->app.log != NULL && !evtimer_pending(w->flush_ev, NULL)) {
-        struct timeval delay = {0, HTTP_API_LOG_FLUSH_MS * 1000};
-        evtimer_add(w->flush_ev, &delay);
-    }
+    log_flush_soon(w);
 }
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -185,6 +191,7 @@ static void accept_error_cb(struct evconnlistener *listener, void *arg)
     if (w->api->app.log != NULL)
         fprintf(w->api->app.log, "worker %d: accept failed: %s; pausing accepts for %d ms\n",
                 w->index, strerror(errno), ACCEPT_RETRY_MS);
+    log_flush_soon(w); /* no request may complete while descriptors are short: flush anyway */
     evconnlistener_disable(listener);
     evtimer_add(w->retry_ev, &retry);
 }
@@ -406,9 +413,15 @@ static int cores(void)
     return n < 1 ? 1 : n > HTTP_API_MAX_THREADS ? HTTP_API_MAX_THREADS : (int)n;
 }
 
-static void libevent_threads_once(void)
+/* What must happen once, before the first worker thread exists. libevent must install its
+ * locks before any base that another thread will touch exists. jansson seeds its hash function
+ * on the first json_object() call, and its check for that (a plain read of a global) races
+ * with the seeding when two workers parse their first bodies at once: helgrind reported it.
+ * Seeding here, before any thread starts, is what jansson's notes on threads recommend. */
+static void before_threads_once(void)
 {
     evthread_use_pthreads();
+    json_object_seed(0);
 }
 
 struct http_api *http_api_new(const struct http_api_config *cfg)
@@ -416,8 +429,7 @@ struct http_api *http_api_new(const struct http_api_config *cfg)
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     const char *host = cfg->host != NULL ? cfg->host : HTTP_API_DEFAULT_HOST;
 
-    /* libevent must install its locks before any base that another thread will touch exists. */
-    pthread_once(&once, libevent_threads_once);
+    pthread_once(&once, before_threads_once);
 
     if (cfg->threads < 0 || cfg->threads > HTTP_API_MAX_THREADS) {
         if (cfg->log != NULL)

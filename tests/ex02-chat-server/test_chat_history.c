@@ -7,6 +7,7 @@
 #include "chat_test.h"
 
 #include "chat_history.h"
+#include "fd_limit.h"
 #include "transcript.h"
 
 #include <jansson.h>
@@ -254,3 +255,47 @@ HARNESS_TEST(test_history_repairs_a_truncated_last_line)
 
 
 
+
+/* Found by tests/load/run-load: a server out of file descriptors (many clients) cannot open
+ * the temporary file compaction needs. That must not end saving for good: the long file is
+ * still valid, so keep appending to it, and compact again later. */
+HARNESS_TEST(test_history_keeps_saving_when_out_of_descriptors)
+{
+    struct history_files hf;
+    struct fd_limit fl;
+    const int size = 2, during = 30;
+    static char text[HISTORY_FILE_MAX];
+
+    files_make(&hf);
+    struct chat_history *h = chat_history_open(hf.path, (size_t)size, NULL);
+    ck_assert_msg(h != NULL, "chat_history_open(\"%s\", 2) returned NULL", hf.path);
+    transcript_note("%d messages into a history of size %d while no file descriptor is free, "
+                    "then \"after\" once they are", during, size);
+    int exhausted = fd_limit_exhaust(&fl, 0) == 0;
+    for (int i = 0; i < during; i++) {
+        char msg[32];
+        snprintf(msg, sizeof msg, "during %d", i);
+        chat_history_add(h, "alice", msg, strlen(msg));
+    }
+    if (exhausted)
+        fd_limit_restore(&fl);
+    ck_assert_msg(exhausted, "the test could not run the process out of descriptors");
+    int rc = chat_history_add(h, "alice", "after", 5);
+    long n = scratch_read_file(hf.path, text, sizeof text);
+    chat_history_free(h);
+    ck_assert_msg(rc == 0 && n > 0 && strstr(text, "\"during 29\"") != NULL &&
+                      strstr(text, "\"after\"") != NULL,
+                  "after %d messages while out of descriptors (compaction cannot open its "
+                  "temporary file then), chat_history_add(\"after\") returned %d and the file "
+                  "%s \"during 29\" and %s \"after\": a failed compaction must not stop the "
+                  "history from saving; the old file is still valid, keep appending to it",
+                  during, rc, n > 0 && strstr(text, "\"during 29\"") ? "holds" : "lacks",
+                  n > 0 && strstr(text, "\"after\"") ? "holds" : "lacks");
+    h = chat_history_open(hf.path, (size_t)size, NULL);
+    ck_assert_msg(h != NULL && chat_history_count(h) == 2 &&
+                      strcmp(chat_history_at(h, 1)->text, "after") == 0,
+                  "reopened after that, the history should end with \"after\"");
+    chat_history_free(h);
+    scratch_remove_dir(hf.dir);
+    harness_pass();
+}

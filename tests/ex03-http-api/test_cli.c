@@ -1,15 +1,18 @@
 /*
- * test_cli.c - the http-api command as a user runs it: the listening line, bad arguments, and
- * a clean exit on SIGTERM and SIGINT.
+ * test_cli.c - the http-api command as a user runs it: the listening line, bad arguments, a
+ * clean exit on SIGTERM and SIGINT, and its log when it runs out of descriptors.
  */
 #include "server_process.h"
 #include "suite.h"
+#include "transcript.h"
 
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #define START_TIMEOUT_MS 3000
+#define CLI_FD_LIMIT 32 /* descriptors the program gets in the accept-error test */
 #define EXIT_TIMEOUT_MS (HTTP_API_SHUTDOWN_GRACE_MS + 2000)
 
 static void start(struct server_process *sp, char *const argv[])
@@ -121,3 +124,44 @@ HARNESS_TEST(test_cli_exits_0_on_sigint)
     harness_pass();
 }
 
+/* Found by tests/load/run-load: the program buffers its log (stderr) and flushed it only after
+ * a request. Out of descriptors, no request completes, so the "accept failed" line, the one an
+ * operator most needs, stayed in the buffer until the program exited. */
+HARNESS_TEST(test_cli_logs_accept_errors_at_once)
+{
+    struct server_process sp;
+    struct rlimit old, low = {CLI_FD_LIMIT, CLI_FD_LIMIT};
+    struct client clients[CLI_FD_LIMIT];
+    int nclients = 0;
+    char *argv[] = {"http-api", "--port", "0", "--threads", "1", NULL};
+
+    /* The program inherits the limit; the test takes its own back at once. */
+    ck_assert_msg(getrlimit(RLIMIT_NOFILE, &old) == 0 && setrlimit(RLIMIT_NOFILE, &low) == 0,
+                  "test setup: cannot lower RLIMIT_NOFILE");
+    int rc = server_process_start(&sp, SERVER_BIN, argv, START_TIMEOUT_MS);
+    setrlimit(RLIMIT_NOFILE, &old);
+    ck_assert_msg(rc == 0,
+                  "http-api --port 0 with %d descriptors: expected \"listening on "
+                  "127.0.0.1:PORT\" within 3 s; stderr \"%s\"",
+                  CLI_FD_LIMIT, esc(sp.err, sp.err_len));
+    transcript_note("http-api started with %d descriptors; %d clients connect and stay",
+                    CLI_FD_LIMIT, CLI_FD_LIMIT);
+    while (nclients < CLI_FD_LIMIT && client_connect(&clients[nclients], sp.port) == 0)
+        nclients++;
+    server_process_wait(&sp, 1000); /* collects its stderr meanwhile */
+    char err[SERVER_PROCESS_OUTPUT_MAX + 1];
+    memcpy(err, sp.err, sp.err_len);
+    err[sp.err_len] = '\0';
+    int logged = strstr(err, "accept failed") != NULL;
+    for (int i = 0; i < nclients; i++)
+        client_close(&clients[i]);
+    server_process_signal(&sp, SIGTERM);
+    server_process_wait(&sp, EXIT_TIMEOUT_MS);
+    ck_assert_msg(logged,
+                  "http-api ran out of descriptors (%d clients against a limit of %d), but within "
+                  "1 s its stderr said nothing of it: \"%s\". The log is buffered; a line about an "
+                  "accept error must be flushed soon, like a request's (flush_ev)",
+                  nclients, CLI_FD_LIMIT, esc(sp.err, sp.err_len));
+    server_process_cleanup(&sp);
+    harness_pass();
+}
