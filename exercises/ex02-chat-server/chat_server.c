@@ -10,7 +10,8 @@
  *   others. Fan-out appends the line to each other client's output buffer; nothing is written
  *   yet. A client whose buffer would pass max_output_bytes is a slow reader and is dropped.
  * - At the end of every callback server_settle() writes each client that got output: one
- *   write() per client per batch of lines, however many lines the batch held. What the kernel
+ *   write() per client per batch of lines, however many lines the batch held (after accepts,
+ *   once per burst of newcomers: settle_ev). What the kernel
  *   refuses stays in the buffer, and an EV_WRITE event waits until the client reads.
  * - A client is never freed in the middle of a fan-out (the loop would walk into freed
  *   memory): it is marked "doomed" and freed in server_settle(), which then tells the others
@@ -86,6 +87,7 @@ struct chat_server {
     struct evconnlistener *listener;  /* owned; NULL once shutting down */
     struct event *retry_ev;           /* re-enables the listener after an accept error; owned */
     struct event *grace_ev;           /* the shutdown deadline; owned */
+    struct event *settle_ev;          /* settles once after a burst of accepts; owned */
     struct chat_history *history;     /* owned */
     struct chat_room *room;           /* owned */
     struct chat_outbox outbox;        /* what the current room event asks to send */
@@ -102,6 +104,7 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
 static void server_accept_error_cb(struct evconnlistener *listener, void *arg);
 static void server_retry_cb(evutil_socket_t fd, short what, void *arg);
 static void server_grace_cb(evutil_socket_t fd, short what, void *arg);
+static void server_settle_cb(evutil_socket_t fd, short what, void *arg);
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -493,8 +496,9 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
     /* TODO(2): accept a client
      * Read: lectures/03-tcp-networking/README.md#many-connections
      * Make the client. If that fails (only when out of memory), log
-     * "disconnect <addr> reason=error: <the system's text for ENOMEM>". Then settle, so the
-     * welcome is written before this callback returns.
+     * "disconnect <addr> reason=error: <the system's text for ENOMEM>". Then have the output
+     * settled: activate srv->settle_ev, which runs server_settle() right after the listener
+     * has accepted every connection waiting, in this same turn of the loop.
      */
     evutil_closesocket(fd);
 }
@@ -513,6 +517,14 @@ static void server_accept_error_cb(struct evconnlistener *listener, void *arg)
      * stop accepting, and have srv->retry_ev (server_retry_cb) start accepting again after
      * CHAT_ACCEPT_RETRY_MS.
      */
+}
+
+/* Activated by server_accept_cb: settles the burst of clients the listener accepted. */
+static void server_settle_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    server_settle(arg);
 }
 
 static void server_retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -604,7 +616,9 @@ struct chat_server *chat_server_new(struct event_base *base, const struct chat_s
     srv->room = chat_room_new(srv->history);
     srv->retry_ev = evtimer_new(base, server_retry_cb, srv);
     srv->grace_ev = evtimer_new(base, server_grace_cb, srv);
+    srv->settle_ev = event_new(base, -1, 0, server_settle_cb, srv);
     if (srv->room == NULL || srv->retry_ev == NULL || srv->grace_ev == NULL ||
+        srv->settle_ev == NULL ||
         chat_outbox_init(&srv->outbox) != 0) {
         server_log(srv, "out of memory");
         goto err;
@@ -675,6 +689,8 @@ void chat_server_free(struct chat_server *srv)
         event_free(srv->retry_ev);
     if (srv->grace_ev != NULL)
         event_free(srv->grace_ev);
+    if (srv->settle_ev != NULL)
+        event_free(srv->settle_ev);
     chat_outbox_release(&srv->outbox);
     chat_room_free(srv->room);
     chat_history_free(srv->history);

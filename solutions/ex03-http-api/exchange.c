@@ -6,6 +6,8 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_struct.h> /* a bufferevent's write event: see exchange_send */
+#include <event2/event.h>
 #include <event2/keyvalq_struct.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -158,5 +160,18 @@ void exchange_send(struct exchange *ex)
      * a body. A status of 0 means no layer answered, which is a bug: say so with a 500 rather
      * than send nonsense. */
     int status = ex->status != 0 ? ex->status : 500;
+    struct evhttp_connection *conn = evhttp_request_get_connection(ex->req);
+    struct bufferevent *bev = conn != NULL ? evhttp_connection_get_bufferevent(conn) : NULL;
     evhttp_send_reply(ex->req, status, reason_phrase(status), ex->out);
+
+    /* evhttp only queues the reply: its bufferevent starts waiting for the socket to become
+     * writable (an epoll_ctl), writes when epoll says so (another trip round the loop), then
+     * stops waiting (another epoll_ctl). A socket that just delivered a request almost always
+     * has room for the reply, so run the bufferevent's own write callback now instead: it
+     * writes in this loop iteration, and with the epoll changelist (http_api.c) the start and
+     * stop of the wait cancel out before they reach the kernel. If the socket is full after
+     * all, the callback keeps waiting as usual. This saved two of five system calls and one
+     * epoll_wait per keep-alive request. */
+    if (bev != NULL)
+        event_active(&bev->ev_write, EV_WRITE, 1);
 }

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_STATUS_LINE 256 /* bytes of one line of /proc/PID/status, with room */
+
 uint64_t bench_now_ns(void)
 {
     struct timespec ts;
@@ -96,4 +98,21 @@ long bench_raise_fd_limit(long want)
     if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
         return -1;
     return (long)target;
+}
+
+long bench_rss_kib(long pid)
+{
+    char path[64], line[BENCH_STATUS_LINE];
+    long kib = -1;
+
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    }
+    fclose(f);
+    return kib;
 }

@@ -40,4 +40,8 @@ int bench_parse_port(const char *prog, const char *text, uint16_t *out);
  */
 long bench_raise_fd_limit(long want);
 
+/* The resident memory (VmRSS in /proc/PID/status) of process pid in KiB, or -1 if it cannot be
+ * read. Linux only. */
+long bench_rss_kib(long pid);
+
 #endif

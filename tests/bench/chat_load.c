@@ -1,7 +1,7 @@
 /*
  * chat_load.c - a fan-out load generator for line-protocol chat servers.
  *
- *     chat-load PORT RECEIVERS LINES RATE
+ *     chat-load PORT RECEIVERS LINES RATE [PID]
  *
  * RECEIVERS clients and one sender connect to 127.0.0.1:PORT. Once every receiver is in the
  * room, the sender writes LINES lines "msg SEQ TIMESTAMP_NS" at RATE lines per second (0: as
@@ -19,6 +19,10 @@
  * "As fast as possible" still has backpressure: the sender stops writing when its socket is
  * full, and never runs more than CHAT_LOAD_WINDOW_LINES lines ahead of the slowest receiver,
  * so the figure is the server's relay rate rather than how much it can buffer.
+ *
+ * With PID (the server's process id), it also reads the server's resident memory (VmRSS) before
+ * the clients connect and once all of them are in the room, and prints the difference per
+ * client: what a connected chat client costs the server.
  *
  * Try it: `chat-load 7001 10 1000 0` against a running chat-server.
  */
@@ -45,6 +49,8 @@
 #define CHAT_LOAD_WINDOW_LINES 512         /* flat out: lines ahead of the slowest receiver */
 #define CHAT_LOAD_EVENTS 256               /* epoll events handled per wakeup */
 #define CHAT_LOAD_TICK_MS 100              /* longest sleep between clock checks */
+#define CHAT_LOAD_CONNECT_BATCH 64         /* receivers connected between two pauses */
+#define CHAT_LOAD_CONNECT_QUIET_MS 5       /* a pause lasts until nothing arrived this long */
 #define CHAT_LOAD_SYNC_EVERY_MS 20         /* while joining: one sync line this often */
 #define CHAT_LOAD_JOIN_TIMEOUT_MS 10000    /* give up if receivers are not in the room by then */
 #define CHAT_LOAD_STALL_MS 3000            /* stop once nothing has arrived for this long */
@@ -87,6 +93,8 @@ struct chat_load {
     uint64_t last_delivery_ns;
     long disconnected;      /* receivers the server closed */
     bool sender_closed;
+    long server_pid;        /* 0: memory not measured */
+    long rss_before_kib, rss_joined_kib;
     struct lat_hist hist;
 };
 
@@ -288,8 +296,8 @@ static void receiver_read(struct chat_load *load, struct chat_receiver *r)
     }
 }
 
-/* Waits for up to timeout_ms and handles what happened. Returns 0, or -1 on a fatal error
- * (the sender's connection failed; the reason is on stderr). */
+/* Waits for up to timeout_ms and handles what happened. Returns the number of events handled,
+ * or -1 on a fatal error (the sender's connection failed; the reason is on stderr). */
 static int poll_once(struct chat_load *load, int timeout_ms)
 {
     struct epoll_event events[CHAT_LOAD_EVENTS];
@@ -311,15 +319,29 @@ static int poll_once(struct chat_load *load, int timeout_ms)
             receiver_read(load, events[i].data.ptr);
         }
     }
-    return 0;
+    return n < 0 ? 0 : n;
 }
 
-/* Connects the receivers, then the sender. Returns 0 or -1 (reason on stderr). */
+/* Connects the receivers, then the sender. Returns 0 or -1 (reason on stderr).
+ *
+ * A server accepts only so many connections ahead of its accept() calls (the listen backlog,
+ * often 128); past that the kernel drops the handshake and the client retries a second later,
+ * then three, then seven. So the receivers connect CHAT_LOAD_CONNECT_BATCH at a time, and
+ * between batches this reads what arrived (welcomes, join notices) until the server has been
+ * quiet for CHAT_LOAD_CONNECT_QUIET_MS: it has caught up. Without this, 5000 clients took
+ * minutes to connect instead of seconds. */
 static int connect_all(struct chat_load *load, uint16_t port)
 {
     size_t bitmap_bytes = (size_t)(load->lines + 7) / 8;
 
     for (long i = 0; i < load->nreceivers; i++) {
+        if (i > 0 && i % CHAT_LOAD_CONNECT_BATCH == 0) {
+            int n;
+            while ((n = poll_once(load, CHAT_LOAD_CONNECT_QUIET_MS)) > 0)
+                ;
+            if (n < 0)
+                return -1;
+        }
         struct chat_receiver *r = &load->receivers[i];
         r->seen = calloc(bitmap_bytes, 1);
         if (r->seen == NULL) {
@@ -373,7 +395,7 @@ static int join_room(struct chat_load *load)
             next_sync = now + CHAT_LOAD_SYNC_EVERY_MS * BENCH_NS_PER_MS;
         }
         int timeout = next_sync > now ? (int)((next_sync - now) / BENCH_NS_PER_MS) + 1 : 0;
-        if (poll_once(load, timeout) != 0)
+        if (poll_once(load, timeout) < 0)
             return -1;
     }
 }
@@ -421,7 +443,7 @@ static uint64_t run_lines(struct chat_load *load)
             if (wait_ms < (uint64_t)timeout)
                 timeout = (int)wait_ms;
         }
-        if (poll_once(load, timeout) != 0)
+        if (poll_once(load, timeout) < 0)
             break;
     }
     return start;
@@ -451,26 +473,33 @@ static void report(const struct chat_load *load, uint64_t start)
            (double)lat_hist_percentile(&load->hist, 0.99) / 1e3,
            (double)lat_hist_percentile(&load->hist, 1.0) / 1e3, lost, out_of_order, duplicates,
            load->disconnected, welcomed);
+    if (load->server_pid > 0) {
+        long grown = load->rss_joined_kib - load->rss_before_kib;
+        printf("chat-load: rss_before_kib=%ld rss_joined_kib=%ld bytes_per_client=%.0f\n",
+               load->rss_before_kib, load->rss_joined_kib,
+               (double)grown * 1024.0 / (double)(load->nreceivers + 1));
+    }
 }
 
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: chat-load PORT RECEIVERS LINES RATE\n"
+            "usage: chat-load PORT RECEIVERS LINES RATE [PID]\n"
             "  RECEIVERS clients and one sender join the chat server on 127.0.0.1:PORT; the\n"
             "  sender writes LINES lines \"msg SEQ TIMESTAMP_NS\" at RATE lines/s (0: as fast\n"
             "  as the server takes them). Prints delivered lines/s, p50/p99 fan-out latency,\n"
-            "  and lines lost or out of order (exit status 1 if any).\n");
+            "  and lines lost or out of order (exit status 1 if any). With PID, also the\n"
+            "  server's resident memory per connected client.\n");
 }
 
 int main(int argc, char **argv)
 {
     struct chat_load *load = NULL;
-    long nreceivers, lines, rate;
+    long nreceivers, lines, rate, pid = 0;
     uint16_t port;
     int status = 1;
 
-    if (argc != 5) {
+    if (argc != 5 && argc != 6) {
         usage();
         return 2;
     }
@@ -478,7 +507,8 @@ int main(int argc, char **argv)
         bench_parse_long("chat-load", "RECEIVERS", argv[2], 1, CHAT_LOAD_MAX_RECEIVERS,
                          &nreceivers) != 0 ||
         bench_parse_long("chat-load", "LINES", argv[3], 1, CHAT_LOAD_MAX_LINES, &lines) != 0 ||
-        bench_parse_long("chat-load", "RATE", argv[4], 0, CHAT_LOAD_MAX_RATE, &rate) != 0)
+        bench_parse_long("chat-load", "RATE", argv[4], 0, CHAT_LOAD_MAX_RATE, &rate) != 0 ||
+        (argc == 6 && bench_parse_long("chat-load", "PID", argv[5], 1, INT32_MAX, &pid) != 0))
         return 2;
     if (nreceivers * lines > CHAT_LOAD_MAX_DELIVERIES) {
         fprintf(stderr, "chat-load: RECEIVERS x LINES must stay within %ld\n",
@@ -509,8 +539,15 @@ int main(int argc, char **argv)
         goto done;
     }
 
+    load->server_pid = pid;
+    if (pid > 0 && (load->rss_before_kib = bench_rss_kib(pid)) < 0) {
+        fprintf(stderr, "chat-load: cannot read the memory of process %ld\n", pid);
+        goto done;
+    }
     if (connect_all(load, port) != 0 || join_room(load) != 0)
         goto done;
+    if (pid > 0)
+        load->rss_joined_kib = bench_rss_kib(pid);
     uint64_t start = run_lines(load);
     report(load, start);
     bool complete = load->disconnected == 0 && !load->sender_closed && all_delivered(load);

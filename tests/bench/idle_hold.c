@@ -30,25 +30,6 @@
 #define IDLE_HOLD_PING_LEN 5                /* bytes of IDLE_HOLD_PING */
 #define IDLE_HOLD_ECHO_TIMEOUT_MS 10000     /* for every echo to come back */
 #define IDLE_HOLD_SETTLE_MS 500             /* idle time before the second reading */
-#define IDLE_HOLD_STATUS_LINE 256
-
-/* The VmRSS of process pid in KiB, or -1 if it cannot be read. */
-static long read_rss_kib(long pid)
-{
-    char path[64], line[IDLE_HOLD_STATUS_LINE];
-    long kib = -1;
-
-    snprintf(path, sizeof path, "/proc/%ld/status", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof line, f) != NULL) {
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    }
-    fclose(f);
-    return kib;
-}
 
 /*
  * Sends the ping on every connection and waits until each has echoed it. Returns 0, or -1
@@ -144,7 +125,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    long before = read_rss_kib(pid);
+    long before = bench_rss_kib(pid);
     if (before < 0) {
         fprintf(stderr, "idle-hold: cannot read VmRSS of process %ld\n", pid);
         return 1;
@@ -167,7 +148,7 @@ int main(int argc, char **argv)
     }
     if (ping_all(fds, got, nconns) != 0 || hold_idle(fds, nconns) != 0)
         goto done;
-    long after = read_rss_kib(pid);
+    long after = bench_rss_kib(pid);
     if (after < 0) {
         fprintf(stderr, "idle-hold: cannot read VmRSS of process %ld\n", pid);
         goto done;
