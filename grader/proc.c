@@ -204,12 +204,12 @@ static unsigned user_tasks(void)
 static void apply_limits(const struct proc_limits *l)
 {
     struct rlimit r;
-#define PROC_SET(res, value)                                                                     \
-    do {                                                                                         \
-        if ((value) > 0) {                                                                       \
-            r.rlim_cur = r.rlim_max = (rlim_t)(value);                                           \
-            setrlimit((res), &r);                                                                \
-        }                                                                                        \
+#define PROC_SET(res, value)                                                                       \
+    do {                                                                                           \
+        if ((value) > 0) {                                                                         \
+            r.rlim_cur = r.rlim_max = (rlim_t)(value);                                             \
+            setrlimit((res), &r);                                                                  \
+        }                                                                                          \
     } while (0)
     PROC_SET(RLIMIT_CPU, l->cpu_s);
     PROC_SET(RLIMIT_AS, l->mem_mb * 1024 * 1024);
@@ -241,9 +241,8 @@ int proc_run(char *const argv[], const char *cwd, char *const env_add[], double 
     return proc_run_limited(argv, cwd, env_add, timeout_s, NULL, res);
 }
 
-int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[],
-                     double timeout_s, const struct proc_limits *limits,
-                     struct proc_result *res)
+int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[], double timeout_s,
+                     const struct proc_limits *limits, struct proc_result *res)
 {
     int fds[2];
 

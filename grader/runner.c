@@ -22,22 +22,30 @@
 
 #define BLOCKED_LOOP_PHRASE "the server's event loop was blocked" /* tests/common/loop_thread.h */
 /* What one test's process (and everything it starts) may use. A student's code is untrusted. */
-#define TEST_NPROC 512           /* processes and threads at once: a fork bomb stops here */
-#define TEST_MEM_MB 2048         /* address space, unsanitized builds only (ASan needs terabytes) */
-#define TEST_FSIZE_MB 64         /* the largest file a test may write */
-#define TEST_TIMEOUT_MARGIN_S 5  /* beyond the test's own timeout: the grader's outer deadline */
+#define TEST_NPROC 512          /* processes and threads at once: a fork bomb stops here */
+#define TEST_MEM_MB 2048        /* address space, unsanitized builds only (ASan needs terabytes) */
+#define TEST_FSIZE_MB 64        /* the largest file a test may write */
+#define TEST_TIMEOUT_MARGIN_S 5 /* beyond the test's own timeout: the grader's outer deadline */
 
 const char *verdict_name(enum verdict v)
 {
     switch (v) {
-    case VERDICT_PASS: return "pass";
-    case VERDICT_FAIL: return "fail";
-    case VERDICT_CRASH: return "crash";
-    case VERDICT_TIMEOUT: return "timeout";
-    case VERDICT_EARLY_EXIT: return "early-exit";
-    case VERDICT_SANITIZER: return "sanitizer";
-    case VERDICT_BUILD_ERROR: return "build-error";
-    case VERDICT_ERROR: return "error";
+    case VERDICT_PASS:
+        return "pass";
+    case VERDICT_FAIL:
+        return "fail";
+    case VERDICT_CRASH:
+        return "crash";
+    case VERDICT_TIMEOUT:
+        return "timeout";
+    case VERDICT_EARLY_EXIT:
+        return "early-exit";
+    case VERDICT_SANITIZER:
+        return "sanitizer";
+    case VERDICT_BUILD_ERROR:
+        return "build-error";
+    case VERDICT_ERROR:
+        return "error";
     }
     return "?";
 }
@@ -162,8 +170,7 @@ char **runner_list(const struct runner *r, const char *tree, const struct course
     size_t k = 0;
     if (names == NULL)
         util_oom();
-    for (char *line = strtok(res.output, "\n"); line != NULL;
-         line = strtok(NULL, "\n"))
+    for (char *line = strtok(res.output, "\n"); line != NULL; line = strtok(NULL, "\n"))
         names[k++] = xstrdup(line);
     proc_result_free(&res);
     return names;
@@ -219,7 +226,7 @@ static void classify(const struct runner *r, const char *tap, const struct proc_
         res->verdict = VERDICT_TIMEOUT;
     else if (sscanf(p, "Early exit with return value %d", &code) == 1)
         res->verdict = (r->sanitized || r->valgrind) && code == SANITIZER_EXIT ? VERDICT_SANITIZER
-                                                              : VERDICT_EARLY_EXIT;
+                                                                               : VERDICT_EARLY_EXIT;
     else
         res->verdict = VERDICT_FAIL;
 }
@@ -252,9 +259,14 @@ void runner_run_test(const struct runner *r, const char *tree, const struct cour
     char *argv[] = {path, NULL};
     /* valgrind memcheck: its report goes to the test's output; an error, or a definite leak,
      * makes the test process exit with SANITIZER_EXIT, read like a sanitizer's. */
-    char *vg_argv[] = {"valgrind", "-q", "--error-exitcode=" SANITIZER_EXIT_TEXT,
-                       "--leak-check=full", "--errors-for-leak-kinds=definite",
-                       "--trace-children=yes", path, NULL};
+    char *vg_argv[] = {"valgrind",
+                       "-q",
+                       "--error-exitcode=" SANITIZER_EXIT_TEXT,
+                       "--leak-check=full",
+                       "--errors-for-leak-kinds=definite",
+                       "--trace-children=yes",
+                       path,
+                       NULL};
     unsigned slowdown = r->sanitized ? SANITIZER_SLOWDOWN : 1;
     if (r->valgrind) {
         env[5] = "CK_TIMEOUT_MULTIPLIER=" VALGRIND_SLOWDOWN_TEXT;
@@ -300,8 +312,9 @@ void runner_run_test(const struct runner *r, const char *tree, const struct cour
         char *msg = malloc(strlen(res->message) + 200);
         if (msg == NULL)
             util_oom();
-        sprintf(msg, "%s; and %d process%s started during the test kept running after it (the "
-                     "grader stopped %s): a server must not leave processes behind",
+        sprintf(msg,
+                "%s; and %d process%s started during the test kept running after it (the "
+                "grader stopped %s): a server must not leave processes behind",
                 res->message, proc.leftovers, proc.leftovers == 1 ? "" : "es",
                 proc.leftovers == 1 ? "it" : "them");
         free(res->message);

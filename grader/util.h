@@ -10,8 +10,9 @@
  * SANITIZER_SLOWDOWN times as long. */
 #define LIMIT_SETUP_S 300  /* meson setup */
 #define LIMIT_BUILD_S 1200 /* one ninja run */
-#define LIMIT_TEST_S 120   /* one test's process, an outer bound: Check's own timeouts are shorter \
-                            */
+#define LIMIT_TEST_S                                                                               \
+    120 /* one test's process, an outer bound: Check's own timeouts are shorter                    \
+         */
 #define SANITIZER_SLOWDOWN 3
 #define SANITIZER_SLOWDOWN_TEXT "3"
 

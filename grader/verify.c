@@ -73,7 +73,6 @@ void add_detail(char *buf, size_t bufsz, const char *fmt, ...)
     va_end(ap);
 }
 
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -108,7 +107,6 @@ char **list_files(const char *dir)
     return names;
 }
 
-
 int has_name(char **names, const char *name)
 {
     for (size_t i = 0; names != NULL && names[i] != NULL; i++)
@@ -135,13 +133,14 @@ int verify_course(const struct course *c, int verbose)
         return 2;
     }
     struct runner plain = {.root = k.root, .build_dir = VERIFY_BUILD_DIR, .tmp_dir = k.tmp_dir};
-    struct runner asan = {.root = k.root, .build_dir = VERIFY_ASAN_DIR, .tmp_dir = k.tmp_dir,
-                          .sanitized = 1};
+    struct runner asan = {
+        .root = k.root, .build_dir = VERIFY_ASAN_DIR, .tmp_dir = k.tmp_dir, .sanitized = 1};
 
     printf("Verifying the course: builds, both trees, demos, the grader, sanitizers.\n");
     section(&k, "Build (warnings are errors)");
     char *plain_opts[] = {"-Dwerror=true", NULL};
-    int built = build_all(&k, VERIFY_BUILD_DIR, plain_opts, "everything compiles without a warning");
+    int built =
+        build_all(&k, VERIFY_BUILD_DIR, plain_opts, "everything compiles without a warning");
 
     section(&k, "The course's files");
     for (size_t i = 0; i < c->nexercises; i++) {
@@ -184,7 +183,8 @@ int verify_course(const struct course *c, int verbose)
     section(&k, "AddressSanitizer + UBSan");
     char *asan_opts[] = {"-Dwerror=true", "-Db_sanitize=address,undefined", "-Db_lundef=false",
                          NULL};
-    if (build_all(&k, VERIFY_ASAN_DIR, asan_opts, "everything compiles with -fsanitize=address,undefined")) {
+    if (build_all(&k, VERIFY_ASAN_DIR, asan_opts,
+                  "everything compiles with -fsanitize=address,undefined")) {
         for (size_t i = 0; i < c->nexercises; i++)
             run_tree(&k, &asan, &c->exercises[i], "solutions", "solutions under ASan+UBSan:");
         run_demos(&k, c, VERIFY_ASAN_DIR, 1);

@@ -48,8 +48,8 @@ size_t chat_line_strip_controls(char *s, size_t len)
  * follows the process locale. */
 static bool nick_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 bool chat_line_valid_nick(const char *s, size_t len)

@@ -48,13 +48,13 @@
 #pragma GCC diagnostic ignored "-Wunused-variable"
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 
-#define CHAT_INPUT_MAX (16 * 1024)   /* bytes buffered from one client: many lines, bounded */
-#define CHAT_LINES_PER_WAKEUP 64     /* lines handled per read callback before others get a turn */
-#define CHAT_ACCEPT_RETRY_MS 100     /* pause accepting this long after an accept error (EMFILE) */
-#define CHAT_CLOSE_GRACE_MS 2000     /* a leaving client that takes no output this long is cut off */
-#define CHAT_SHUTDOWN_GRACE_MS 500   /* shutdown closes whoever is still connected after this */
-#define CHAT_ADDR_MAX 56             /* "[IPv6 address]:port" and its NUL */
-#define CHAT_REASON_MAX 128          /* "error: " and any strerror() text */
+#define CHAT_INPUT_MAX (16 * 1024) /* bytes buffered from one client: many lines, bounded */
+#define CHAT_LINES_PER_WAKEUP 64   /* lines handled per read callback before others get a turn */
+#define CHAT_ACCEPT_RETRY_MS 100   /* pause accepting this long after an accept error (EMFILE) */
+#define CHAT_CLOSE_GRACE_MS 2000   /* a leaving client that takes no output this long is cut off */
+#define CHAT_SHUTDOWN_GRACE_MS 500 /* shutdown closes whoever is still connected after this */
+#define CHAT_ADDR_MAX 56           /* "[IPv6 address]:port" and its NUL */
+#define CHAT_REASON_MAX 128        /* "error: " and any strerror() text */
 #define CHAT_LOG_LINE_MAX 512
 
 struct chat_client {
@@ -69,32 +69,32 @@ struct chat_client {
     struct evbuffer *out;            /* queued, not yet taken by the kernel; owned */
     struct chat_member *member;      /* the client's place in the room; owned by the room */
     char addr[CHAT_ADDR_MAX];
-    char reason[CHAT_REASON_MAX];    /* why the client is leaving, for the log */
-    bool eof;                        /* the client will send nothing more */
-    bool dirty;                      /* has output to write before the callback ends */
-    bool waiting;                    /* the kernel is full: write_ev will flush */
-    bool finishing;                  /* leaving: reads nothing, gets nothing new, closes once out is written */
-    bool doomed;                     /* to be freed by server_settle(); gets no more output */
-    bool abort;                      /* close with a reset: what the kernel still holds is dropped */
+    char reason[CHAT_REASON_MAX]; /* why the client is leaving, for the log */
+    bool eof;                     /* the client will send nothing more */
+    bool dirty;                   /* has output to write before the callback ends */
+    bool waiting;                 /* the kernel is full: write_ev will flush */
+    bool finishing; /* leaving: reads nothing, gets nothing new, closes once out is written */
+    bool doomed;    /* to be freed by server_settle(); gets no more output */
+    bool abort;     /* close with a reset: what the kernel still holds is dropped */
 };
 
 struct chat_server {
-    struct event_base *base;          /* borrowed */
-    struct chat_server_config cfg;    /* a copy, defaults filled in; cfg.log is borrowed */
-    char *host;                       /* owned copy of cfg.host */
+    struct event_base *base;       /* borrowed */
+    struct chat_server_config cfg; /* a copy, defaults filled in; cfg.log is borrowed */
+    char *host;                    /* owned copy of cfg.host */
     struct timeval idle_timeout;
-    const struct timeval *idle_tv;    /* what read events use: NULL = no idle timeout */
-    struct evconnlistener *listener;  /* owned; NULL once shutting down */
-    struct event *retry_ev;           /* re-enables the listener after an accept error; owned */
-    struct event *grace_ev;           /* the shutdown deadline; owned */
-    struct event *settle_ev;          /* settles once after a burst of accepts; owned */
-    struct chat_history *history;     /* owned */
-    struct chat_room *room;           /* owned */
-    struct chat_outbox outbox;        /* what the current room event asks to send */
-    struct chat_client *clients;      /* every connection; owned */
+    const struct timeval *idle_tv;   /* what read events use: NULL = no idle timeout */
+    struct evconnlistener *listener; /* owned; NULL once shutting down */
+    struct event *retry_ev;          /* re-enables the listener after an accept error; owned */
+    struct event *grace_ev;          /* the shutdown deadline; owned */
+    struct event *settle_ev;         /* settles once after a burst of accepts; owned */
+    struct chat_history *history;    /* owned */
+    struct chat_room *room;          /* owned */
+    struct chat_outbox outbox;       /* what the current room event asks to send */
+    struct chat_client *clients;     /* every connection; owned */
     size_t nclients;
-    struct chat_client *dirty;        /* clients to write before the callback ends */
-    struct chat_client *doomed;       /* clients to free before the callback ends */
+    struct chat_client *dirty;  /* clients to write before the callback ends */
+    struct chat_client *doomed; /* clients to free before the callback ends */
     uint16_t port;
     bool shutting_down;
 };
@@ -584,7 +584,8 @@ static int server_configure(struct chat_server *srv, const struct chat_server_co
         srv->cfg.max_connections > CHAT_MAX_CONNECTIONS_LIMIT || srv->cfg.history_size < 0 ||
         srv->cfg.history_size > CHAT_HISTORY_SIZE_MAX || srv->cfg.max_output_bytes < welcome ||
         srv->cfg.max_output_bytes < list) {
-        server_log(srv, "bad config: idle_timeout_ms=%d max_connections=%d (1..%d) "
+        server_log(srv,
+                   "bad config: idle_timeout_ms=%d max_connections=%d (1..%d) "
                    "history_size=%d (1..%d) max_output_bytes=%zu (at least %zu)",
                    srv->cfg.idle_timeout_ms, srv->cfg.max_connections, CHAT_MAX_CONNECTIONS_LIMIT,
                    srv->cfg.history_size, CHAT_HISTORY_SIZE_MAX, srv->cfg.max_output_bytes,
@@ -618,8 +619,7 @@ struct chat_server *chat_server_new(struct event_base *base, const struct chat_s
     srv->grace_ev = evtimer_new(base, server_grace_cb, srv);
     srv->settle_ev = event_new(base, -1, 0, server_settle_cb, srv);
     if (srv->room == NULL || srv->retry_ev == NULL || srv->grace_ev == NULL ||
-        srv->settle_ev == NULL ||
-        chat_outbox_init(&srv->outbox) != 0) {
+        srv->settle_ev == NULL || chat_outbox_init(&srv->outbox) != 0) {
         server_log(srv, "out of memory");
         goto err;
     }

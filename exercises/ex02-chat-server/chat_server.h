@@ -24,22 +24,24 @@ struct event_base;
 
 #define CHAT_DEFAULT_HOST "127.0.0.1"
 #define CHAT_DEFAULT_PORT 7001
-#define CHAT_DEFAULT_IDLE_TIMEOUT_MS 600000 /* the command's default: close clients silent 10 min */
+#define CHAT_DEFAULT_IDLE_TIMEOUT_MS 600000 /* the command's default: close clients silent 10 min  \
+                                             */
 #define CHAT_DEFAULT_MAX_CONNECTIONS 1024
-#define CHAT_MAX_CONNECTIONS_LIMIT 10000    /* /list of this many names still fits the output bound */
+#define CHAT_MAX_CONNECTIONS_LIMIT 10000 /* /list of this many names still fits the output bound   \
+                                          */
 /* Per-client bound on output the kernel has not taken yet. A client further behind than this
  * is disconnected ("slow-reader"): the others never wait for it. */
 #define CHAT_DEFAULT_MAX_OUTPUT_BYTES (256 * 1024)
 
 struct chat_server_config {
-    const char *host;          /* address to bind, e.g. "127.0.0.1"; NULL means the default */
-    uint16_t port;             /* 0 picks a free port: ask chat_server_port() which one */
-    int idle_timeout_ms;       /* close a client that sends nothing this long; 0 = never */
-    int max_connections;       /* further clients get "! server full"; 0 = the default */
-    const char *history_file;  /* JSON lines, loaded at start, appended to; NULL = memory only */
-    int history_size;          /* messages kept and replayed to newcomers; 0 = the default (50) */
-    size_t max_output_bytes;   /* per-client output bound; 0 = the default */
-    FILE *log;                 /* one line per connect/disconnect/rename/drop; NULL = no logging */
+    const char *host;         /* address to bind, e.g. "127.0.0.1"; NULL means the default */
+    uint16_t port;            /* 0 picks a free port: ask chat_server_port() which one */
+    int idle_timeout_ms;      /* close a client that sends nothing this long; 0 = never */
+    int max_connections;      /* further clients get "! server full"; 0 = the default */
+    const char *history_file; /* JSON lines, loaded at start, appended to; NULL = memory only */
+    int history_size;         /* messages kept and replayed to newcomers; 0 = the default (50) */
+    size_t max_output_bytes;  /* per-client output bound; 0 = the default */
+    FILE *log;                /* one line per connect/disconnect/rename/drop; NULL = no logging */
 };
 
 struct chat_server;

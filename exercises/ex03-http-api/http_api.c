@@ -44,8 +44,8 @@
 #pragma GCC diagnostic ignored "-Wunused-variable"
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 
-#define LISTEN_BACKLOG 1024     /* connections the kernel queues before a worker accepts them */
-#define ACCEPT_RETRY_MS 100     /* after accept() fails (out of fds), wait this long to retry */
+#define LISTEN_BACKLOG 1024 /* connections the kernel queues before a worker accepts them */
+#define ACCEPT_RETRY_MS 100 /* after accept() fails (out of fds), wait this long to retry */
 /* evhttp enforces its own limits with replies we cannot shape (HTML, no CORS headers). Ours
  * are checked in middleware_limits and answered in JSON; evhttp's sit this many times higher,
  * as the hard bound on what a single request can make the server hold in memory. */
@@ -55,8 +55,8 @@
  * without CONNECT, a CONNECT would get that page and then hang until the idle timeout (evhttp
  * keeps a CONNECT's connection open for the tunnel). Let them all through: the router answers
  * each one in JSON, and exchange_send closes the connection after a CONNECT. */
-#define ALLOWED_METHODS                                                                        \
-    (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |  \
+#define ALLOWED_METHODS                                                                            \
+    (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |      \
      EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT)
 
 /* The request pipeline, outermost layer first. */
@@ -74,15 +74,15 @@ struct worker {
     struct http_api *api;
     int index;
     pthread_t thread;
-    bool started;               /* the thread runs: it must be stopped and joined */
+    bool started; /* the thread runs: it must be stopped and joined */
     struct event_base *base;
     struct evhttp *http;
-    struct evhttp_bound_socket *bound;  /* NULL once the worker stopped accepting */
-    struct event *stop_ev;      /* activated by http_api_free() */
-    struct event *deadline_ev;  /* ends the shutdown grace period */
-    struct event *retry_ev;     /* re-enables accepting after an accept error */
-    struct event *flush_ev;     /* flushes the log stream soon after a request was logged */
-    unsigned replies_in_flight; /* sent with evhttp_send_reply, not yet fully written */
+    struct evhttp_bound_socket *bound; /* NULL once the worker stopped accepting */
+    struct event *stop_ev;             /* activated by http_api_free() */
+    struct event *deadline_ev;         /* ends the shutdown grace period */
+    struct event *retry_ev;            /* re-enables accepting after an accept error */
+    struct event *flush_ev;            /* flushes the log stream soon after a request was logged */
+    unsigned replies_in_flight;        /* sent with evhttp_send_reply, not yet fully written */
     bool stopping;
 };
 
@@ -246,7 +246,8 @@ static void *worker_main(void *arg)
  */
 static int bind_socket(const char *host, uint16_t port, bool share, FILE *log)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     char service[8];

@@ -20,7 +20,7 @@
 #pragma GCC diagnostic ignored "-Wunused-variable"
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 
-#define KEY_SHOWN_MAX 40  /* bytes of an unknown key quoted back in a message */
+#define KEY_SHOWN_MAX 40 /* bytes of an unknown key quoted back in a message */
 
 static void fail(struct items_json_error *err, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -38,14 +38,22 @@ static void fail(struct items_json_error *err, int status, const char *fmt, ...)
 static const char *kind_of(const json_t *value)
 {
     switch (json_typeof(value)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number with a fraction or exponent";
-    case JSON_TRUE: return "true";
-    case JSON_FALSE: return "false";
-    case JSON_NULL: return "null";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number with a fraction or exponent";
+    case JSON_TRUE:
+        return "true";
+    case JSON_FALSE:
+        return "false";
+    case JSON_NULL:
+        return "null";
     }
     return "something else";
 }

@@ -26,13 +26,13 @@ struct evbuffer;
 #define ITEMS_JSON_URL_MAX 320   /* an origin (at most 263 bytes) + "/items/" + an id, NUL */
 
 enum items_json_mode {
-    ITEMS_JSON_FULL,     /* POST and PUT: "title" required; absent fields take their defaults */
-    ITEMS_JSON_PARTIAL,  /* PATCH: every field optional; only the fields present change */
+    ITEMS_JSON_FULL,    /* POST and PUT: "title" required; absent fields take their defaults */
+    ITEMS_JSON_PARTIAL, /* PATCH: every field optional; only the fields present change */
 };
 
 struct items_json_error {
-    int status;                          /* 400 or 422 */
-    char message[ITEMS_JSON_ERROR_MAX];  /* for the client: says what is wrong and where */
+    int status;                         /* 400 or 422 */
+    char message[ITEMS_JSON_ERROR_MAX]; /* for the client: says what is wrong and where */
 };
 
 /*

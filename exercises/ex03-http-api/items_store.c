@@ -25,26 +25,27 @@
 #pragma GCC diagnostic ignored "-Wunused-variable"
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 
-#define INITIAL_BUCKETS 64 /* a power of two; doubled whenever there are more items than buckets */
+#define INITIAL_BUCKETS 64 /* a power of two; doubled whenever there are more items than buckets   \
+                            */
 
 struct entry {
-    struct entry *bucket_next;   /* next entry in the same bucket */
-    struct entry *prev, *next;   /* neighbours in id order */
+    struct entry *bucket_next; /* next entry in the same bucket */
+    struct entry *prev, *next; /* neighbours in id order */
     uint64_t id;
     bool completed;
     bool has_order;
     int64_t order;
-    char *title;                 /* owned by the entry */
+    char *title; /* owned by the entry */
 };
 
 struct items_store {
-    pthread_rwlock_t lock;       /* guards everything below */
-    struct entry **buckets;      /* nbuckets chains */
-    size_t nbuckets;             /* a power of two */
+    pthread_rwlock_t lock;  /* guards everything below */
+    struct entry **buckets; /* nbuckets chains */
+    size_t nbuckets;        /* a power of two */
     size_t count;
     size_t max_items;
     uint64_t next_id;
-    struct entry *first, *last;  /* every entry, in id order */
+    struct entry *first, *last; /* every entry, in id order */
 };
 
 /*

@@ -237,14 +237,22 @@ void router_dispatch(struct exchange *ex, struct middleware_chain next)
     case ROUTE_COLLECTION:
         switch (ex->method) {
         case EVHTTP_REQ_GET:
-        case EVHTTP_REQ_HEAD: list_items(ex); return;
-        case EVHTTP_REQ_POST: create_item(ex); return;
+        case EVHTTP_REQ_HEAD:
+            list_items(ex);
+            return;
+        case EVHTTP_REQ_POST:
+            create_item(ex);
+            return;
         case EVHTTP_REQ_DELETE:
             items_store_clear(ex->app->store);
             ex->status = 204;
             return;
-        case EVHTTP_REQ_OPTIONS: options(ex, COLLECTION_ALLOW); return;
-        default: method_not_allowed(ex, COLLECTION_ALLOW); return;
+        case EVHTTP_REQ_OPTIONS:
+            options(ex, COLLECTION_ALLOW);
+            return;
+        default:
+            method_not_allowed(ex, COLLECTION_ALLOW);
+            return;
         }
 
     case ROUTE_ITEM: {
@@ -256,12 +264,24 @@ void router_dispatch(struct exchange *ex, struct middleware_chain next)
         }
         switch (ex->method) {
         case EVHTTP_REQ_GET:
-        case EVHTTP_REQ_HEAD: get_item(ex, id); return;
-        case EVHTTP_REQ_PUT: update_item(ex, id, ITEMS_JSON_FULL); return;
-        case EVHTTP_REQ_PATCH: update_item(ex, id, ITEMS_JSON_PARTIAL); return;
-        case EVHTTP_REQ_DELETE: delete_item(ex, id); return;
-        case EVHTTP_REQ_OPTIONS: options(ex, ITEM_ALLOW); return;
-        default: method_not_allowed(ex, ITEM_ALLOW); return;
+        case EVHTTP_REQ_HEAD:
+            get_item(ex, id);
+            return;
+        case EVHTTP_REQ_PUT:
+            update_item(ex, id, ITEMS_JSON_FULL);
+            return;
+        case EVHTTP_REQ_PATCH:
+            update_item(ex, id, ITEMS_JSON_PARTIAL);
+            return;
+        case EVHTTP_REQ_DELETE:
+            delete_item(ex, id);
+            return;
+        case EVHTTP_REQ_OPTIONS:
+            options(ex, ITEM_ALLOW);
+            return;
+        default:
+            method_not_allowed(ex, ITEM_ALLOW);
+            return;
         }
     }
     }

@@ -55,8 +55,8 @@ struct request {
     struct evhttp_request *req;
     struct http_notes *app; /* the state, for handlers and layers */
     enum evhttp_cmd_type method;
-    const char *path;  /* as sent, still percent-encoded */
-    const char *query; /* the part after '?', still encoded; NULL if there is none */
+    const char *path;   /* as sent, still percent-encoded */
+    const char *query;  /* the part after '?', still encoded; NULL if there is none */
     handler_fn handler; /* chosen by the route */
     struct response res;
 };
@@ -80,7 +80,7 @@ static void respond_json(struct response *res, int status, json_t *body)
 
 /* Sets an error response. json_errors_layer turns the message into the JSON body. */
 __attribute__((format(printf, 3, 4))) static void respond_error(struct response *res, int status,
-                                                               const char *fmt, ...)
+                                                                const char *fmt, ...)
 {
     va_list ap;
 
@@ -95,15 +95,24 @@ __attribute__((format(printf, 3, 4))) static void respond_error(struct response 
 static const char *method_name(enum evhttp_cmd_type method)
 {
     switch (method) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    case EVHTTP_REQ_TRACE: return "TRACE";
-    case EVHTTP_REQ_CONNECT: return "CONNECT";
-    case EVHTTP_REQ_PATCH: return "PATCH";
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    case EVHTTP_REQ_TRACE:
+        return "TRACE";
+    case EVHTTP_REQ_CONNECT:
+        return "CONNECT";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
     }
     return "?";
 }
@@ -191,8 +200,8 @@ static json_t *extract_json_body(struct request *r)
     const char *text = (const char *)evbuffer_pullup(body, -1);
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
     if (root == NULL)
-        respond_error(&r->res, 400, "invalid JSON at line %d, column %d: %s", err.line,
-                      err.column, err.text);
+        respond_error(&r->res, 400, "invalid JSON at line %d, column %d: %s", err.line, err.column,
+                      err.text);
     return root;
 }
 
@@ -213,8 +222,7 @@ static void health_handler(struct request *r)
         return;
     }
     respond_json(&r->res, 200,
-                 json_pack("{s:s, s:I}", "status", "ok", "notes",
-                           (json_int_t)r->app->store.count));
+                 json_pack("{s:s, s:I}", "status", "ok", "notes", (json_int_t)r->app->store.count));
 }
 
 /* GET /notes?prefix=P&limit=N */
@@ -248,8 +256,9 @@ static void notes_list_handler(struct request *r)
         if (prefix == NULL || strncmp(note->name, prefix, strlen(prefix)) == 0)
             json_array_append_new(list, note_json(note));
     }
-    respond_json(&r->res, 200,
-                 json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(list), "notes", list));
+    respond_json(
+        &r->res, 200,
+        json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(list), "notes", list));
 done:
     evhttp_clear_headers(&params); /* frees the parsed pairs */
 }
@@ -446,10 +455,14 @@ static void handler_layer(struct request *r, size_t next)
 static const char *reason_phrase(int status)
 {
     switch (status) {
-    case 422: return "Unprocessable Entity";
-    case 431: return "Request Header Fields Too Large";
-    case 507: return "Insufficient Storage";
-    default: return NULL;
+    case 422:
+        return "Unprocessable Entity";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 507:
+        return "Insufficient Storage";
+    default:
+        return NULL;
     }
 }
 

@@ -17,8 +17,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#define DEMO_TIMEOUT_S 5        /* a request with no answer by then fails the demo */
-#define BODY_SHOWN_MAX 160      /* bytes of each response body printed */
+#define DEMO_TIMEOUT_S 5   /* a request with no answer by then fails the demo */
+#define BODY_SHOWN_MAX 160 /* bytes of each response body printed */
 #define OVERSIZED_BYTES (HTTP_NOTES_BODY_MAX + 1000)
 
 static const char OVERSIZED[] = "(oversized)"; /* marks the step whose body is too big */
@@ -79,13 +79,20 @@ static void demo_response_cb(struct evhttp_request *req, void *arg);
 static const char *method_name(enum evhttp_cmd_type method)
 {
     switch (method) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    case EVHTTP_REQ_PATCH: return "PATCH";
-    default: return "?";
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    default:
+        return "?";
     }
 }
 

@@ -45,7 +45,8 @@ bool notes_store_delete(struct notes_store *store, const char *name)
     if (i == NOTES_MAX)
         return false;
     /* Keep the order: shift the later notes down by one. O(NOTES_MAX), which is small. */
-    memmove(&store->notes[i], &store->notes[i + 1], (store->count - i - 1) * sizeof store->notes[0]);
+    memmove(&store->notes[i], &store->notes[i + 1],
+            (store->count - i - 1) * sizeof store->notes[0]);
     store->count--;
     return true;
 }

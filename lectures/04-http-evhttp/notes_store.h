@@ -11,9 +11,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define NOTES_MAX 100        /* notes the store holds at most */
-#define NOTE_NAME_MAX 64     /* bytes in a name, after percent-decoding */
-#define NOTE_TEXT_MAX 1024   /* bytes of UTF-8 in a note's text */
+#define NOTES_MAX 100      /* notes the store holds at most */
+#define NOTE_NAME_MAX 64   /* bytes in a name, after percent-decoding */
+#define NOTE_TEXT_MAX 1024 /* bytes of UTF-8 in a note's text */
 
 struct note {
     char name[NOTE_NAME_MAX + 1]; /* NUL-terminated; never contains NUL itself */

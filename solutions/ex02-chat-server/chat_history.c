@@ -32,12 +32,13 @@ struct chat_history {
     size_t size;
     size_t start;
     size_t count;
-    char *path;       /* NULL: memory only */
-    char *tmp_path;   /* path + ".tmp": where compaction writes the new file */
-    int fd;           /* the file, opened O_APPEND; -1 when not writing */
+    char *path;        /* NULL: memory only */
+    char *tmp_path;    /* path + ".tmp": where compaction writes the new file */
+    int fd;            /* the file, opened O_APPEND; -1 when not writing */
     size_t file_lines; /* lines in the file, good or corrupt */
-    size_t compact_at; /* compact when file_lines reaches this: the bound, or later after a failure */
-    FILE *log;        /* borrowed */
+    size_t
+        compact_at; /* compact when file_lines reaches this: the bound, or later after a failure */
+    FILE *log;      /* borrowed */
 };
 
 static void history_log(struct chat_history *h, const char *fmt, ...)
@@ -189,8 +190,8 @@ static const char *load_line(struct chat_history *h, const char *line, size_t le
     if (obj == NULL)
         return err->text;
     const char *why = NULL;
-    if (json_unpack_ex(obj, err, 0, "{s:s, s:s, s:s%}", "time", &time, "nick", &nick, "text",
-                       &text, &text_len) != 0)
+    if (json_unpack_ex(obj, err, 0, "{s:s, s:s, s:s%}", "time", &time, "nick", &nick, "text", &text,
+                       &text_len) != 0)
         why = err->text;
     else if (time[0] == '\0' || strlen(time) >= CHAT_TIME_SIZE)
         why = "bad time";
@@ -372,7 +373,8 @@ static void format_now(char out[CHAT_TIME_SIZE])
     time_t now = time(NULL);
     struct tm tm;
 
-    if (gmtime_r(&now, &tm) == NULL || strftime(out, CHAT_TIME_SIZE, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    if (gmtime_r(&now, &tm) == NULL ||
+        strftime(out, CHAT_TIME_SIZE, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         snprintf(out, CHAT_TIME_SIZE, "1970-01-01T00:00:00Z");
 }
 

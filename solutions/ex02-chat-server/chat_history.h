@@ -28,14 +28,15 @@
 /* Upper bound on `size`: a new client gets the whole replay at once, and it must fit in the
  * client's output bound (200 lines of at most ~1 KiB each stay under 256 KiB). */
 #define CHAT_HISTORY_SIZE_MAX 200
-#define CHAT_HISTORY_COMPACT_FACTOR 10 /* rewrite the file when it reaches this many times size lines */
-#define CHAT_HISTORY_LINE_MAX 4096     /* bytes in one line of the file; longer lines are corrupt */
-#define CHAT_TIME_SIZE 21              /* "2025-03-01T12:00:00Z" and its NUL */
+#define CHAT_HISTORY_COMPACT_FACTOR                                                                \
+    10                             /* rewrite the file when it reaches this many times size lines */
+#define CHAT_HISTORY_LINE_MAX 4096 /* bytes in one line of the file; longer lines are corrupt */
+#define CHAT_TIME_SIZE 21          /* "2025-03-01T12:00:00Z" and its NUL */
 
 struct chat_history_entry {
-    char time[CHAT_TIME_SIZE];     /* UTC, ISO 8601, as written in the file */
+    char time[CHAT_TIME_SIZE]; /* UTC, ISO 8601, as written in the file */
     char nick[CHAT_NICK_MAX + 1];
-    char *text;                    /* NUL-terminated; owned by the history */
+    char *text; /* NUL-terminated; owned by the history */
     size_t text_len;
 };
 

@@ -45,18 +45,19 @@ static void main_signal_cb(evutil_socket_t sig, short what, void *arg);
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: chat-server [--host H] [--port P] [--history FILE] [--history-size N]\n"
-            "                   [--idle-timeout MS] [--max-connections N]\n"
-            "  --host H              address to listen on (default %s)\n"
-            "  --port P              TCP port; 0 lets the system pick one (default %d)\n"
-            "  --history FILE        keep the chat history in FILE (JSON lines); default: memory only\n"
-            "  --history-size N      messages replayed to newcomers, 1..%d (default %d)\n"
-            "  --idle-timeout MS     close clients silent this long; 0 never (default %d)\n"
-            "  --max-connections N   clients at once, 1..%d; more get \"! server full\" (default %d)\n"
-            "  --help                show this help\n",
-            CHAT_DEFAULT_HOST, CHAT_DEFAULT_PORT, CHAT_HISTORY_SIZE_MAX, CHAT_HISTORY_DEFAULT_SIZE,
-            CHAT_DEFAULT_IDLE_TIMEOUT_MS, CHAT_MAX_CONNECTIONS_LIMIT, CHAT_DEFAULT_MAX_CONNECTIONS);
+    fprintf(
+        out,
+        "usage: chat-server [--host H] [--port P] [--history FILE] [--history-size N]\n"
+        "                   [--idle-timeout MS] [--max-connections N]\n"
+        "  --host H              address to listen on (default %s)\n"
+        "  --port P              TCP port; 0 lets the system pick one (default %d)\n"
+        "  --history FILE        keep the chat history in FILE (JSON lines); default: memory only\n"
+        "  --history-size N      messages replayed to newcomers, 1..%d (default %d)\n"
+        "  --idle-timeout MS     close clients silent this long; 0 never (default %d)\n"
+        "  --max-connections N   clients at once, 1..%d; more get \"! server full\" (default %d)\n"
+        "  --help                show this help\n",
+        CHAT_DEFAULT_HOST, CHAT_DEFAULT_PORT, CHAT_HISTORY_SIZE_MAX, CHAT_HISTORY_DEFAULT_SIZE,
+        CHAT_DEFAULT_IDLE_TIMEOUT_MS, CHAT_MAX_CONNECTIONS_LIMIT, CHAT_DEFAULT_MAX_CONNECTIONS);
 }
 
 /* Parses a whole decimal number in [min, max]. Returns 0, or -1 after saying what is wrong. */
@@ -116,7 +117,8 @@ static int parse_args(int argc, char **argv, struct chat_server_config *cfg)
             cfg->idle_timeout_ms = (int)value;
             break;
         case OPT_MAX_CONNECTIONS:
-            if (parse_number("--max-connections", optarg, 1, CHAT_MAX_CONNECTIONS_LIMIT, &value) != 0)
+            if (parse_number("--max-connections", optarg, 1, CHAT_MAX_CONNECTIONS_LIMIT, &value) !=
+                0)
                 return -1;
             cfg->max_connections = (int)value;
             break;

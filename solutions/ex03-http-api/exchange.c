@@ -99,15 +99,24 @@ void exchange_origin(const struct exchange *ex, char *origin, size_t size)
 const char *exchange_method_name(enum evhttp_cmd_type method)
 {
     switch (method) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    case EVHTTP_REQ_TRACE: return "TRACE";
-    case EVHTTP_REQ_CONNECT: return "CONNECT";
-    case EVHTTP_REQ_PATCH: return "PATCH";
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    case EVHTTP_REQ_TRACE:
+        return "TRACE";
+    case EVHTTP_REQ_CONNECT:
+        return "CONNECT";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
     }
     return "?";
 }
@@ -118,9 +127,12 @@ const char *exchange_method_name(enum evhttp_cmd_type method)
 static const char *reason_phrase(int status)
 {
     switch (status) {
-    case 422: return "Unprocessable Entity";            /* RFC 9110 */
-    case 431: return "Request Header Fields Too Large"; /* RFC 6585 */
-    case 507: return "Insufficient Storage";            /* RFC 4918 */
+    case 422:
+        return "Unprocessable Entity"; /* RFC 9110 */
+    case 431:
+        return "Request Header Fields Too Large"; /* RFC 6585 */
+    case 507:
+        return "Insufficient Storage"; /* RFC 4918 */
     }
     return NULL;
 }

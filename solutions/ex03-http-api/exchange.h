@@ -19,29 +19,29 @@
 
 struct items_store;
 
-#define EXCHANGE_ERROR_MAX 256  /* bytes of an error message, NUL included */
-#define EXCHANGE_HOST_MAX 255   /* longest Host header used in URLs (a DNS name is at most 253) */
+#define EXCHANGE_ERROR_MAX 256 /* bytes of an error message, NUL included */
+#define EXCHANGE_HOST_MAX 255  /* longest Host header used in URLs (a DNS name is at most 253) */
 #define EXCHANGE_ORIGIN_MAX (sizeof "http://" + EXCHANGE_HOST_MAX)
 
 /* What every request may use: the State of the original. Shared by all worker threads and
  * read-only once the server runs, except the store, which locks itself. */
 struct app_state {
     struct items_store *store;
-    FILE *log;                              /* NULL = no request log */
+    FILE *log; /* NULL = no request log */
     size_t max_body_bytes;
     size_t max_header_bytes;
     char fallback_origin[EXCHANGE_ORIGIN_MAX]; /* "http://127.0.0.1:3000": for a missing Host */
 };
 
 struct exchange {
-    struct evhttp_request *req;       /* borrowed from evhttp, which frees it after the reply */
+    struct evhttp_request *req; /* borrowed from evhttp, which frees it after the reply */
     const struct app_state *app;
     enum evhttp_cmd_type method;
-    char *path;                       /* percent-decoded path, owned; NULL if unusable */
-    struct evbuffer *body;            /* the request body: evhttp's buffer, borrowed */
-    int status;                       /* 0 until some layer answers */
-    struct evbuffer *out;             /* the response body, owned */
-    char error[EXCHANGE_ERROR_MAX];   /* status >= 400: the message for {"error": "..."} */
+    char *path;                     /* percent-decoded path, owned; NULL if unusable */
+    struct evbuffer *body;          /* the request body: evhttp's buffer, borrowed */
+    int status;                     /* 0 until some layer answers */
+    struct evbuffer *out;           /* the response body, owned */
+    char error[EXCHANGE_ERROR_MAX]; /* status >= 400: the message for {"error": "..."} */
 };
 
 /* Prepares an exchange for req. Returns 0, or -1 if out of memory. */

@@ -40,17 +40,17 @@
 #define HTTP_API_LOG_FLUSH_MS 100       /* a logged line reaches the log stream's file this soon */
 
 struct http_api_config {
-    const char *host;          /* address to bind, e.g. "127.0.0.1" or "::1"; NULL = default */
-    uint16_t port;             /* 0 picks a free port: ask http_api_port() which one */
-    int threads;               /* worker threads (1..HTTP_API_MAX_THREADS); 0 = one per core */
-    size_t max_body_bytes;     /* 0 = HTTP_API_DEFAULT_MAX_BODY_BYTES */
-    size_t max_header_bytes;   /* 0 = HTTP_API_DEFAULT_MAX_HEADER_BYTES */
-    int idle_timeout_ms;       /* keep-alive and slow-request timeout; 0 = the default */
-    size_t max_items;          /* the store's capacity (507 past it); 0 = the store's default */
-    FILE *log;                 /* one line per request, written with a single fprintf call from
-                                  any worker thread; NULL = no logging. It may be buffered: the
-                                  server flushes it HTTP_API_LOG_FLUSH_MS after a request and
-                                  in http_api_free() */
+    const char *host;        /* address to bind, e.g. "127.0.0.1" or "::1"; NULL = default */
+    uint16_t port;           /* 0 picks a free port: ask http_api_port() which one */
+    int threads;             /* worker threads (1..HTTP_API_MAX_THREADS); 0 = one per core */
+    size_t max_body_bytes;   /* 0 = HTTP_API_DEFAULT_MAX_BODY_BYTES */
+    size_t max_header_bytes; /* 0 = HTTP_API_DEFAULT_MAX_HEADER_BYTES */
+    int idle_timeout_ms;     /* keep-alive and slow-request timeout; 0 = the default */
+    size_t max_items;        /* the store's capacity (507 past it); 0 = the store's default */
+    FILE *log;               /* one line per request, written with a single fprintf call from
+                                any worker thread; NULL = no logging. It may be buffered: the
+                                server flushes it HTTP_API_LOG_FLUSH_MS after a request and
+                                in http_api_free() */
 };
 
 struct http_api;

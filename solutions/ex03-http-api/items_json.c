@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define KEY_SHOWN_MAX 40  /* bytes of an unknown key quoted back in a message */
+#define KEY_SHOWN_MAX 40 /* bytes of an unknown key quoted back in a message */
 
 static void fail(struct items_json_error *err, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -30,14 +30,22 @@ static void fail(struct items_json_error *err, int status, const char *fmt, ...)
 static const char *kind_of(const json_t *value)
 {
     switch (json_typeof(value)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number with a fraction or exponent";
-    case JSON_TRUE: return "true";
-    case JSON_FALSE: return "false";
-    case JSON_NULL: return "null";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number with a fraction or exponent";
+    case JSON_TRUE:
+        return "true";
+    case JSON_FALSE:
+        return "false";
+    case JSON_NULL:
+        return "null";
     }
     return "something else";
 }
@@ -137,7 +145,8 @@ static int check_fields(json_t *root, enum items_json_mode mode, struct item *ou
     json_t *value;
 
     *set = 0;
-    json_object_foreach(root, key, value) {
+    json_object_foreach(root, key, value)
+    {
         int rc = 0;
         if (strcmp(key, "title") == 0) {
             rc = check_title(value, out, err);
@@ -200,8 +209,8 @@ int items_json_parse(const char *body, size_t len, enum items_json_mode mode, st
         char text[JSON_ERROR_TEXT_LENGTH];
         copy_ascii(text, sizeof text, jerr.text);
         if (json_error_code(&jerr) == json_error_numeric_overflow) /* valid JSON, wrong content */
-            fail(err, 422, "number out of range at line %d, column %d: %s", jerr.line,
-                 jerr.column, text);
+            fail(err, 422, "number out of range at line %d, column %d: %s", jerr.line, jerr.column,
+                 text);
         else
             fail(err, 400, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column, text);
         return -1;
@@ -276,10 +285,11 @@ int items_json_write(struct evbuffer *out, const struct item *item, const char *
     escape_title(title, item->title);
     if (item->has_order)
         snprintf(order, sizeof order, "%" PRId64, item->order);
-    int n = evbuffer_add_printf(out, "{\"id\":%" PRIu64 ",\"title\":\"%s\",\"completed\":%s,"
+    int n = evbuffer_add_printf(out,
+                                "{\"id\":%" PRIu64 ",\"title\":\"%s\",\"completed\":%s,"
                                 "\"order\":%s,\"url\":\"%s/items/%" PRIu64 "\"}",
-                                item->id, title, item->completed ? "true" : "false", order,
-                                origin, item->id);
+                                item->id, title, item->completed ? "true" : "false", order, origin,
+                                item->id);
     return n < 0 ? -1 : 0;
     /* END STUDENT(6) */
 }

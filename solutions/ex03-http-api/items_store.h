@@ -24,15 +24,16 @@
 #define ITEM_TITLE_MAX 256 /* bytes of UTF-8 in a title, not counting the NUL */
 /* Ids and orders stay within 2^53 - 1, the largest integer a JavaScript client reads exactly. */
 #define ITEM_INT_MAX INT64_C(9007199254740991)
-#define ITEMS_STORE_DEFAULT_MAX_ITEMS 1000000 /* about 100 MB with short titles, 350 MB at worst */
+#define ITEMS_STORE_DEFAULT_MAX_ITEMS 1000000 /* about 100 MB with short titles, 350 MB at worst   \
+                                               */
 
 /* One todo item, as a value: the store hands out copies of these. */
 struct item {
-    uint64_t id;                        /* assigned by the store: 1, 2, 3, ... never reused */
-    char title[ITEM_TITLE_MAX + 1];     /* NUL-terminated, never empty */
+    uint64_t id;                    /* assigned by the store: 1, 2, 3, ... never reused */
+    char title[ITEM_TITLE_MAX + 1]; /* NUL-terminated, never empty */
     bool completed;
-    bool has_order;                     /* false: "order" is null */
-    int64_t order;                      /* meaningful only when has_order */
+    bool has_order; /* false: "order" is null */
+    int64_t order;  /* meaningful only when has_order */
 };
 
 /* Which fields of an item a request sets (a bit set): POST and PUT set all of them, a PATCH
@@ -47,9 +48,9 @@ enum item_field {
 /* What a store call can report besides success. */
 enum items_store_status {
     ITEMS_STORE_OK = 0,
-    ITEMS_STORE_NOT_FOUND,   /* no item has that id */
-    ITEMS_STORE_FULL,        /* the store already holds max_items items */
-    ITEMS_STORE_NO_MEMORY,   /* malloc failed; nothing was changed */
+    ITEMS_STORE_NOT_FOUND, /* no item has that id */
+    ITEMS_STORE_FULL,      /* the store already holds max_items items */
+    ITEMS_STORE_NO_MEMORY, /* malloc failed; nothing was changed */
 };
 
 struct items_store;

@@ -164,15 +164,19 @@ static int read_page(struct exchange *ex, size_t *offset, size_t *limit)
     }
     const char *text = evhttp_find_header(&params, "offset");
     if (text != NULL && parse_count(text, offset) != 0) {
-        exchange_fail(ex, 400, "offset must be a whole number of items to skip (0 or more), "
-                      "not \"%.40s\"", text);
+        exchange_fail(ex, 400,
+                      "offset must be a whole number of items to skip (0 or more), "
+                      "not \"%.40s\"",
+                      text);
         rc = -1;
     }
     text = evhttp_find_header(&params, "limit");
     if (rc == 0 && text != NULL) {
         if (parse_count(text, limit) != 0 || *limit == 0) {
-            exchange_fail(ex, 400, "limit must be a whole number of items, 1 or more (a page "
-                          "holds at most %d), not \"%.40s\"", HTTP_API_PAGE_MAX_ITEMS, text);
+            exchange_fail(ex, 400,
+                          "limit must be a whole number of items, 1 or more (a page "
+                          "holds at most %d), not \"%.40s\"",
+                          HTTP_API_PAGE_MAX_ITEMS, text);
             rc = -1;
         } else if (*limit > HTTP_API_PAGE_MAX_ITEMS) {
             *limit = HTTP_API_PAGE_MAX_ITEMS;
@@ -345,14 +349,22 @@ void router_dispatch(struct exchange *ex, struct middleware_chain next)
     case ROUTE_COLLECTION:
         switch (ex->method) {
         case EVHTTP_REQ_GET:
-        case EVHTTP_REQ_HEAD: list_items(ex); return;
-        case EVHTTP_REQ_POST: create_item(ex); return;
+        case EVHTTP_REQ_HEAD:
+            list_items(ex);
+            return;
+        case EVHTTP_REQ_POST:
+            create_item(ex);
+            return;
         case EVHTTP_REQ_DELETE:
             items_store_clear(ex->app->store);
             ex->status = 204;
             return;
-        case EVHTTP_REQ_OPTIONS: options(ex, COLLECTION_ALLOW); return;
-        default: method_not_allowed(ex, COLLECTION_ALLOW); return;
+        case EVHTTP_REQ_OPTIONS:
+            options(ex, COLLECTION_ALLOW);
+            return;
+        default:
+            method_not_allowed(ex, COLLECTION_ALLOW);
+            return;
         }
 
     case ROUTE_ITEM: {
@@ -364,12 +376,24 @@ void router_dispatch(struct exchange *ex, struct middleware_chain next)
         }
         switch (ex->method) {
         case EVHTTP_REQ_GET:
-        case EVHTTP_REQ_HEAD: get_item(ex, id); return;
-        case EVHTTP_REQ_PUT: update_item(ex, id, ITEMS_JSON_FULL); return;
-        case EVHTTP_REQ_PATCH: update_item(ex, id, ITEMS_JSON_PARTIAL); return;
-        case EVHTTP_REQ_DELETE: delete_item(ex, id); return;
-        case EVHTTP_REQ_OPTIONS: options(ex, ITEM_ALLOW); return;
-        default: method_not_allowed(ex, ITEM_ALLOW); return;
+        case EVHTTP_REQ_HEAD:
+            get_item(ex, id);
+            return;
+        case EVHTTP_REQ_PUT:
+            update_item(ex, id, ITEMS_JSON_FULL);
+            return;
+        case EVHTTP_REQ_PATCH:
+            update_item(ex, id, ITEMS_JSON_PARTIAL);
+            return;
+        case EVHTTP_REQ_DELETE:
+            delete_item(ex, id);
+            return;
+        case EVHTTP_REQ_OPTIONS:
+            options(ex, ITEM_ALLOW);
+            return;
+        default:
+            method_not_allowed(ex, ITEM_ALLOW);
+            return;
         }
     }
     }

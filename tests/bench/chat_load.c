@@ -42,42 +42,42 @@
 #define CHAT_LOAD_MAX_RECEIVERS 10000
 #define CHAT_LOAD_MAX_LINES 10000000
 #define CHAT_LOAD_MAX_DELIVERIES 200000000L /* RECEIVERS x LINES: one bit each to track */
-#define CHAT_LOAD_MAX_RATE 1000000         /* lines per second */
-#define CHAT_LOAD_INPUT_BYTES (16 * 1024)  /* a receiver's buffer for one partial line */
-#define CHAT_LOAD_OUTPUT_BYTES (64 * 1024) /* the sender's buffer of lines not yet written */
-#define CHAT_LOAD_LINE_MAX 64              /* bytes of one "msg SEQ TS\n" line, with room */
-#define CHAT_LOAD_WINDOW_LINES 512         /* flat out: lines ahead of the slowest receiver */
-#define CHAT_LOAD_EVENTS 256               /* epoll events handled per wakeup */
-#define CHAT_LOAD_TICK_MS 100              /* longest sleep between clock checks */
-#define CHAT_LOAD_CONNECT_BATCH 64         /* receivers connected between two pauses */
-#define CHAT_LOAD_CONNECT_QUIET_MS 5       /* a pause lasts until nothing arrived this long */
-#define CHAT_LOAD_SYNC_EVERY_MS 20         /* while joining: one sync line this often */
-#define CHAT_LOAD_JOIN_TIMEOUT_MS 10000    /* give up if receivers are not in the room by then */
-#define CHAT_LOAD_STALL_MS 3000            /* stop once nothing has arrived for this long */
-#define CHAT_LOAD_DRAIN_MS 30000           /* at most this long past the last scheduled send */
+#define CHAT_LOAD_MAX_RATE 1000000          /* lines per second */
+#define CHAT_LOAD_INPUT_BYTES (16 * 1024)   /* a receiver's buffer for one partial line */
+#define CHAT_LOAD_OUTPUT_BYTES (64 * 1024)  /* the sender's buffer of lines not yet written */
+#define CHAT_LOAD_LINE_MAX 64               /* bytes of one "msg SEQ TS\n" line, with room */
+#define CHAT_LOAD_WINDOW_LINES 512          /* flat out: lines ahead of the slowest receiver */
+#define CHAT_LOAD_EVENTS 256                /* epoll events handled per wakeup */
+#define CHAT_LOAD_TICK_MS 100               /* longest sleep between clock checks */
+#define CHAT_LOAD_CONNECT_BATCH 64          /* receivers connected between two pauses */
+#define CHAT_LOAD_CONNECT_QUIET_MS 5        /* a pause lasts until nothing arrived this long */
+#define CHAT_LOAD_SYNC_EVERY_MS 20          /* while joining: one sync line this often */
+#define CHAT_LOAD_JOIN_TIMEOUT_MS 10000     /* give up if receivers are not in the room by then */
+#define CHAT_LOAD_STALL_MS 3000             /* stop once nothing has arrived for this long */
+#define CHAT_LOAD_DRAIN_MS 30000            /* at most this long past the last scheduled send */
 
 /* One receiving client. */
 struct chat_receiver {
-    int fd;                 /* -1 once the server closed it */
-    bool welcomed;          /* saw "* end of history" (reported, not required) */
-    bool in_room;           /* saw a sync line from the sender: msg lines count from now on */
-    bool skipping;          /* inside a line longer than the buffer: dropped up to its LF */
-    size_t len;             /* bytes of a partial line in buf */
-    uint64_t next_seq;      /* one past the highest SEQ seen */
-    uint64_t received;      /* distinct SEQs seen */
+    int fd;            /* -1 once the server closed it */
+    bool welcomed;     /* saw "* end of history" (reported, not required) */
+    bool in_room;      /* saw a sync line from the sender: msg lines count from now on */
+    bool skipping;     /* inside a line longer than the buffer: dropped up to its LF */
+    size_t len;        /* bytes of a partial line in buf */
+    uint64_t next_seq; /* one past the highest SEQ seen */
+    uint64_t received; /* distinct SEQs seen */
     uint64_t duplicates;
-    uint64_t out_of_order;  /* SEQs that arrived after a higher one */
-    unsigned char *seen;    /* one bit per SEQ (owned) */
+    uint64_t out_of_order; /* SEQs that arrived after a higher one */
+    unsigned char *seen;   /* one bit per SEQ (owned) */
     char buf[CHAT_LOAD_INPUT_BYTES];
 };
 
 /* The one sending client. */
 struct chat_sender {
     int fd;
-    bool want_write;        /* EPOLLOUT armed: the kernel refused part of out */
+    bool want_write; /* EPOLLOUT armed: the kernel refused part of out */
     size_t out_off, out_len;
-    uint64_t next_seq;      /* the SEQ of the next msg line */
-    uint64_t syncs;         /* sync lines sent */
+    uint64_t next_seq; /* the SEQ of the next msg line */
+    uint64_t syncs;    /* sync lines sent */
     char out[CHAT_LOAD_OUTPUT_BYTES];
 };
 
@@ -87,13 +87,13 @@ struct chat_load {
     uint64_t lines;
     long rate;
     long nreceivers;
-    struct chat_receiver *receivers;  /* owned */
+    struct chat_receiver *receivers; /* owned */
     struct chat_sender sender;
     uint64_t delivered;
     uint64_t last_delivery_ns;
-    long disconnected;      /* receivers the server closed */
+    long disconnected; /* receivers the server closed */
     bool sender_closed;
-    long server_pid;        /* 0: memory not measured */
+    long server_pid; /* 0: memory not measured */
     long rss_before_kib, rss_joined_kib;
     struct lat_hist hist;
 };
@@ -268,9 +268,8 @@ static void receiver_read(struct chat_load *load, struct chat_receiver *r)
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0) {
-        fprintf(stderr, "chat-load: the server closed receiver %ld (%s) after %" PRIu64
-                        " lines\n", (long)(r - load->receivers),
-                n == 0 ? "end of file" : strerror(errno), r->received);
+        fprintf(stderr, "chat-load: the server closed receiver %ld (%s) after %" PRIu64 " lines\n",
+                (long)(r - load->receivers), n == 0 ? "end of file" : strerror(errno), r->received);
         epoll_ctl(load->epfd, EPOLL_CTL_DEL, r->fd, NULL);
         close(r->fd);
         r->fd = -1;
@@ -291,7 +290,7 @@ static void receiver_read(struct chat_load *load, struct chat_receiver *r)
     r->len = end - start;
     memmove(r->buf, r->buf + start, r->len);
     if (r->len == sizeof r->buf - 1) {
-        r->skipping = true;     /* no chat line is this long: drop it */
+        r->skipping = true; /* no chat line is this long: drop it */
         r->len = 0;
     }
 }
@@ -356,10 +355,9 @@ static int connect_all(struct chat_load *load, uint16_t port)
         }
     }
     load->sender.fd = bench_dial(port, true);
-    if (load->sender.fd < 0 || watch(load, EPOLL_CTL_ADD, load->sender.fd, EPOLLIN,
-                                     &load->sender) != 0) {
-        fprintf(stderr, "chat-load: sender: connect to 127.0.0.1:%u: %s\n", port,
-                strerror(errno));
+    if (load->sender.fd < 0 ||
+        watch(load, EPOLL_CTL_ADD, load->sender.fd, EPOLLIN, &load->sender) != 0) {
+        fprintf(stderr, "chat-load: sender: connect to 127.0.0.1:%u: %s\n", port, strerror(errno));
         return -1;
     }
     return 0;
@@ -381,8 +379,9 @@ static int join_room(struct chat_load *load)
             return load->disconnected == load->nreceivers ? -1 : 0;
         uint64_t now = bench_now_ns();
         if (now >= deadline) {
-            fprintf(stderr, "chat-load: after %d ms, %ld of %ld receivers still had not received "
-                            "the sender's lines: is this a chat server on the line protocol?\n",
+            fprintf(stderr,
+                    "chat-load: after %d ms, %ld of %ld receivers still had not received "
+                    "the sender's lines: is this a chat server on the line protocol?\n",
                     CHAT_LOAD_JOIN_TIMEOUT_MS, waiting, load->nreceivers);
             return -1;
         }
@@ -437,8 +436,8 @@ static uint64_t run_lines(struct chat_load *load)
         int timeout = CHAT_LOAD_TICK_MS;
         if (load->rate > 0 && load->sender.next_seq < load->lines) {
             /* Wake up for the next scheduled line (rounded up: never spin). */
-            uint64_t due = start + (uint64_t)((double)load->sender.next_seq * 1e9 /
-                                              (double)load->rate);
+            uint64_t due =
+                start + (uint64_t)((double)load->sender.next_seq * 1e9 / (double)load->rate);
             uint64_t wait_ms = due > now ? (due - now + BENCH_NS_PER_MS - 1) / BENCH_NS_PER_MS : 0;
             if (wait_ms < (uint64_t)timeout)
                 timeout = (int)wait_ms;

@@ -28,27 +28,27 @@
 #include <unistd.h>
 
 #define ECHO_LOAD_MAX_CONNS 10000
-#define ECHO_LOAD_MAX_SIZE (64L * 1024 * 1024)      /* bytes in one message */
+#define ECHO_LOAD_MAX_SIZE (64L * 1024 * 1024) /* bytes in one message */
 #define ECHO_LOAD_MAX_SECONDS 3600
-#define ECHO_LOAD_READ_BYTES (256 * 1024)           /* bytes taken from a socket per read() */
-#define ECHO_LOAD_EVENTS 256                        /* epoll events handled per wakeup */
-#define ECHO_LOAD_TICK_MS 100                       /* longest sleep between deadline checks */
-#define ECHO_LOAD_LINE_BYTES 64                     /* the message is lines of this length */
-#define ECHO_LOAD_STUCK_MS 1000     /* a round trip still unfinished this long at the end is stuck */
+#define ECHO_LOAD_READ_BYTES (256 * 1024) /* bytes taken from a socket per read() */
+#define ECHO_LOAD_EVENTS 256              /* epoll events handled per wakeup */
+#define ECHO_LOAD_TICK_MS 100             /* longest sleep between deadline checks */
+#define ECHO_LOAD_LINE_BYTES 64           /* the message is lines of this length */
+#define ECHO_LOAD_STUCK_MS 1000 /* a round trip still unfinished this long at the end is stuck */
 
 /* One connection, in the middle of one round trip. */
 struct echo_conn {
     int fd;
-    size_t sent;            /* bytes of the current message written so far */
-    size_t received;        /* bytes of its echo read back so far */
-    uint64_t start_ns;      /* when the current message started */
-    bool want_write;        /* EPOLLOUT is armed because the kernel refused part of a write */
+    size_t sent;       /* bytes of the current message written so far */
+    size_t received;   /* bytes of its echo read back so far */
+    uint64_t start_ns; /* when the current message started */
+    bool want_write;   /* EPOLLOUT is armed because the kernel refused part of a write */
 };
 
 /* Everything one run shares. */
 struct echo_load {
     int epfd;
-    const char *msg;        /* the message every connection sends; echoes are compared to it */
+    const char *msg; /* the message every connection sends; echoes are compared to it */
     size_t size;
     unsigned char *readbuf;
     uint64_t trips;
@@ -126,8 +126,10 @@ static int conn_read(struct echo_load *load, struct echo_conn *conn, size_t inde
             return -1;
         }
         if (memcmp(load->readbuf, load->msg + conn->received, got) != 0) {
-            fprintf(stderr, "echo-load: connection %zu: echoed bytes %zu-%zu differ from what "
-                            "was sent\n", index, conn->received, conn->received + got - 1);
+            fprintf(stderr,
+                    "echo-load: connection %zu: echoed bytes %zu-%zu differ from what "
+                    "was sent\n",
+                    index, conn->received, conn->received + got - 1);
             return -1;
         }
         conn->received += got;
@@ -139,7 +141,7 @@ static int conn_read(struct echo_load *load, struct echo_conn *conn, size_t inde
                 fprintf(stderr, "echo-load: connection %zu: write: %s\n", index, strerror(errno));
                 return -1;
             }
-            return 0;   /* level-triggered: any further bytes wake us again */
+            return 0; /* level-triggered: any further bytes wake us again */
         }
     }
 }

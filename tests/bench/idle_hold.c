@@ -27,9 +27,9 @@
 
 #define IDLE_HOLD_MAX_CONNS 100000
 #define IDLE_HOLD_PING "ping\n"
-#define IDLE_HOLD_PING_LEN 5                /* bytes of IDLE_HOLD_PING */
-#define IDLE_HOLD_ECHO_TIMEOUT_MS 10000     /* for every echo to come back */
-#define IDLE_HOLD_SETTLE_MS 500             /* idle time before the second reading */
+#define IDLE_HOLD_PING_LEN 5            /* bytes of IDLE_HOLD_PING */
+#define IDLE_HOLD_ECHO_TIMEOUT_MS 10000 /* for every echo to come back */
+#define IDLE_HOLD_SETTLE_MS 500         /* idle time before the second reading */
 
 /*
  * Sends the ping on every connection and waits until each has echoed it. Returns 0, or -1
@@ -66,15 +66,19 @@ static int ping_all(struct pollfd *fds, size_t *got, long nconns)
             n--;
             ssize_t r = read(fds[i].fd, buf, IDLE_HOLD_PING_LEN - got[i]);
             if (r <= 0 || memcmp(buf, &IDLE_HOLD_PING[got[i]], (size_t)r) != 0) {
-                fprintf(stderr, "idle-hold: connection %ld %s: does the server's connection "
-                                "limit allow %ld clients?\n", i,
-                        r == 0 ? "was closed by the server"
-                        : r < 0 ? strerror(errno) : "echoed the wrong bytes", nconns);
+                fprintf(stderr,
+                        "idle-hold: connection %ld %s: does the server's connection "
+                        "limit allow %ld clients?\n",
+                        i,
+                        r == 0  ? "was closed by the server"
+                        : r < 0 ? strerror(errno)
+                                : "echoed the wrong bytes",
+                        nconns);
                 return -1;
             }
             got[i] += (size_t)r;
             if (got[i] == IDLE_HOLD_PING_LEN) {
-                fds[i].events = 0;  /* done: poll() now ignores it */
+                fds[i].events = 0; /* done: poll() now ignores it */
                 pending--;
             }
         }

@@ -22,7 +22,7 @@ static unsigned bucket_of(uint64_t ns)
 {
     if (ns < 2 * LAT_HIST_SUB_COUNT)
         return (unsigned)ns;
-    unsigned shift = highest_bit(ns) - LAT_HIST_SUB_BITS;   /* >= 1 here */
+    unsigned shift = highest_bit(ns) - LAT_HIST_SUB_BITS; /* >= 1 here */
     return shift * LAT_HIST_SUB_COUNT + (unsigned)(ns >> shift);
 }
 
@@ -35,7 +35,7 @@ static void bucket_range(unsigned i, uint64_t *low, uint64_t *width)
         return;
     }
     unsigned shift = i / LAT_HIST_SUB_COUNT - 1;
-    uint64_t top = i - shift * LAT_HIST_SUB_COUNT;          /* in [64, 128) */
+    uint64_t top = i - shift * LAT_HIST_SUB_COUNT; /* in [64, 128) */
     *low = top << shift;
     *width = UINT64_C(1) << shift;
 }

@@ -12,13 +12,13 @@
 
 #include <stdint.h>
 
-#define LAT_HIST_SUB_BITS 6                                /* 64 buckets per power of two */
+#define LAT_HIST_SUB_BITS 6 /* 64 buckets per power of two */
 #define LAT_HIST_SUB_COUNT (1u << LAT_HIST_SUB_BITS)
 #define LAT_HIST_BUCKETS ((64u - LAT_HIST_SUB_BITS + 1u) * LAT_HIST_SUB_COUNT)
 
 struct lat_hist {
-    uint64_t count;                     /* samples recorded */
-    uint64_t max_ns;                    /* the largest sample, exactly */
+    uint64_t count;  /* samples recorded */
+    uint64_t max_ns; /* the largest sample, exactly */
     uint64_t buckets[LAT_HIST_BUCKETS];
 };
 

@@ -17,8 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CHAT_TEST_SHOWN 120         /* bytes of a line shown in a failure message */
-#define CHAT_TEST_SMALL_RCVBUF 4096 /* a client that stops reading: the kernel holds little */
+#define CHAT_TEST_SHOWN 120            /* bytes of a line shown in a failure message */
+#define CHAT_TEST_SMALL_RCVBUF 4096    /* a client that stops reading: the kernel holds little */
 #define CHAT_TEST_BIG_RCVBUF (1 << 20) /* the same client reading again, at full speed */
 
 void chat_test_create(struct server_fixture *f, const struct chat_server_config *cfg)
@@ -80,8 +80,9 @@ void chat_test_expect_line(struct client *c, const char *expected, const char *a
     ck_assert_msg(st == CLIENT_OK && strcmp(got, expected) == 0,
                   "after %s, c%d expected the line \"%s\"; %s%s%s; look at %s", after, c->id,
                   expected, st == CLIENT_OK ? "received \"" : "",
-                  st == CLIENT_OK ? transcript_escape(got, strlen(got), CHAT_TEST_SHOWN, shown, sizeof shown)
-                                  : client_status_str(st),
+                  st == CLIENT_OK
+                      ? transcript_escape(got, strlen(got), CHAT_TEST_SHOWN, shown, sizeof shown)
+                      : client_status_str(st),
                   st == CLIENT_OK ? "\"" : "", look_at);
 }
 
@@ -105,13 +106,13 @@ void chat_test_join(uint16_t port, struct client *c, char *nick)
                   "accept the client, write its output and have the room greet "
                   "it",
                   c->id, st == CLIENT_OK ? "received \"" : "",
-                  st == CLIENT_OK ? transcript_escape(got, strlen(got), CHAT_TEST_SHOWN, shown, sizeof shown)
-                                  : client_status_str(st),
+                  st == CLIENT_OK
+                      ? transcript_escape(got, strlen(got), CHAT_TEST_SHOWN, shown, sizeof shown)
+                      : client_status_str(st),
                   st == CLIENT_OK ? "\"" : "");
     const char *name = got + 10;
     ck_assert_msg(strlen(name) >= 1 && strlen(name) <= CHAT_NICK_MAX,
-                  "c%d was welcomed as \"%s\"; expected a nickname such as guest1",
-                  c->id, name);
+                  "c%d was welcomed as \"%s\"; expected a nickname such as guest1", c->id, name);
     if (nick != NULL)
         snprintf(nick, CHAT_NICK_MAX + 1, "%s", name);
     for (int lines = 0;; lines++) {
@@ -123,10 +124,11 @@ void chat_test_join(uint16_t port, struct client *c, char *nick)
                       c->id, client_status_str(st), lines);
         if (strcmp(got, SPEC("* end of history")) == 0)
             break;
-        ck_assert_msg(strchr(got, ':') != NULL && got[0] != '*' && got[0] != '!',
-                      "c%d was welcomed; expected history lines \"<nick>: <text>\" and then \"* end "
-                      "of history\"; received \"%s\"",
-                      c->id, transcript_escape(got, strlen(got), CHAT_TEST_SHOWN, shown, sizeof shown));
+        ck_assert_msg(
+            strchr(got, ':') != NULL && got[0] != '*' && got[0] != '!',
+            "c%d was welcomed; expected history lines \"<nick>: <text>\" and then \"* end "
+            "of history\"; received \"%s\"",
+            c->id, transcript_escape(got, strlen(got), CHAT_TEST_SHOWN, shown, sizeof shown));
     }
 }
 
@@ -151,7 +153,8 @@ void chat_test_send(struct client *c, const char *text)
 
     ck_assert_msg(client_send_str(c, text, CHAT_TEST_WAIT_MS) == 0,
                   "c%d could not send \"%s\": %s; the server is not reading from this client",
-                  c->id, transcript_escape(text, strlen(text), CHAT_TEST_SHOWN, shown, sizeof shown),
+                  c->id,
+                  transcript_escape(text, strlen(text), CHAT_TEST_SHOWN, shown, sizeof shown),
                   strerror(errno));
 }
 
@@ -207,8 +210,8 @@ void chat_test_flood(struct client *from, const char *from_nick, struct client *
             ck_assert_msg(st == CLIENT_OK && strcmp(got, want) == 0,
                           "c%d sent %d lines of %d bytes; c%d expected line %d (\"%.24s...\"); %s "
                           "\"%.40s\"",
-                          from->id, done + 1, CHAT_TEST_FLOOD_TEXT + 7, reader->id, first + done, want,
-                          st == CLIENT_OK ? "received" : client_status_str(st),
+                          from->id, done + 1, CHAT_TEST_FLOOD_TEXT + 7, reader->id, first + done,
+                          want, st == CLIENT_OK ? "received" : client_status_str(st),
                           st == CLIENT_OK ? got : "");
         }
     }

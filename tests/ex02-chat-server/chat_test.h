@@ -25,8 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CHAT_TEST_WAIT_MS 5000   /* how long to wait for something that should happen */
-#define CHAT_TEST_LINE_MAX 4096  /* longest line a test reads */
+#define CHAT_TEST_WAIT_MS 5000  /* how long to wait for something that should happen */
+#define CHAT_TEST_LINE_MAX 4096 /* longest line a test reads */
 #define CHAT_TEST_PATH_MAX 256
 
 /* Creates a server on 127.0.0.1, port 0, on a loop thread's base, without running the loop.

@@ -27,9 +27,10 @@ HARNESS_TEST(test_nick_change_is_announced_and_logged)
                           "cmd_nick: the notice to the others");
     snprintf(expected, sizeof expected, "nick 127.0.0.1:%u old=guest1 new=alice", port);
     server_fixture_expect_log(&f, "nick", port, expected,
-                         "server_deliver: log a rename when the outbox has old_nick");
+                              "server_deliver: log a rename when the outbox has old_nick");
     chat_test_send(&c[0], "it is me\n");
-    chat_test_expect_line(&c[1], "alice: it is me", "c1 renamed itself alice and sent \"it is me\\n\"",
+    chat_test_expect_line(&c[1], "alice: it is me",
+                          "c1 renamed itself alice and sent \"it is me\\n\"",
                           "cmd_nick: the member's nick must change");
     client_close(&c[0]);
     client_close(&c[1]);
@@ -42,8 +43,8 @@ HARNESS_TEST(test_invalid_nicknames_are_refused)
     struct server_fixture f;
     struct client c[2];
     static const char *bad[] = {
-        "/nick\n", "/nick ABCDEFGHIJKLMNOPQ\n", "/nick bob!\n", "/nick two words\n",
-        "/nick j\xc3\xbcrgen\n",
+        "/nick\n",           "/nick ABCDEFGHIJKLMNOPQ\n", "/nick bob!\n",
+        "/nick two words\n", "/nick j\xc3\xbcrgen\n",
     };
     char after[96], shown[64];
 
@@ -53,8 +54,9 @@ HARNESS_TEST(test_invalid_nicknames_are_refused)
         chat_test_send(&c[0], bad[i]);
         snprintf(after, sizeof after, "c1 sent \"%s\"",
                  transcript_escape(bad[i], strlen(bad[i]), 40, shown, sizeof shown));
-        chat_test_expect_line(&c[0], "! invalid nickname", after,
-                              "cmd_nick and chat_line_valid_nick: 1-16 characters of A-Z a-z 0-9 _ -");
+        chat_test_expect_line(
+            &c[0], "! invalid nickname", after,
+            "cmd_nick and chat_line_valid_nick: 1-16 characters of A-Z a-z 0-9 _ -");
     }
     chat_test_send(&c[0], "/nick ABCDEFGHIJKLMNOP\n");
     chat_test_expect_line(&c[0], "* you are now ABCDEFGHIJKLMNOP",
@@ -133,7 +135,8 @@ HARNESS_TEST(test_me_sends_an_action)
     chat_test_expect_line(&c[1], "* guest1 waves hello", "c1 (guest1) sent \"/me waves hello\\n\"",
                           "cmd_me");
     chat_test_send(&c[1], "hi\n");
-    chat_test_expect_line(&c[0], "guest2: hi", "c1 sent \"/me waves hello\\n\", then c2 sent \"hi\\n\"",
+    chat_test_expect_line(&c[0], "guest2: hi",
+                          "c1 sent \"/me waves hello\\n\", then c2 sent \"hi\\n\"",
                           "cmd_me: the action goes to the others only");
     chat_test_send(&c[0], "/me\n");
     chat_test_expect_line(&c[0], "! usage: /me <text>", "c1 sent \"/me\\n\" (no text)",
@@ -160,10 +163,11 @@ HARNESS_TEST(test_help_lists_the_commands)
                   "cmd_help",
                   client_status_str(st), got);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        ck_assert_msg(strstr(got, commands[i]) != NULL,
-                      "after c1 sent \"/help\\n\", the answer \"%s\" does not mention %s; list every "
-                      "command in cmd_help",
-                      got, commands[i]);
+        ck_assert_msg(
+            strstr(got, commands[i]) != NULL,
+            "after c1 sent \"/help\\n\", the answer \"%s\" does not mention %s; list every "
+            "command in cmd_help",
+            got, commands[i]);
     client_close(&a);
     chat_test_stop(&f);
     harness_pass();
@@ -208,4 +212,3 @@ HARNESS_TEST(test_quit_says_bye_and_closes)
     chat_test_stop(&f);
     harness_pass();
 }
-

@@ -44,7 +44,7 @@ HARNESS_TEST(test_reset_is_announced_and_logged)
                           "client_fail: a failed read means the client is gone");
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=reset", port);
     server_fixture_expect_log(&f, "disconnect", port, expected,
-                         "client_fail: ECONNRESET (or EPIPE) is logged as reason=reset");
+                              "client_fail: ECONNRESET (or EPIPE) is logged as reason=reset");
     client_close(&c[1]);
     chat_test_stop(&f);
     harness_pass();
@@ -70,11 +70,9 @@ HARNESS_TEST(test_half_closed_client_still_gets_answers)
                            "client_read: after EOF, client_finish");
     chat_test_expect_line(&c[1], "guest1: last words", "c1 sent \"last words\\n\" and half-closed",
                           "client_read: lines before the EOF still count");
-    chat_test_expect_line(&c[1], "* guest1 left", "c1 half-closed and was closed",
-                          "client_free");
+    chat_test_expect_line(&c[1], "* guest1 left", "c1 half-closed and was closed", "client_free");
     client_close(&c[0]);
     client_close(&c[1]);
     chat_test_stop(&f);
     harness_pass();
 }
-

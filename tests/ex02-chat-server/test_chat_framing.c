@@ -95,8 +95,7 @@ static void expect_too_long(struct server_fixture *f, struct client *c, const ch
     chat_test_expect_line(&c[0], "! line too long", what,
                           "take_line: over CHAT_LINE_MAX bytes without a LF is too long, whether "
                           "or not the LF has arrived");
-    chat_test_expect_close(&c[0], what,
-                           "client_finish: close once \"! line too long\" is written");
+    chat_test_expect_close(&c[0], what, "client_finish: close once \"! line too long\" is written");
     chat_test_expect_line(&c[1], "* guest1 left", what,
                           "client_free: the room's \"left\" notice goes to the others");
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=line-too-long",
@@ -174,15 +173,14 @@ HARNESS_TEST(test_control_characters_are_stripped)
     ck_assert_msg(client_send(&c[0], sent, sizeof sent - 1, CHAT_TEST_WAIT_MS) == 0,
                   "c1 could not send");
     enum client_status st = client_recv_exact(&c[1], got, sizeof want - 1, &n, CHAT_TEST_WAIT_MS);
-    ck_assert_msg(st == CLIENT_OK && memcmp(got, want, sizeof want - 1) == 0,
-                  "after c1 sent \"a\\x1b[31mred\\x1b[0m\\tz\\x07\\0!\\n\", c2 expected \"guest1: "
-                  "a[31mred[0m\\tz!\\n\"; received \"%s\" (%s); remove control characters except TAB "
-                  "before the line goes out (chat_line_strip_controls)",
-                  transcript_escape(got, n, 60, shown, sizeof shown), client_status_str(st));
+    ck_assert_msg(
+        st == CLIENT_OK && memcmp(got, want, sizeof want - 1) == 0,
+        "after c1 sent \"a\\x1b[31mred\\x1b[0m\\tz\\x07\\0!\\n\", c2 expected \"guest1: "
+        "a[31mred[0m\\tz!\\n\"; received \"%s\" (%s); remove control characters except TAB "
+        "before the line goes out (chat_line_strip_controls)",
+        transcript_escape(got, n, 60, shown, sizeof shown), client_status_str(st));
     client_close(&c[0]);
     client_close(&c[1]);
     chat_test_stop(&f);
     harness_pass();
 }
-
-

@@ -61,16 +61,19 @@ HARNESS_TEST(test_history_writes_json_lines)
 
     files_make(&hf);
     struct chat_history *h = chat_history_open(hf.path, 10, NULL);
-    ck_assert_msg(h != NULL, "chat_history_open(\"%s\", 10) returned NULL for a file that does not "
-                             "exist yet; a missing file is an empty history", hf.path);
+    ck_assert_msg(h != NULL,
+                  "chat_history_open(\"%s\", 10) returned NULL for a file that does not "
+                  "exist yet; a missing file is an empty history",
+                  hf.path);
     chat_history_add(h, "alice", tricky, strlen(tricky));
     chat_history_add(h, "bob", "second", 6);
 
     /* Read the file while the history is still open: a message must be on file (written to
      * the kernel) as soon as chat_history_add() returns, not when the history is closed. */
     long n = scratch_read_file(hf.path, text, sizeof text);
-    ck_assert_msg(n > 0, "after two chat_history_add() calls, %s is %s; expected two JSON lines, "
-                         "written with write() before chat_history_add returns",
+    ck_assert_msg(n > 0,
+                  "after two chat_history_add() calls, %s is %s; expected two JSON lines, "
+                  "written with write() before chat_history_add returns",
                   hf.path, n < 0 ? "missing" : "empty");
     long lines = scratch_count_lines(hf.path);
     ck_assert_msg(lines == 2 && text[n - 1] == '\n',
@@ -91,10 +94,11 @@ HARNESS_TEST(test_history_writes_json_lines)
                       "line %d of the history file, \"%.*s\", is not a JSON object with string "
                       "fields time, nick and text (%s); build it with json_pack and json_dumps",
                       i + 1, (int)(end - line), line, obj == NULL ? err.text : "fields missing");
-        ck_assert_msg(strcmp(nick, expect_nick[i]) == 0 && strcmp(msg, expect_text[i]) == 0,
-                      "line %d of the history file has nick \"%s\" and text \"%s\"; expected \"%s\" "
-                      "and \"%s\"",
-                      i + 1, nick, msg, expect_nick[i], expect_text[i]);
+        ck_assert_msg(
+            strcmp(nick, expect_nick[i]) == 0 && strcmp(msg, expect_text[i]) == 0,
+            "line %d of the history file has nick \"%s\" and text \"%s\"; expected \"%s\" "
+            "and \"%s\"",
+            i + 1, nick, msg, expect_nick[i], expect_text[i]);
         ck_assert_msg(looks_like_time(time),
                       "line %d of the history file has time \"%s\"; expected UTC like "
                       "\"2025-03-01T12:00:00Z\"",
@@ -115,9 +119,10 @@ HARNESS_TEST(test_history_loads_the_last_messages)
     files_make(&hf);
     for (int i = 1; i <= 5; i++) {
         char line[128];
-        snprintf(line, sizeof line,
-                 "{\"time\":\"2025-03-01T12:00:0%dZ\",\"nick\":\"user%d\",\"text\":\"message %d\"}\n",
-                 i, i, i);
+        snprintf(
+            line, sizeof line,
+            "{\"time\":\"2025-03-01T12:00:0%dZ\",\"nick\":\"user%d\",\"text\":\"message %d\"}\n", i,
+            i, i);
         strcat(file, line);
     }
     scratch_write_file(hf.path, file);
@@ -151,33 +156,38 @@ HARNESS_TEST(test_history_skips_corrupt_lines)
 
     ck_assert_msg(log != NULL, "test setup failed: tmpfile()");
     files_make(&hf);
-    scratch_write_file(hf.path,
-                         "{\"time\":\"2025-03-01T12:00:00Z\",\"nick\":\"alice\",\"text\":\"first\"}\n"
-                         "this is not json\n"
-                         "{\"nick\":\"bob\"}\n"
-                         "{\"time\":\"2025-03-01T12:00:01Z\",\"nick\":\"bad nick!\",\"text\":\"x\"}\n"
-                         "{\"time\":\"2025-03-01T12:00:02Z\",\"nick\":\"bob\",\"text\":\"\\u001b[2Jsecond\"}\n"
-                         "{\"time\":\"2025-03-01T12:00:03Z\",\"nick\":\"carol\",\"te");
+    scratch_write_file(
+        hf.path,
+        "{\"time\":\"2025-03-01T12:00:00Z\",\"nick\":\"alice\",\"text\":\"first\"}\n"
+        "this is not json\n"
+        "{\"nick\":\"bob\"}\n"
+        "{\"time\":\"2025-03-01T12:00:01Z\",\"nick\":\"bad nick!\",\"text\":\"x\"}\n"
+        "{\"time\":\"2025-03-01T12:00:02Z\",\"nick\":\"bob\",\"text\":\"\\u001b[2Jsecond\"}\n"
+        "{\"time\":\"2025-03-01T12:00:03Z\",\"nick\":\"carol\",\"te");
     transcript_note("history file: 2 good lines, 3 corrupt ones, and a truncated last line");
 
     struct chat_history *h = chat_history_open(hf.path, 10, log);
-    ck_assert_msg(h != NULL, "chat_history_open() on a file with corrupt lines returned NULL; "
-                             "expected it to skip them and load the rest; log: \"%s\"",
+    ck_assert_msg(h != NULL,
+                  "chat_history_open() on a file with corrupt lines returned NULL; "
+                  "expected it to skip them and load the rest; log: \"%s\"",
                   log_text(log));
-    ck_assert_msg(chat_history_count(h) == 2,
-                  "a history file with 2 good lines among corrupt ones loaded %zu messages; expected "
-                  "2; log: \"%s\"",
-                  chat_history_count(h), log_text(log));
+    ck_assert_msg(
+        chat_history_count(h) == 2,
+        "a history file with 2 good lines among corrupt ones loaded %zu messages; expected "
+        "2; log: \"%s\"",
+        chat_history_count(h), log_text(log));
     const struct chat_history_entry *second = chat_history_at(h, 1);
-    ck_assert_msg(strcmp(chat_history_at(h, 0)->text, "first") == 0 && strcmp(second->text, "[2Jsecond") == 0,
-                  "loaded \"%s\" and \"%s\"; expected \"first\" and \"[2Jsecond\" (the ESC from the "
-                  "file removed, like any control character)",
-                  chat_history_at(h, 0)->text, second->text);
+    ck_assert_msg(
+        strcmp(chat_history_at(h, 0)->text, "first") == 0 && strcmp(second->text, "[2Jsecond") == 0,
+        "loaded \"%s\" and \"%s\"; expected \"first\" and \"[2Jsecond\" (the ESC from the "
+        "file removed, like any control character)",
+        chat_history_at(h, 0)->text, second->text);
     const char *logged = log_text(log);
-    ck_assert_msg(strstr(logged, "line 2") != NULL && strstr(logged, "line 6") != NULL,
-                  "expected a warning naming each skipped line (\"line 2\" ... \"line 6\") in the log; "
-                  "it says: \"%s\"",
-                  logged);
+    ck_assert_msg(
+        strstr(logged, "line 2") != NULL && strstr(logged, "line 6") != NULL,
+        "expected a warning naming each skipped line (\"line 2\" ... \"line 6\") in the log; "
+        "it says: \"%s\"",
+        logged);
 
     chat_history_free(h);
     fclose(log);
@@ -208,18 +218,17 @@ HARNESS_TEST(test_history_file_is_compacted)
                   "messages when it reaches that",
                   messages, size, hf.path, lines, bound);
     ck_assert_msg(access(hf.tmp_path, F_OK) != 0,
-                  "%s is left over after compaction; rename it over the history file",
-                  hf.tmp_path);
+                  "%s is left over after compaction; rename it over the history file", hf.tmp_path);
     h = chat_history_open(hf.path, (size_t)size, NULL);
-    ck_assert_msg(h != NULL && chat_history_count(h) == 2 &&
-                      strcmp(chat_history_at(h, 0)->text, "message 23") == 0 &&
-                      strcmp(chat_history_at(h, 1)->text, "message 24") == 0,
-                  "after compaction and a reopen, expected \"message 23\" and \"message 24\"; got %zu "
-                  "messages, the last \"%s\"",
-                  h != NULL ? chat_history_count(h) : 0,
-                  h != NULL && chat_history_count(h) > 0
-                      ? chat_history_at(h, chat_history_count(h) - 1)->text
-                      : "");
+    ck_assert_msg(
+        h != NULL && chat_history_count(h) == 2 &&
+            strcmp(chat_history_at(h, 0)->text, "message 23") == 0 &&
+            strcmp(chat_history_at(h, 1)->text, "message 24") == 0,
+        "after compaction and a reopen, expected \"message 23\" and \"message 24\"; got %zu "
+        "messages, the last \"%s\"",
+        h != NULL ? chat_history_count(h) : 0,
+        h != NULL && chat_history_count(h) > 0 ? chat_history_at(h, chat_history_count(h) - 1)->text
+                                               : "");
     chat_history_free(h);
     scratch_remove_dir(hf.dir);
     harness_pass();
@@ -233,11 +242,13 @@ HARNESS_TEST(test_history_repairs_a_truncated_last_line)
 
     files_make(&hf);
     scratch_write_file(hf.path,
-                         "{\"time\":\"2025-03-01T12:00:00Z\",\"nick\":\"alice\",\"text\":\"first\"}\n"
-                         "{\"time\":\"2025-03-01T12:00:03Z\",\"nick\":\"carol\",\"te");
-    transcript_note("history file: a message, then a line cut off by a crash; then \"second\" is added");
+                       "{\"time\":\"2025-03-01T12:00:00Z\",\"nick\":\"alice\",\"text\":\"first\"}\n"
+                       "{\"time\":\"2025-03-01T12:00:03Z\",\"nick\":\"carol\",\"te");
+    transcript_note(
+        "history file: a message, then a line cut off by a crash; then \"second\" is added");
     struct chat_history *h = chat_history_open(hf.path, 10, NULL);
-    ck_assert_msg(h != NULL, "chat_history_open() on a file ending in a truncated line returned NULL");
+    ck_assert_msg(h != NULL,
+                  "chat_history_open() on a file ending in a truncated line returned NULL");
     chat_history_add(h, "dave", "second", 6);
     chat_history_free(h);
     h = chat_history_open(hf.path, 10, NULL);
@@ -253,9 +264,6 @@ HARNESS_TEST(test_history_repairs_a_truncated_last_line)
     harness_pass();
 }
 
-
-
-
 /* Found by tests/load/run-load: a server out of file descriptors (many clients) cannot open
  * the temporary file compaction needs. That must not end saving for good: the long file is
  * still valid, so keep appending to it, and compact again later. */
@@ -270,7 +278,8 @@ HARNESS_TEST(test_history_keeps_saving_when_out_of_descriptors)
     struct chat_history *h = chat_history_open(hf.path, (size_t)size, NULL);
     ck_assert_msg(h != NULL, "chat_history_open(\"%s\", 2) returned NULL", hf.path);
     transcript_note("%d messages into a history of size %d while no file descriptor is free, "
-                    "then \"after\" once they are", during, size);
+                    "then \"after\" once they are",
+                    during, size);
     int exhausted = fd_limit_exhaust(&fl, 0) == 0;
     for (int i = 0; i < during; i++) {
         char msg[32];

@@ -19,15 +19,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define FLOOD_TEXT_BYTES 1000          /* text of each line the sender floods with */
-#define FLOOD_BATCH 32                 /* lines sent, then read back by the fast reader */
-#define FLOOD_LIMIT_BYTES (64u << 20)  /* give up: the slow reader was never dropped */
-#define SLOW_RCVBUF 4096               /* the slow reader's small receive buffer */
+#define FLOOD_TEXT_BYTES 1000         /* text of each line the sender floods with */
+#define FLOOD_BATCH 32                /* lines sent, then read back by the fast reader */
+#define FLOOD_LIMIT_BYTES (64u << 20) /* give up: the slow reader was never dropped */
+#define SLOW_RCVBUF 4096              /* the slow reader's small receive buffer */
 #define IDLE_TIMEOUT_MS 300
-#define ACCEPT_FAILURES_MAX 10         /* lines a backing-off listener may log before its 2nd retry */
-#define BIG_OUTPUT_BYTES (16u << 20)   /* an output bound the next two tests never reach */
-#define FLOOD_LINES 8000               /* ~8 MiB: more than the kernel holds for one client */
-#define CLOSE_GRACE_MS 2000            /* CHAT_CLOSE_GRACE_MS in chat_server.c */
+#define ACCEPT_FAILURES_MAX 10       /* lines a backing-off listener may log before its 2nd retry */
+#define BIG_OUTPUT_BYTES (16u << 20) /* an output bound the next two tests never reach */
+#define FLOOD_LINES 8000             /* ~8 MiB: more than the kernel holds for one client */
+#define CLOSE_GRACE_MS 2000          /* CHAT_CLOSE_GRACE_MS in chat_server.c */
 
 /* c[0] never reads; c[2] floods the room; c[1] reads everything. The server must drop c[0]
  * once its pending output passes the bound, and c[1] must get every line meanwhile. */
@@ -49,7 +49,8 @@ HARNESS_TEST(test_slow_reader_is_dropped_without_stalling_others)
     setsockopt(c[0].fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     memset(text, 'm', FLOOD_TEXT_BYTES);
     text[FLOOD_TEXT_BYTES] = '\0';
-    transcript_note("c1 stops reading; c3 sends %d-byte lines, c2 reads them all", FLOOD_TEXT_BYTES);
+    transcript_note("c1 stops reading; c3 sends %d-byte lines, c2 reads them all",
+                    FLOOD_TEXT_BYTES);
 
     while (log_capture_count(f.log, "reason=slow-reader") == 0 && sent < FLOOD_LIMIT_BYTES) {
         size_t len = 0;
@@ -80,10 +81,11 @@ HARNESS_TEST(test_slow_reader_is_dropped_without_stalling_others)
                   "whose output would pass max_output_bytes",
                   FLOOD_LIMIT_BYTES);
     snprintf(after, sizeof after, "c1 stopped reading while %zu bytes of chat went out", sent);
-    int found = log_capture_wait(f.log, CHAT_TEST_WAIT_MS, got, sizeof got, "slow-reader 127.0.0.1:",
-                                 " nick=guest1 pending=", NULL);
-    ck_assert_msg(found, "after %s, expected a log line \"slow-reader 127.0.0.1:%u nick=guest1 "
-                         "pending=N limit=N: dropped\"; log: \"%s\"",
+    int found = log_capture_wait(f.log, CHAT_TEST_WAIT_MS, got, sizeof got,
+                                 "slow-reader 127.0.0.1:", " nick=guest1 pending=", NULL);
+    ck_assert_msg(found,
+                  "after %s, expected a log line \"slow-reader 127.0.0.1:%u nick=guest1 "
+                  "pending=N limit=N: dropped\"; log: \"%s\"",
                   after, slow_port, server_fixture_log_tail(&f));
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=slow-reader",
              slow_port);
@@ -194,7 +196,8 @@ HARNESS_TEST(test_idle_client_is_disconnected)
                   "c1 was timed out %lld ms after connecting; expected no sooner than the idle "
                   "timeout of %d ms: pass it to event_add for the read event",
                   (long long)elapsed, IDLE_TIMEOUT_MS);
-    snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=idle-timeout", port);
+    snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=idle-timeout",
+             port);
     server_fixture_expect_log(&f, "disconnect", port, expected, "client_read_cb");
     chat_test_expect_line(&c[1], "* guest1 left", "c1 timed out", "client_free");
     chat_test_expect_line(&c[1], "! idle timeout", "c2 also sent nothing for 300 ms",
@@ -223,7 +226,7 @@ HARNESS_TEST(test_server_full_refuses_extra_clients)
                            "server_accept_cb: close the refused socket");
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u reason=over-limit", extra_port);
     server_fixture_expect_log(&f, "disconnect", extra_port, expected,
-                         "log the refused client with reason=over-limit");
+                              "log the refused client with reason=over-limit");
     snprintf(needle, sizeof needle, "connect 127.0.0.1:%u nick=", extra_port);
     ck_assert_msg(log_capture_count(f.log, needle) == 0,
                   "the refused client was also logged as \"connect\" and given a nick; check the "
@@ -261,7 +264,8 @@ HARNESS_TEST(test_accept_errors_back_off_and_recover)
         failures = server_fixture_wait_log_count(&f, "accept failed", 1, CHAT_TEST_WAIT_MS);
         first_at = client_now_ms();
         if (failures >= 1) {
-            count_at_second = server_fixture_wait_log_count(&f, "accept failed", 2, CHAT_TEST_WAIT_MS);
+            count_at_second =
+                server_fixture_wait_log_count(&f, "accept failed", 2, CHAT_TEST_WAIT_MS);
             second_at = client_now_ms();
         }
     }
@@ -279,11 +283,12 @@ HARNESS_TEST(test_accept_errors_back_off_and_recover)
                   "after the first accept failure, expected a retry about 100 ms later (a second "
                   "\"accept failed\" line while descriptors were still exhausted); none came; "
                   "re-enable the listener from a timer");
-    ck_assert_msg(count_at_second <= ACCEPT_FAILURES_MAX,
-                  "the listener logged %d accept failures in %lld ms while out of descriptors: it "
-                  "retries in a busy loop; disable it in the error callback and re-enable it from a "
-                  "~100 ms timer",
-                  count_at_second, (long long)(second_at - first_at));
+    ck_assert_msg(
+        count_at_second <= ACCEPT_FAILURES_MAX,
+        "the listener logged %d accept failures in %lld ms while out of descriptors: it "
+        "retries in a busy loop; disable it in the error callback and re-enable it from a "
+        "~100 ms timer",
+        count_at_second, (long long)(second_at - first_at));
     transcript_note("descriptors are free again: the waiting client must now be welcomed");
     chat_test_expect_line(&c, "* welcome guest1", "descriptors ran out and were freed again",
                           "server_retry_cb: enable the listener again");
@@ -291,5 +296,3 @@ HARNESS_TEST(test_accept_errors_back_off_and_recover)
     chat_test_stop(&f);
     harness_pass();
 }
-
-

@@ -17,7 +17,10 @@ struct sample {
     size_t len;
 };
 
-#define SAMPLE(what, literal) {what, literal, sizeof literal - 1}
+#define SAMPLE(what, literal)                                                                      \
+    {                                                                                              \
+        what, literal, sizeof literal - 1                                                          \
+    }
 
 HARNESS_TEST(test_utf8_is_validated)
 {
@@ -31,7 +34,8 @@ HARNESS_TEST(test_utf8_is_validated)
         SAMPLE("a NUL byte (valid UTF-8; removed later as a control character)", "a\0b"),
     };
     static const struct sample bad[] = {
-        SAMPLE("a lone continuation byte", "a\x80" "b"),
+        SAMPLE("a lone continuation byte", "a\x80"
+                                           "b"),
         SAMPLE("a byte never used in UTF-8 (0xFF)", "\xff"),
         SAMPLE("a 2-byte sequence cut off at the end", "ab\xc3"),
         SAMPLE("a 3-byte sequence with a bad second byte", "\xe2\x28\xa1"),
@@ -44,11 +48,11 @@ HARNESS_TEST(test_utf8_is_validated)
     char shown[128];
 
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
-        ck_assert_msg(chat_line_valid_utf8(good[i].bytes, good[i].len),
-                      "chat_line_valid_utf8(\"%s\") (%s) returned false; expected true; decode each "
-                      "lead byte's length and check its continuation bytes",
-                      transcript_escape(good[i].bytes, good[i].len, 40, shown, sizeof shown),
-                      good[i].what);
+        ck_assert_msg(
+            chat_line_valid_utf8(good[i].bytes, good[i].len),
+            "chat_line_valid_utf8(\"%s\") (%s) returned false; expected true; decode each "
+            "lead byte's length and check its continuation bytes",
+            transcript_escape(good[i].bytes, good[i].len, 40, shown, sizeof shown), good[i].what);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(!chat_line_valid_utf8(bad[i].bytes, bad[i].len),
                       "chat_line_valid_utf8(\"%s\") (%s) returned true; expected false; reject "
@@ -70,8 +74,12 @@ HARNESS_TEST(test_control_characters_are_removed)
         STRIP("an ESC colour sequence", "a\x1b[31mred\x1b[0m", "a[31mred[0m"),
         STRIP("a TAB (kept)", "a\tb", "a\tb"),
         STRIP("BEL, NUL and DEL", "x\x07y\0z\x7f", "xyz"),
-        STRIP("a C1 control (U+009B, CSI)", "a\xc2\x9b" "2J", "a2J"),
-        STRIP("non-control 2-byte characters (kept)", "caf\xc3\xa9 \xc2\xa0!", "caf\xc3\xa9 \xc2\xa0!"),
+        STRIP("a C1 control (U+009B, CSI)",
+              "a\xc2\x9b"
+              "2J",
+              "a2J"),
+        STRIP("non-control 2-byte characters (kept)", "caf\xc3\xa9 \xc2\xa0!",
+              "caf\xc3\xa9 \xc2\xa0!"),
         STRIP("a CR in the middle", "one\rtwo", "onetwo"),
 #undef STRIP
     };
@@ -80,14 +88,15 @@ HARNESS_TEST(test_control_characters_are_removed)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         memcpy(buf, cases[i].in, cases[i].in_len);
         size_t len = chat_line_strip_controls(buf, cases[i].in_len);
-        ck_assert_msg(len == strlen(cases[i].out) && memcmp(buf, cases[i].out, len) == 0,
-                      "chat_line_strip_controls(\"%s\") (%s) gave \"%s\"; expected \"%s\"; remove "
-                      "bytes below 0x20 except TAB, 0x7F, and C2 80..C2 9F",
-                      transcript_escape(cases[i].in, cases[i].in_len, 40, shown_in, sizeof shown_in),
-                      cases[i].what,
-                      transcript_escape(buf, len <= sizeof buf ? len : sizeof buf, 40, shown_out,
-                                        sizeof shown_out),
-                      cases[i].out);
+        ck_assert_msg(
+            len == strlen(cases[i].out) && memcmp(buf, cases[i].out, len) == 0,
+            "chat_line_strip_controls(\"%s\") (%s) gave \"%s\"; expected \"%s\"; remove "
+            "bytes below 0x20 except TAB, 0x7F, and C2 80..C2 9F",
+            transcript_escape(cases[i].in, cases[i].in_len, 40, shown_in, sizeof shown_in),
+            cases[i].what,
+            transcript_escape(buf, len <= sizeof buf ? len : sizeof buf, 40, shown_out,
+                              sizeof shown_out),
+            cases[i].out);
     }
     harness_pass();
 }
@@ -124,12 +133,12 @@ HARNESS_TEST(test_nicknames_compare_ignoring_case)
     ck_assert_msg(chat_line_nick_cmp("Alice", "aLICE") == 0,
                   "chat_line_nick_cmp(\"Alice\", \"aLICE\") is not 0; expected 0: names are equal "
                   "without regard to case");
-    ck_assert_msg(chat_line_nick_cmp("alice", "Bob") < 0 && chat_line_nick_cmp("Bob", "alice") > 0,
-                  "chat_line_nick_cmp(\"alice\", \"Bob\") should be < 0 and the reverse > 0: compare "
-                  "the lower-cased letters, as /list sorts");
+    ck_assert_msg(
+        chat_line_nick_cmp("alice", "Bob") < 0 && chat_line_nick_cmp("Bob", "alice") > 0,
+        "chat_line_nick_cmp(\"alice\", \"Bob\") should be < 0 and the reverse > 0: compare "
+        "the lower-cased letters, as /list sorts");
     ck_assert_msg(chat_line_nick_cmp("bob", "bob2") < 0 && chat_line_nick_cmp("bob_", "BOB") > 0,
                   "chat_line_nick_cmp: a name sorts before the longer names it starts (\"bob\" < "
                   "\"bob2\", \"bob_\" > \"BOB\")");
     harness_pass();
 }
-

@@ -59,10 +59,10 @@ HARNESS_TEST(test_message_is_saved_before_it_is_broadcast)
     chat_test_start(&f, &cfg);
     chat_test_join_all(f.port, c, 2);
     chat_test_send(&c[0], "remember me\n");
-    chat_test_expect_line(&c[1], "guest1: remember me", "c1 sent \"remember me\\n\"",
-                          "room_say");
+    chat_test_expect_line(&c[1], "guest1: remember me", "c1 sent \"remember me\\n\"", "room_say");
     long n = scratch_read_file(path, text, sizeof text);
-    ck_assert_msg(n > 0 && strstr(text, "\"remember me\"") != NULL && strstr(text, "\"guest1\"") != NULL,
+    ck_assert_msg(n > 0 && strstr(text, "\"remember me\"") != NULL &&
+                      strstr(text, "\"guest1\"") != NULL,
                   "c2 has received \"guest1: remember me\", but %s %s; write the message to the "
                   "file (chat_history_add) before it is broadcast",
                   path, n < 0 ? "does not exist" : "does not hold it yet");
@@ -81,25 +81,24 @@ HARNESS_TEST(test_history_file_is_loaded_at_start)
 
     scratch_make_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/history.jsonl", dir);
-    scratch_write_file(path,
-                         "{\"time\":\"2025-03-01T12:00:00Z\",\"nick\":\"alice\",\"text\":\"from yesterday\"}\n"
-                         "{\"time\":\"2025-03-01T12:00:01Z\",\"nick\":\"bob\",\"te\n"
-                         "{\"time\":\"2025-03-01T12:00:02Z\",\"nick\":\"bob\",\"text\":\"me too\"}\n");
+    scratch_write_file(
+        path, "{\"time\":\"2025-03-01T12:00:00Z\",\"nick\":\"alice\",\"text\":\"from yesterday\"}\n"
+              "{\"time\":\"2025-03-01T12:00:01Z\",\"nick\":\"bob\",\"te\n"
+              "{\"time\":\"2025-03-01T12:00:02Z\",\"nick\":\"bob\",\"text\":\"me too\"}\n");
     transcript_note("history file: a message, a corrupt line, a message");
     struct chat_server_config cfg = {.history_file = path};
     chat_test_start(&f, &cfg);
     chat_test_connect(f.port, &a);
     const char *after = "the server started on a history file with a corrupt second line";
     chat_test_expect_line(&a, "* welcome guest1", after, "chat_room_join");
-    chat_test_expect_line(&a, "alice: from yesterday", after,
-                          "chat_history_open: load the file");
+    chat_test_expect_line(&a, "alice: from yesterday", after, "chat_history_open: load the file");
     chat_test_expect_line(&a, "bob: me too", after,
                           "chat_history_open: skip a corrupt line and load the rest");
     chat_test_expect_line(&a, "* end of history", after, "chat_room_join");
-    ck_assert_msg(log_capture_wait(f.log, CHAT_TEST_WAIT_MS, line, sizeof line, "history:", "line 2",
-                                   NULL),
-                  "after %s, expected a warning naming line 2 in the log; log: \"%s\"",
-                  after, server_fixture_log_tail(&f));
+    ck_assert_msg(
+        log_capture_wait(f.log, CHAT_TEST_WAIT_MS, line, sizeof line, "history:", "line 2", NULL),
+        "after %s, expected a warning naming line 2 in the log; log: \"%s\"", after,
+        server_fixture_log_tail(&f));
     client_close(&a);
     chat_test_stop(&f);
     scratch_remove_dir(dir);
@@ -152,6 +151,3 @@ HARNESS_TEST(test_history_survives_a_crash_and_restart)
     scratch_remove_dir(dir);
     harness_pass();
 }
-
-
-

@@ -66,8 +66,9 @@ HARNESS_TEST(test_connect_is_logged)
     chat_test_start(&f, NULL);
     chat_test_connect(f.port, &a);
     snprintf(expected, sizeof expected, "connect 127.0.0.1:%u nick=guest1", client_local_port(&a));
-    server_fixture_expect_log(&f, "connect", client_local_port(&a), expected,
-                         "server_accept_cb and client_new: make the client, join the room, log it");
+    server_fixture_expect_log(
+        &f, "connect", client_local_port(&a), expected,
+        "server_accept_cb and client_new: make the client, join the room, log it");
     client_close(&a);
     chat_test_stop(&f);
     harness_pass();
@@ -181,6 +182,3 @@ HARNESS_TEST(test_crlf_line_endings_are_accepted)
     chat_test_stop(&f);
     harness_pass();
 }
-
-
-

@@ -26,8 +26,9 @@ static void room_start(struct room_fixture *r)
 {
     memset(r, 0, sizeof *r);
     r->history = chat_history_open(NULL, CHAT_HISTORY_DEFAULT_SIZE, NULL);
-    ck_assert_msg(r->history != NULL, "chat_history_open(NULL, 50, NULL) returned NULL; expected an "
-                                      "empty in-memory history");
+    ck_assert_msg(r->history != NULL,
+                  "chat_history_open(NULL, 50, NULL) returned NULL; expected an "
+                  "empty in-memory history");
     r->room = chat_room_new(r->history);
     ck_assert_msg(r->room != NULL, "chat_room_new() returned NULL; expected an empty room");
     ck_assert_msg(chat_outbox_init(&r->out) == 0, "chat_outbox_init() failed");
@@ -57,7 +58,8 @@ static void expect_buffer(struct evbuffer *b, const char *which, const char *exp
     char raw[OUTBOX_SHOWN];
 
     ev_ssize_t n = evbuffer_copyout(b, raw, sizeof raw);
-    ck_assert_msg(evbuffer_get_length(b) == len && n >= 0 && (size_t)n == len && memcmp(raw, expected, len) == 0,
+    ck_assert_msg(evbuffer_get_length(b) == len && n >= 0 && (size_t)n == len &&
+                      memcmp(raw, expected, len) == 0,
                   "after %s, expected %s to hold \"%s\"; it holds \"%s\"; look at %s", after, which,
                   transcript_escape(expected, len, OUTBOX_SHOWN, want, sizeof want),
                   shown(b, got, sizeof got), look_at);
@@ -101,8 +103,9 @@ HARNESS_TEST(test_room_greets_and_announces_members)
     chat_room_leave(r.room, a, &r.out);
     expect_buffer(r.out.to_others, "to_others", "* guest1 left\n", "guest1 left the room",
                   "chat_room_leave");
-    ck_assert_msg(chat_room_count(r.room) == 1, "after 2 joins and 1 leave, chat_room_count() is "
-                                                "%zu; expected 1",
+    ck_assert_msg(chat_room_count(r.room) == 1,
+                  "after 2 joins and 1 leave, chat_room_count() is "
+                  "%zu; expected 1",
                   chat_room_count(r.room));
     (void)b;
     room_stop(&r);
@@ -116,8 +119,8 @@ HARNESS_TEST(test_room_sends_messages_to_the_others)
     room_start(&r);
     struct chat_member *a = join(&r);
     SAY(&r, a, "hello there");
-    expect_buffer(r.out.to_others, "to_others", "guest1: hello there\n", "guest1 said \"hello there\"",
-                  "room_say in chat_room.c");
+    expect_buffer(r.out.to_others, "to_others", "guest1: hello there\n",
+                  "guest1 said \"hello there\"", "room_say in chat_room.c");
     expect_buffer(r.out.to_sender, "to_sender", "", "guest1 said \"hello there\"",
                   "room_say: the sender gets nothing back");
     ck_assert_msg(chat_history_count(r.history) == 1 &&
@@ -137,7 +140,8 @@ HARNESS_TEST(test_room_drops_cr_and_ignores_empty_lines)
     room_start(&r);
     struct chat_member *a = join(&r);
     SAY(&r, a, "hi\r");
-    expect_buffer(r.out.to_others, "to_others", "guest1: hi\n", "guest1 sent \"hi\\r\" (a CRLF line)",
+    expect_buffer(r.out.to_others, "to_others", "guest1: hi\n",
+                  "guest1 sent \"hi\\r\" (a CRLF line)",
                   "chat_room_handle_line: drop one CR at the end");
     SAY(&r, a, "");
     expect_buffer(r.out.to_others, "to_others", "", "guest1 sent an empty line",
@@ -146,8 +150,7 @@ HARNESS_TEST(test_room_drops_cr_and_ignores_empty_lines)
     expect_buffer(r.out.to_others, "to_others", "", "guest1 sent \"\\r\" (an empty CRLF line)",
                   "chat_room_handle_line: drop the CR, then ignore the empty line");
     SAY(&r, a, "\x07\x1b");
-    expect_buffer(r.out.to_others, "to_others", "",
-                  "guest1 sent a line of only control characters",
+    expect_buffer(r.out.to_others, "to_others", "", "guest1 sent a line of only control characters",
                   "chat_room_handle_line: strip controls first, then ignore what is empty");
     expect_buffer(r.out.to_sender, "to_sender", "", "guest1 sent only empty lines",
                   "chat_room_handle_line: empty lines get no answer");
@@ -241,6 +244,3 @@ HARNESS_TEST(test_room_lists_members_sorted)
     room_stop(&r);
     harness_pass();
 }
-
-
-

@@ -29,8 +29,9 @@
 #define BIG_OUTPUT_BYTES (16u << 20) /* an output bound the flood never reaches */
 #define FLOOD_LINES 8000             /* ~8 MiB: more than the kernel holds for one client */
 #define SHUTDOWN_GRACE_MS 500        /* CHAT_SHUTDOWN_GRACE_MS in chat_server.c */
-#define FINISHED_WITHIN_MS 1600      /* the grace period and some slack; a leaving client
-                                        that does not read is otherwise cut off after 2 s */
+#define FINISHED_WITHIN_MS                                                                         \
+    1600 /* the grace period and some slack; a leaving client                                      \
+            that does not read is otherwise cut off after 2 s */
 
 static void shutdown_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -62,9 +63,10 @@ HARNESS_TEST(test_shutdown_notifies_and_closes_clients)
                                "chat_server_shutdown: close each client once its output is "
                                "written");
     }
-    snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=shutdown", port);
+    snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=shutdown",
+             port);
     server_fixture_expect_log(&f, "disconnect", port, expected,
-                         "clients closed by a shutdown are logged with reason=shutdown");
+                              "clients closed by a shutdown are logged with reason=shutdown");
     bool returned = dispatch_thread_wait(&d, CHAT_TEST_WAIT_MS);
     ck_assert_msg(returned,
                   "every client was closed after chat_server_shutdown(), but event_base_dispatch() "
@@ -123,7 +125,8 @@ HARNESS_TEST(test_shutdown_cuts_off_a_client_that_does_not_read)
                   "cut off when the shutdown's grace period of %d ms ends, and the server to be "
                   "finished within %d ms",
                   after, (long long)elapsed, SHUTDOWN_GRACE_MS, FINISHED_WITHIN_MS);
-    snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=shutdown", port);
+    snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=shutdown",
+             port);
     ck_assert_msg(log_capture_wait(f.log, CHAT_TEST_WAIT_MS, line, sizeof line, expected, NULL),
                   "after %s, expected the log line \"%s\"; log: \"%s\"", after, expected,
                   server_fixture_log_tail(&f));
@@ -155,14 +158,15 @@ HARNESS_TEST(test_sigterm_shuts_down_cleanly)
     ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "sent SIGTERM to chat-server with one client; expected it to exit with status 0 "
                   "within %d ms; it is %s; stderr: \"%s\" (chat_server_shutdown)",
-                  PROCESS_WAIT_MS, server_process_status_str(status, status_text, sizeof status_text),
+                  PROCESS_WAIT_MS,
+                  server_process_status_str(status, status_text, sizeof status_text),
                   transcript_escape(sp.err, sp.err_len, 240, err, sizeof err));
-    ck_assert_msg(strstr(sp.err, "reason=shutdown") != NULL,
-                  "chat-server exited after SIGTERM, but its log (stderr) has no \"reason=shutdown\" "
-                  "line for the client: \"%s\"",
-                  transcript_escape(sp.err, sp.err_len, 240, err, sizeof err));
+    ck_assert_msg(
+        strstr(sp.err, "reason=shutdown") != NULL,
+        "chat-server exited after SIGTERM, but its log (stderr) has no \"reason=shutdown\" "
+        "line for the client: \"%s\"",
+        transcript_escape(sp.err, sp.err_len, 240, err, sizeof err));
     client_close(&a);
     server_process_cleanup(&sp);
     harness_pass();
 }
-

@@ -57,36 +57,41 @@ void api_request(struct server_fixture *f, const char *method, const char *targe
                  const char *headers, const char *body, struct http_response *r)
 {
     struct client c;
-    ck_assert_msg(client_connect(&c, f->port) == 0, "%s %s: cannot connect to 127.0.0.1:%u; is "
-                  "the server accepting (worker_start in http_api.c)?", method, target, f->port);
+    ck_assert_msg(client_connect(&c, f->port) == 0,
+                  "%s %s: cannot connect to 127.0.0.1:%u; is "
+                  "the server accepting (worker_start in http_api.c)?",
+                  method, target, f->port);
     ck_assert_msg(http_send(&c, method, target, headers, body, REQUEST_TIMEOUT_MS) == 0,
                   "%s %s: the server did not take the request bytes", method, target);
-    enum client_status st = http_read_response(&c, strcmp(method, "HEAD") == 0, r,
-                                               REQUEST_TIMEOUT_MS);
+    enum client_status st =
+        http_read_response(&c, strcmp(method, "HEAD") == 0, r, REQUEST_TIMEOUT_MS);
     client_close(&c);
-    ck_assert_msg(st == CLIENT_OK, "%s %s%s%s: expected a complete HTTP response, got %s after "
+    ck_assert_msg(st == CLIENT_OK,
+                  "%s %s%s%s: expected a complete HTTP response, got %s after "
                   "\"%s\"; every request must get exactly one reply (evhttp_send_reply)",
-                  method, target, body != NULL ? " " : "", body != NULL ? esc(body, strlen(body)) : "",
-                  client_status_str(st), r->status_line);
+                  method, target, body != NULL ? " " : "",
+                  body != NULL ? esc(body, strlen(body)) : "", client_status_str(st),
+                  r->status_line);
 }
 
 void api_json(struct server_fixture *f, const char *method, const char *target, const char *body,
               struct http_response *r)
 {
-    api_request(f, method, target, body != NULL ? "Content-Type: application/json\r\n" : NULL,
-                body, r);
+    api_request(f, method, target, body != NULL ? "Content-Type: application/json\r\n" : NULL, body,
+                r);
 }
 
 int64_t api_create(struct server_fixture *f, const char *body)
 {
     struct http_response r;
     api_json(f, "POST", "/items", body, &r);
-    ck_assert_msg(r.status == 201, "POST /items %s: expected 201 Created, got %s; see create_item "
-                  "in router.c", esc(body, strlen(body)), show(&r));
+    ck_assert_msg(r.status == 201,
+                  "POST /items %s: expected 201 Created, got %s; see create_item "
+                  "in router.c",
+                  esc(body, strlen(body)), show(&r));
     json_t *item = body_json(&r, "POST /items");
     json_t *id = json_object_get(item, "id");
-    ck_assert_msg(json_is_integer(id), "POST /items: expected an integer \"id\" in %s",
-                  show(&r));
+    ck_assert_msg(json_is_integer(id), "POST /items: expected an integer \"id\" in %s", show(&r));
     int64_t v = json_integer_value(id);
     json_decref(item);
     http_response_free(&r);

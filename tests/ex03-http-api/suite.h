@@ -17,8 +17,6 @@
 
 #define REQUEST_TIMEOUT_MS 3000 /* how long a test waits for one response */
 
-
-
 /* Starts http_api_new() on 127.0.0.1 port 0 with one thread (or what `cfg` says: its host,
  * port and log are overridden). Fails the test if it returns NULL. */
 void api_start(struct server_fixture *f, const struct http_api_config *cfg);

@@ -15,8 +15,8 @@
 #define ERROR_SHOWN_MAX 512 /* bytes of an error message kept for checks */
 
 /* Asserts the status of a response, naming the request and what to look at. */
-#define EXPECT_STATUS(r, request, want, hint)                                                   \
-    ck_assert_msg((r).status == (want), "%s: expected status %d, got %s; %s", (request), (want), \
+#define EXPECT_STATUS(r, request, want, hint)                                                      \
+    ck_assert_msg((r).status == (want), "%s: expected status %d, got %s; %s", (request), (want),   \
                   show(&(r)), (hint))
 
 /* The string value of a field of a JSON object ("" if absent or not a string). */
@@ -27,13 +27,16 @@ static const char *str_field(json_t *obj, const char *key)
 }
 
 /* Asserts that an error response is JSON {"error": "..."} whose message contains `needle`. */
-static void expect_error_body(const struct http_response *r, const char *request, const char *needle)
+static void expect_error_body(const struct http_response *r, const char *request,
+                              const char *needle)
 {
     json_t *j = body_json(r, request);
     const char *msg = json_string_value(json_object_get(j, "error"));
-    ck_assert_msg(msg != NULL && strstr(msg, needle) != NULL, "%s: expected a JSON body "
+    ck_assert_msg(msg != NULL && strstr(msg, needle) != NULL,
+                  "%s: expected a JSON body "
                   "{\"error\": \"...%s...\"}, got %s; errors are JSON with a specific message "
-                  "(middleware_json_errors)", request, needle, show(r));
+                  "(middleware_json_errors)",
+                  request, needle, show(r));
     json_decref(j);
 }
 
@@ -42,27 +45,31 @@ static void expect_header(const struct http_response *r, const char *request, co
 {
     char value[512];
     const char *v = http_header(r, name, value, sizeof value);
-    ck_assert_msg(v != NULL && strstr(v, needle) != NULL, "%s: expected a header \"%s\" "
-                  "containing \"%s\", got %s%s%s (headers: \"%s\"); %s", request, name, needle,
-                  v != NULL ? "\"" : "none", v != NULL ? v : "", v != NULL ? "\"" : "",
-                  esc(r->head, r->head_len), hint);
+    ck_assert_msg(v != NULL && strstr(v, needle) != NULL,
+                  "%s: expected a header \"%s\" "
+                  "containing \"%s\", got %s%s%s (headers: \"%s\"); %s",
+                  request, name, needle, v != NULL ? "\"" : "none", v != NULL ? v : "",
+                  v != NULL ? "\"" : "", esc(r->head, r->head_len), hint);
 }
 
 /* Asserts that a response's status line has the standard reason phrase. */
-static void expect_status_line(const struct http_response *r, const char *request,
-                               const char *want)
+static void expect_status_line(const struct http_response *r, const char *request, const char *want)
 {
-    ck_assert_msg(strcmp(r->status_line, want) == 0, "%s: expected the status line \"%s\", got "
+    ck_assert_msg(strcmp(r->status_line, want) == 0,
+                  "%s: expected the status line \"%s\", got "
                   "\"%s\"; evhttp knows no phrase for some newer codes and says \"Client Error\", "
-                  "so the reply must give the standard one", request, want, r->status_line);
+                  "so the reply must give the standard one",
+                  request, want, r->status_line);
 }
 
 /* The "error" message of a response ("" if there is none), copied into out. */
 static const char *error_message(const struct http_response *r, char *out, size_t outsz)
 {
     json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
-    snprintf(out, outsz, "%s", json_string_value(json_object_get(j, "error")) != NULL ?
-             json_string_value(json_object_get(j, "error")) : "");
+    snprintf(out, outsz, "%s",
+             json_string_value(json_object_get(j, "error")) != NULL
+                 ? json_string_value(json_object_get(j, "error"))
+                 : "");
     json_decref(j);
     return out;
 }
@@ -97,12 +104,13 @@ HARNESS_TEST(test_post_creates_an_item)
                   "set evhttp_set_default_content_type");
     json_t *j = body_json(&r, "POST /items");
     ck_assert_msg(json_integer_value(json_object_get(j, "id")) == 1 &&
-                  strcmp(str_field(j, "title"), "buy milk") == 0 &&
-                  json_is_false(json_object_get(j, "completed")) &&
-                  json_is_null(json_object_get(j, "order")),
+                      strcmp(str_field(j, "title"), "buy milk") == 0 &&
+                      json_is_false(json_object_get(j, "completed")) &&
+                      json_is_null(json_object_get(j, "order")),
                   "POST /items {\"title\": \"buy milk\"} on an empty server: expected {\"id\":1,"
                   "\"title\":\"buy milk\",\"completed\":false,\"order\":null,...}, got %s; see "
-                  "items_json_write", show(&r));
+                  "items_json_write",
+                  show(&r));
     json_decref(j);
     http_response_free(&r);
     api_stop(&f);
@@ -119,13 +127,16 @@ HARNESS_TEST(test_post_sets_location_and_url)
     EXPECT_STATUS(r, "POST /items", 201, "see create_item in router.c");
     snprintf(want, sizeof want, "http://127.0.0.1:%u/items/1", f.port);
     json_t *j = body_json(&r, "POST /items");
-    ck_assert_msg(strcmp(str_field(j, "url"), want) == 0, "POST /items with \"Host: "
+    ck_assert_msg(strcmp(str_field(j, "url"), want) == 0,
+                  "POST /items with \"Host: "
                   "127.0.0.1:%u\": expected \"url\": \"%s\" (built from the Host header), got "
-                  "%s; see exchange_origin and items_json_write", f.port, want, show(&r));
+                  "%s; see exchange_origin and items_json_write",
+                  f.port, want, show(&r));
     const char *loc = http_header(&r, "Location", location, sizeof location);
-    ck_assert_msg(loc != NULL && strcmp(loc, want) == 0, "POST /items: expected the header "
-                  "\"Location: %s\", got \"%s\"; see create_item in router.c", want,
-                  loc != NULL ? loc : "(none)");
+    ck_assert_msg(loc != NULL && strcmp(loc, want) == 0,
+                  "POST /items: expected the header "
+                  "\"Location: %s\", got \"%s\"; see create_item in router.c",
+                  want, loc != NULL ? loc : "(none)");
     json_decref(j);
     http_response_free(&r);
     api_stop(&f);
@@ -142,10 +153,11 @@ HARNESS_TEST(test_get_returns_the_item)
     EXPECT_STATUS(r, "GET /items/1 after creating item 1", 200, "see get_item in router.c");
     json_t *j = body_json(&r, "GET /items/1");
     ck_assert_msg(json_integer_value(json_object_get(j, "id")) == 1 &&
-                  strcmp(str_field(j, "title"), "walk dog") == 0 &&
-                  json_integer_value(json_object_get(j, "order")) == 4,
+                      strcmp(str_field(j, "title"), "walk dog") == 0 &&
+                      json_integer_value(json_object_get(j, "order")) == 4,
                   "GET /items/1 after POST {\"title\": \"walk dog\", \"order\": 4}: expected that "
-                  "item, got %s", show(&r));
+                  "item, got %s",
+                  show(&r));
     json_decref(j);
     http_response_free(&r);
     api_stop(&f);
@@ -159,8 +171,10 @@ HARNESS_TEST(test_get_all_lists_items_in_id_order)
     api_start(&f, NULL);
     api_request(&f, "GET", "/items", NULL, NULL, &r);
     EXPECT_STATUS(r, "GET /items on an empty server", 200, "see list_items in router.c");
-    ck_assert_msg(strcmp(r.body, "[]") == 0, "GET /items on an empty server: expected the body "
-                  "[], got %s", show(&r));
+    ck_assert_msg(strcmp(r.body, "[]") == 0,
+                  "GET /items on an empty server: expected the body "
+                  "[], got %s",
+                  show(&r));
     http_response_free(&r);
 
     api_create(&f, "{\"title\": \"one\"}");
@@ -171,11 +185,12 @@ HARNESS_TEST(test_get_all_lists_items_in_id_order)
     api_request(&f, "GET", "/items", NULL, NULL, &r);
     json_t *j = body_json(&r, "GET /items");
     ck_assert_msg(json_is_array(j) && json_array_size(j) == 2 &&
-                  json_integer_value(json_object_get(json_array_get(j, 0), "id")) == 1 &&
-                  json_integer_value(json_object_get(json_array_get(j, 1), "id")) == 3 &&
-                  strcmp(str_field(json_array_get(j, 1), "title"), "three") == 0,
+                      json_integer_value(json_object_get(json_array_get(j, 0), "id")) == 1 &&
+                      json_integer_value(json_object_get(json_array_get(j, 1), "id")) == 3 &&
+                      strcmp(str_field(json_array_get(j, 1), "title"), "three") == 0,
                   "GET /items after creating 1, 2, 3 and deleting 2: expected an array of items 1 "
-                  "and 3 in that order, got %s", show(&r));
+                  "and 3 in that order, got %s",
+                  show(&r));
     json_decref(j);
     http_response_free(&r);
     api_stop(&f);
@@ -194,9 +209,10 @@ static void create_items(struct server_fixture *f, int n)
         snprintf(body, sizeof body, "{\"title\": \"item %d\"}", i);
         http_send(&c, "POST", "/items", JSON_TYPE, body, REQUEST_TIMEOUT_MS);
         enum client_status st = http_read_response(&c, 0, &r, REQUEST_TIMEOUT_MS);
-        ck_assert_msg(st == CLIENT_OK && r.status == 201, "POST /items %s (item %d of %d, on "
-                      "one keep-alive connection): expected 201, got %s (%s)", body, i, n,
-                      show(&r), client_status_str(st));
+        ck_assert_msg(st == CLIENT_OK && r.status == 201,
+                      "POST /items %s (item %d of %d, on "
+                      "one keep-alive connection): expected 201, got %s (%s)",
+                      body, i, n, show(&r), client_status_str(st));
         http_response_free(&r);
     }
     client_close(&c);
@@ -210,9 +226,10 @@ static void expect_page(const struct http_response *r, const char *request, int 
     int ok = json_is_array(j) && json_array_size(j) == (size_t)count;
     for (int i = 0; ok && i < count; i++)
         ok = json_integer_value(json_object_get(json_array_get(j, (size_t)i), "id")) == first + i;
-    ck_assert_msg(ok, "%s: expected a 200 array of the %d items with ids %d to %d, got %s "
-                  "(%zu items); %s", request, count, first, first + count - 1, show(r),
-                  json_array_size(j), hint);
+    ck_assert_msg(ok,
+                  "%s: expected a 200 array of the %d items with ids %d to %d, got %s "
+                  "(%zu items); %s",
+                  request, count, first, first + count - 1, show(r), json_array_size(j), hint);
     json_decref(j);
 }
 
@@ -255,17 +272,21 @@ HARNESS_TEST(test_get_all_links_to_the_next_page)
     snprintf(want, sizeof want, "<http://127.0.0.1:%u/items?offset=2&limit=2>; rel=\"next\"",
              f.port);
     const char *v = http_header(&r, "Link", link, sizeof link);
-    ck_assert_msg(v != NULL && strcmp(v, want) == 0, "GET /items?limit=2 with 5 items: expected "
-                  "the header \"Link: %s\", got \"%s\"; %s", want, v != NULL ? v : "(none)", hint);
+    ck_assert_msg(v != NULL && strcmp(v, want) == 0,
+                  "GET /items?limit=2 with 5 items: expected "
+                  "the header \"Link: %s\", got \"%s\"; %s",
+                  want, v != NULL ? v : "(none)", hint);
     v = http_header(&r, "X-Total-Count", total, sizeof total);
-    ck_assert_msg(v != NULL && strcmp(v, "5") == 0, "GET /items?limit=2 with 5 items: expected "
+    ck_assert_msg(v != NULL && strcmp(v, "5") == 0,
+                  "GET /items?limit=2 with 5 items: expected "
                   "\"X-Total-Count: 5\", got \"%s\"; it counts every item, not the page",
                   v != NULL ? v : "(none)");
     http_response_free(&r);
     api_request(&f, "GET", "/items?offset=4&limit=2", NULL, NULL, &r);
     EXPECT_STATUS(r, "GET /items?offset=4&limit=2", 200, hint);
     v = http_header(&r, "Link", link, sizeof link);
-    ck_assert_msg(v == NULL, "GET /items?offset=4&limit=2 with 5 items (the last page): expected "
+    ck_assert_msg(v == NULL,
+                  "GET /items?offset=4&limit=2 with 5 items (the last page): expected "
                   "no Link header, got \"Link: %s\"; a client follows Link until there is none",
                   v);
     http_response_free(&r);
@@ -293,8 +314,10 @@ HARNESS_TEST(test_get_all_caps_the_page_size)
         EXPECT_STATUS(r, request, 200, hint);
         expect_page(&r, request, 1, HTTP_API_PAGE_MAX_ITEMS, hint);
         const char *v = http_header(&r, "Link", link, sizeof link);
-        ck_assert_msg(v != NULL && strcmp(v, want) == 0, "%s: expected \"Link: %s\", got \"%s\"; "
-                      "%s", request, want, v != NULL ? v : "(none)", hint);
+        ck_assert_msg(v != NULL && strcmp(v, want) == 0,
+                      "%s: expected \"Link: %s\", got \"%s\"; "
+                      "%s",
+                      request, want, v != NULL ? v : "(none)", hint);
         http_response_free(&r);
     }
     api_stop(&f);
@@ -308,8 +331,9 @@ HARNESS_TEST(test_bad_paging_parameters_are_400)
     const struct {
         const char *target, *names;
     } bad[] = {
-        {"/items?limit=abc", "limit"}, {"/items?limit=-1", "limit"}, {"/items?limit=0", "limit"},
-        {"/items?limit=", "limit"},    {"/items?limit=1.5", "limit"}, {"/items?offset=x", "offset"},
+        {"/items?limit=abc", "limit"},  {"/items?limit=-1", "limit"},
+        {"/items?limit=0", "limit"},    {"/items?limit=", "limit"},
+        {"/items?limit=1.5", "limit"},  {"/items?offset=x", "offset"},
         {"/items?offset=-2", "offset"}, {"/items?offset=1e3", "offset"},
     };
     api_start(&f, NULL);
@@ -318,7 +342,8 @@ HARNESS_TEST(test_bad_paging_parameters_are_400)
         char request[64];
         snprintf(request, sizeof request, "GET %s", bad[i].target);
         api_request(&f, "GET", bad[i].target, NULL, NULL, &r);
-        EXPECT_STATUS(r, request, 400, "offset is a whole number (0 or more) and limit one of 1 "
+        EXPECT_STATUS(r, request, 400,
+                      "offset is a whole number (0 or more) and limit one of 1 "
                       "or more: anything else is a 400 that names the parameter");
         expect_error_body(&r, request, bad[i].names);
         http_response_free(&r);
@@ -338,11 +363,12 @@ HARNESS_TEST(test_put_replaces_the_whole_item)
                   "see update_item in router.c");
     json_t *j = body_json(&r, "PUT /items/1");
     ck_assert_msg(strcmp(str_field(j, "title"), "buy oat milk") == 0 &&
-                  json_is_false(json_object_get(j, "completed")) &&
-                  json_is_null(json_object_get(j, "order")),
+                      json_is_false(json_object_get(j, "completed")) &&
+                      json_is_null(json_object_get(j, "order")),
                   "PUT /items/1 {\"title\": \"buy oat milk\"} on {completed: true, order: 2}: PUT "
                   "replaces the whole item, so completed must be back to false and order to null; "
-                  "got %s (PUT parses in ITEMS_JSON_FULL mode)", show(&r));
+                  "got %s (PUT parses in ITEMS_JSON_FULL mode)",
+                  show(&r));
     json_decref(j);
     http_response_free(&r);
     api_json(&f, "PUT", "/items/1", "{\"completed\": true}", &r);
@@ -366,11 +392,12 @@ HARNESS_TEST(test_patch_changes_only_the_fields_sent)
     api_request(&f, "GET", "/items/1", NULL, NULL, &r);
     json_t *j = body_json(&r, "GET /items/1");
     ck_assert_msg(strcmp(str_field(j, "title"), "buy milk") == 0 &&
-                  json_is_true(json_object_get(j, "completed")) &&
-                  json_integer_value(json_object_get(j, "order")) == 2,
+                      json_is_true(json_object_get(j, "completed")) &&
+                      json_integer_value(json_object_get(j, "order")) == 2,
                   "after PATCH /items/1 {\"completed\": true} on {title: buy milk, order: 2}, GET "
                   "/items/1 must show completed true and the rest unchanged; got %s (PATCH parses "
-                  "in ITEMS_JSON_PARTIAL mode)", show(&r));
+                  "in ITEMS_JSON_PARTIAL mode)",
+                  show(&r));
     json_decref(j);
     http_response_free(&r);
     api_stop(&f);
@@ -408,8 +435,10 @@ HARNESS_TEST(test_delete_all_removes_every_item)
     EXPECT_STATUS(r, "GET /items/2 after DELETE /items", 404, "every item must be gone");
     http_response_free(&r);
     int64_t id = api_create(&f, "{\"title\": \"c\"}");
-    ck_assert_msg(id == 3, "POST /items after two items and DELETE /items: expected id 3 (ids are "
-                  "never reused), got %lld", (long long)id);
+    ck_assert_msg(id == 3,
+                  "POST /items after two items and DELETE /items: expected id 3 (ids are "
+                  "never reused), got %lld",
+                  (long long)id);
     api_stop(&f);
     harness_pass();
 }
@@ -423,10 +452,10 @@ HARNESS_TEST(test_errors_are_json_objects)
     const struct {
         const char *target, *needle;
     } cases[] = {
-        {"/nope", "/nope"},                /* a plain message */
+        {"/nope", "/nope"},                  /* a plain message */
         {"/say%22hi%22%5C", "/say\"hi\"\\"}, /* quotes and a backslash, escaped in JSON */
-        {"/caf%C3%A9", "/caf\xc3\xa9"},    /* UTF-8 is kept */
-        {"/bad%FF%FE", "/bad??"},          /* bytes that are not UTF-8 become '?' */
+        {"/caf%C3%A9", "/caf\xc3\xa9"},      /* UTF-8 is kept */
+        {"/bad%FF%FE", "/bad??"},            /* bytes that are not UTF-8 become '?' */
     };
     api_start(&f, NULL);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -437,15 +466,16 @@ HARNESS_TEST(test_errors_are_json_objects)
         expect_header(&r, request, "Content-Type", "application/json", "errors are JSON");
         json_t *j = body_json(&r, request);
         ck_assert_msg(json_is_object(j) && json_object_size(j) == 1 &&
-                      json_is_string(json_object_get(j, "error")),
+                          json_is_string(json_object_get(j, "error")),
                       "%s: expected the body {\"error\": \"<the message>\"} and nothing else, got "
-                      "%s", request, show(&r));
+                      "%s",
+                      request, show(&r));
         json_decref(j);
         error_message(&r, msg, sizeof msg);
         ck_assert_msg(strstr(msg, "no such path") != NULL && strstr(msg, cases[i].needle) != NULL,
                       "%s: expected the router's message, \"no such path: %s (the API serves "
-                      "...)\", as the error, got %s", request, esc(cases[i].needle,
-                      strlen(cases[i].needle)), show(&r));
+                      "...)\", as the error, got %s",
+                      request, esc(cases[i].needle, strlen(cases[i].needle)), show(&r));
         http_response_free(&r);
     }
     api_stop(&f);
@@ -462,7 +492,10 @@ HARNESS_TEST(test_unknown_id_is_404)
         char request[64];
         snprintf(request, sizeof request, "%s /items/42 on an empty server", methods[i]);
         api_json(&f, methods[i], "/items/42",
-                 i == 1 ? "{\"title\": \"x\"}" : i == 2 ? "{\"completed\": true}" : NULL, &r);
+                 i == 1   ? "{\"title\": \"x\"}"
+                 : i == 2 ? "{\"completed\": true}"
+                          : NULL,
+                 &r);
         EXPECT_STATUS(r, request, 404, "see reply_store_error in router.c");
         expect_error_body(&r, request, "42");
         http_response_free(&r);
@@ -475,15 +508,21 @@ HARNESS_TEST(test_invalid_ids_are_404)
 {
     struct server_fixture f;
     struct http_response r;
-    const char *paths[] = {"/items/abc", "/items/0", "/items/-1", "/items/1.5",
-                           "/items/99999999999999999999", "/items/18446744073709551617",
-                           "/items/9007199254740992", "/items/01"};
+    const char *paths[] = {"/items/abc",
+                           "/items/0",
+                           "/items/-1",
+                           "/items/1.5",
+                           "/items/99999999999999999999",
+                           "/items/18446744073709551617",
+                           "/items/9007199254740992",
+                           "/items/01"};
     api_start(&f, NULL);
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
         char request[64];
         snprintf(request, sizeof request, "GET %s", paths[i]);
         api_request(&f, "GET", paths[i], NULL, NULL, &r);
-        EXPECT_STATUS(r, request, 404, "ids are positive integers without sign or leading zeros, "
+        EXPECT_STATUS(r, request, 404,
+                      "ids are positive integers without sign or leading zeros, "
                       "at most 2^53 - 1");
         expect_error_body(&r, request, SPEC("positive integers"));
         http_response_free(&r);
@@ -526,10 +565,12 @@ HARNESS_TEST(test_unsupported_method_is_405_with_allow)
     http_response_free(&r);
     api_json(&f, "POST", "/items/1", "{\"title\": \"x\"}", &r);
     EXPECT_STATUS(r, "POST /items/1", 405, "a method the path does not support gets 405");
-    expect_header(&r, "POST /items/1", "Allow", "PATCH", "405 must list the allowed methods in Allow");
+    expect_header(&r, "POST /items/1", "Allow", "PATCH",
+                  "405 must list the allowed methods in Allow");
     http_response_free(&r);
     api_request(&f, "TRACE", "/items", NULL, NULL, &r);
-    EXPECT_STATUS(r, "TRACE /items", 405, "allow every method evhttp parses but CONNECT "
+    EXPECT_STATUS(r, "TRACE /items", 405,
+                  "allow every method evhttp parses but CONNECT "
                   "(evhttp_set_allowed_methods) and answer 405 yourself, else evhttp "
                   "sends its own 501");
     http_response_free(&r);
@@ -543,8 +584,7 @@ HARNESS_TEST(test_invalid_json_is_400_with_position)
     struct http_response r;
     api_start(&f, NULL);
     api_json(&f, "POST", "/items", "{\"title\": \"x\",\n \"completed\": tru }", &r);
-    EXPECT_STATUS(r, "POST /items with a syntax error on line 2", 400,
-                  "see items_json_parse");
+    EXPECT_STATUS(r, "POST /items with a syntax error on line 2", 400, "see items_json_parse");
     expect_error_body(&r, "POST /items (syntax error)", "line 2");
     http_response_free(&r);
     api_json(&f, "POST", "/items", "[\"x\"]", &r);
@@ -587,7 +627,8 @@ HARNESS_TEST(test_duplicate_keys_are_rejected)
     struct http_response r;
     api_start(&f, NULL);
     api_json(&f, "POST", "/items", "{\"title\": \"a\", \"title\": \"b\"}", &r);
-    ck_assert_msg(r.status == 400 || r.status == 422, "POST /items {\"title\": \"a\", \"title\": "
+    ck_assert_msg(r.status == 400 || r.status == 422,
+                  "POST /items {\"title\": \"a\", \"title\": "
                   "\"b\"}: expected 400 or 422, got %s; parse with JSON_REJECT_DUPLICATES",
                   show(&r));
     expect_error_body(&r, "POST /items with a duplicate key", SPEC("duplicate"));
@@ -602,13 +643,11 @@ HARNESS_TEST(test_non_json_body_is_415)
     struct http_response r;
     api_start(&f, NULL);
     api_request(&f, "POST", "/items", "Content-Type: text/plain\r\n", "{\"title\": \"x\"}", &r);
-    EXPECT_STATUS(r, "POST /items with Content-Type: text/plain", 415,
-                  "see middleware_limits");
+    EXPECT_STATUS(r, "POST /items with Content-Type: text/plain", 415, "see middleware_limits");
     expect_error_body(&r, "POST /items (text/plain)", SPEC("application/json"));
     http_response_free(&r);
     api_request(&f, "POST", "/items", NULL, "{\"title\": \"x\"}", &r);
-    EXPECT_STATUS(r, "POST /items with a body and no Content-Type", 415,
-                  "see middleware_limits");
+    EXPECT_STATUS(r, "POST /items with a body and no Content-Type", 415, "see middleware_limits");
     http_response_free(&r);
     api_request(&f, "POST", "/items", "Content-Type: Application/JSON; charset=utf-8\r\n",
                 "{\"title\": \"x\"}", &r);
@@ -680,8 +719,10 @@ HARNESS_TEST(test_malformed_request_gets_400)
     ck_assert_msg(client_connect(&c, f.port) == 0, "cannot connect to the server");
     client_send_str(&c, garbage, REQUEST_TIMEOUT_MS);
     enum client_status st = http_read_response(&c, 0, &r, REQUEST_TIMEOUT_MS);
-    ck_assert_msg(st == CLIENT_OK && r.status == 400, "sent %s: expected evhttp's 400, got %s "
-                  "(%s)", esc(garbage, strlen(garbage)), show(&r), client_status_str(st));
+    ck_assert_msg(st == CLIENT_OK && r.status == 400,
+                  "sent %s: expected evhttp's 400, got %s "
+                  "(%s)",
+                  esc(garbage, strlen(garbage)), show(&r), client_status_str(st));
     http_response_free(&r);
     client_close(&c);
     api_request(&f, "GET", "/items", NULL, NULL, &r); /* fails the test unless answered */
@@ -734,7 +775,8 @@ HARNESS_TEST(test_preflight_gets_204_with_cors_headers)
     const char *req = "OPTIONS /items/1 (preflight for PATCH)";
     api_start(&f, NULL);
     api_request(&f, "OPTIONS", "/items/1", preflight, NULL, &r);
-    EXPECT_STATUS(r, req, 204, "middleware_cors answers preflights itself; OPTIONS must "
+    EXPECT_STATUS(r, req, 204,
+                  "middleware_cors answers preflights itself; OPTIONS must "
                   "be allowed");
     expect_header(&r, req, "Access-Control-Allow-Origin", "*", "see middleware_cors");
     expect_header(&r, req, "Access-Control-Allow-Methods", "PATCH", "list every method");
@@ -744,12 +786,12 @@ HARNESS_TEST(test_preflight_gets_204_with_cors_headers)
     expect_header(&r, req, "Access-Control-Max-Age", "", "let browsers cache the answer");
     http_response_free(&r);
     api_request(&f, "OPTIONS", "/anything", "Access-Control-Request-Method: GET\r\n", NULL, &r);
-    EXPECT_STATUS(r, "OPTIONS /anything (preflight)", 204,
-                  "a preflight is answered for any path");
+    EXPECT_STATUS(r, "OPTIONS /anything (preflight)", 204, "a preflight is answered for any path");
     http_response_free(&r);
     api_request(&f, "OPTIONS", "/items", NULL, NULL, &r);
     EXPECT_STATUS(r, "OPTIONS /items (not a preflight)", 204, "a plain OPTIONS is routed");
-    expect_header(&r, "OPTIONS /items", "Allow", "GET", "a plain OPTIONS lists the methods in Allow");
+    expect_header(&r, "OPTIONS /items", "Allow", "GET",
+                  "a plain OPTIONS lists the methods in Allow");
     http_response_free(&r);
     api_stop(&f);
     harness_pass();
@@ -791,12 +833,14 @@ HARNESS_TEST(test_keep_alive_serves_several_requests)
     for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
         http_send(&c, steps[i].method, steps[i].target, steps[i].body ? JSON_TYPE : NULL,
                   steps[i].body, REQUEST_TIMEOUT_MS);
-        enum client_status st = http_read_response(&c, strcmp(steps[i].method, "HEAD") == 0, &r,
-                                                   REQUEST_TIMEOUT_MS);
-        ck_assert_msg(st == CLIENT_OK && r.status == steps[i].status, "request %zu on one "
+        enum client_status st =
+            http_read_response(&c, strcmp(steps[i].method, "HEAD") == 0, &r, REQUEST_TIMEOUT_MS);
+        ck_assert_msg(st == CLIENT_OK && r.status == steps[i].status,
+                      "request %zu on one "
                       "keep-alive connection, %s %s: expected %d, got %s (%s); the connection "
-                      "must stay open and answer each request in turn", i + 1, steps[i].method,
-                      steps[i].target, steps[i].status, show(&r), client_status_str(st));
+                      "must stay open and answer each request in turn",
+                      i + 1, steps[i].method, steps[i].target, steps[i].status, show(&r),
+                      client_status_str(st));
         http_response_free(&r);
     }
     client_close(&c);
@@ -863,11 +907,14 @@ HARNESS_TEST(test_threads_share_one_store)
     for (int i = 0; i < CLIENTS; i++)
         pthread_join(threads[i], NULL);
     for (int i = 0; i < CLIENTS; i++) {
-        ck_assert_msg(runs[i].error[0] == '\0', "4 clients at once on a 2-thread server, client "
-                      "%d: %s", i + 1, runs[i].error);
+        ck_assert_msg(runs[i].error[0] == '\0',
+                      "4 clients at once on a 2-thread server, client "
+                      "%d: %s",
+                      i + 1, runs[i].error);
         for (int k = 0; k < ITEMS_PER_CLIENT; k++) {
             int64_t id = runs[i].ids[k];
-            ck_assert_msg(id >= 1 && id <= CLIENTS * ITEMS_PER_CLIENT && !seen[id], "4 clients x "
+            ck_assert_msg(id >= 1 && id <= CLIENTS * ITEMS_PER_CLIENT && !seen[id],
+                          "4 clients x "
                           "50 POSTs on a 2-thread server: id %lld was given twice or is out of "
                           "range; every worker must share the one store",
                           (long long)id);
@@ -876,12 +923,16 @@ HARNESS_TEST(test_threads_share_one_store)
     }
     api_request(&f, "GET", "/items", NULL, NULL, &r);
     json_t *j = body_json(&r, "GET /items");
-    ck_assert_msg(json_array_size(j) == CLIENTS * ITEMS_PER_CLIENT, "GET /items after 4 clients x "
-                  "50 POSTs on a 2-thread server: expected 200 items, got %zu", json_array_size(j));
+    ck_assert_msg(json_array_size(j) == CLIENTS * ITEMS_PER_CLIENT,
+                  "GET /items after 4 clients x "
+                  "50 POSTs on a 2-thread server: expected 200 items, got %zu",
+                  json_array_size(j));
     for (size_t i = 0; i < json_array_size(j); i++)
-        ck_assert_msg(json_integer_value(json_object_get(json_array_get(j, i), "id")) == (json_int_t)i + 1,
-                      "GET /items after 200 concurrent POSTs: item %zu is not id %zu; the list must "
-                      "be in id order", i + 1, i + 1);
+        ck_assert_msg(
+            json_integer_value(json_object_get(json_array_get(j, i), "id")) == (json_int_t)i + 1,
+            "GET /items after 200 concurrent POSTs: item %zu is not id %zu; the list must "
+            "be in id order",
+            i + 1, i + 1);
     json_decref(j);
     http_response_free(&r);
     api_stop(&f);
@@ -902,15 +953,15 @@ HARNESS_TEST(test_each_request_is_logged)
     ck_assert_msg(log_capture_wait(f.log, 2000, line, sizeof line, "POST /items 201", want_bytes,
                                    "us", (char *)NULL),
                   "after POST /items (201, %zu-byte body): expected a log line like \"POST /items "
-                  "201 %zuB 42us\", the log has \"%s\"; see middleware_log", bytes, bytes,
-                  esc(log_capture_tail(f.log, tail, sizeof tail), strlen(tail)));
+                  "201 %zuB 42us\", the log has \"%s\"; see middleware_log",
+                  bytes, bytes, esc(log_capture_tail(f.log, tail, sizeof tail), strlen(tail)));
     api_request(&f, "GET", "/items/9?x=1", NULL, NULL, &r);
     http_response_free(&r);
-    ck_assert_msg(log_capture_wait(f.log, 2000, line, sizeof line, "GET /items/9?x=1 404 ",
-                                   (char *)NULL),
-                  "after GET /items/9?x=1 (404): expected a log line starting \"GET /items/9?x=1 "
-                  "404 \", the log has \"%s\"; see middleware_log",
-                  esc(log_capture_tail(f.log, tail, sizeof tail), strlen(tail)));
+    ck_assert_msg(
+        log_capture_wait(f.log, 2000, line, sizeof line, "GET /items/9?x=1 404 ", (char *)NULL),
+        "after GET /items/9?x=1 (404): expected a log line starting \"GET /items/9?x=1 "
+        "404 \", the log has \"%s\"; see middleware_log",
+        esc(log_capture_tail(f.log, tail, sizeof tail), strlen(tail)));
     api_stop(&f);
     harness_pass();
 }
@@ -924,7 +975,8 @@ HARNESS_TEST(test_idle_connection_is_closed)
     ck_assert_msg(client_connect(&c, f.port) == 0, "cannot connect to the server");
     int64_t start = client_now_ms();
     enum client_status st = client_wait_close(&c, 3000);
-    ck_assert_msg(st == CLIENT_EOF, "a client that sends nothing to a server with idle_timeout_ms "
+    ck_assert_msg(st == CLIENT_EOF,
+                  "a client that sends nothing to a server with idle_timeout_ms "
                   "300: expected the server to close the connection, still open after 3 s; see "
                   "evhttp_set_timeout_tv");
     transcript_note("closed after %lld ms", (long long)(client_now_ms() - start));
@@ -967,16 +1019,19 @@ HARNESS_TEST(test_free_closes_connections_promptly)
     http_api_free(f.server); /* one idle keep-alive connection open, no reply in flight */
     f.server = NULL;
     int64_t took = client_now_ms() - start;
-    ck_assert_msg(took < 2000, "http_api_free with one idle keep-alive client and no reply in "
+    ck_assert_msg(took < 2000,
+                  "http_api_free with one idle keep-alive client and no reply in "
                   "flight took %lld ms; idle connections must not delay the stop",
                   (long long)took);
-    ck_assert_msg(client_wait_close(&c, 1000) == CLIENT_EOF, "after http_api_free the client's "
+    ck_assert_msg(client_wait_close(&c, 1000) == CLIENT_EOF,
+                  "after http_api_free the client's "
                   "keep-alive connection is still open; it must be closed");
     struct client c2;
-    ck_assert_msg(client_connect(&c2, f.port) != 0, "after http_api_free a new connection to port "
-                  "%u still succeeds; the listening sockets must be closed", f.port);
+    ck_assert_msg(client_connect(&c2, f.port) != 0,
+                  "after http_api_free a new connection to port "
+                  "%u still succeeds; the listening sockets must be closed",
+                  f.port);
     client_close(&c);
     api_stop(&f);
     harness_pass();
 }
-

@@ -18,7 +18,8 @@
 static void start(struct server_process *sp, char *const argv[])
 {
     int rc = server_process_start(sp, SERVER_BIN, argv, START_TIMEOUT_MS);
-    ck_assert_msg(rc == 0, "http-api --port 0: expected \"listening on 127.0.0.1:PORT\" on stdout "
+    ck_assert_msg(rc == 0,
+                  "http-api --port 0: expected \"listening on 127.0.0.1:PORT\" on stdout "
                   "within 3 s; stdout \"%s\", stderr \"%s\"",
                   esc(sp->out, sp->out_len), esc(sp->err, sp->err_len));
 }
@@ -41,14 +42,19 @@ HARNESS_TEST(test_cli_listens_and_serves)
     struct http_response r;
     char *argv[] = {"http-api", "--port", "0", "--threads", "2", NULL};
     start(&sp, argv);
-    ck_assert_msg(strstr(sp.out, "listening on 127.0.0.1:") != NULL, "http-api --port 0 printed "
+    ck_assert_msg(strstr(sp.out, "listening on 127.0.0.1:") != NULL,
+                  "http-api --port 0 printed "
                   "\"%s\"; expected \"listening on 127.0.0.1:PORT\" (the default host)",
                   esc(sp.out, sp.out_len));
-    ck_assert_msg(sp.port != HTTP_API_DEFAULT_PORT, "http-api --port 0 listens on %u, the default "
-                  "port: --port was not read (port 0 asks the kernel for a free port)", sp.port);
+    ck_assert_msg(sp.port != HTTP_API_DEFAULT_PORT,
+                  "http-api --port 0 listens on %u, the default "
+                  "port: --port was not read (port 0 asks the kernel for a free port)",
+                  sp.port);
     get(sp.port, "/items", &r);
-    ck_assert_msg(r.status == 200 && strcmp(r.body, "[]") == 0, "GET /items to a fresh http-api: "
-                  "expected 200 [], got %s", show(&r));
+    ck_assert_msg(r.status == 200 && strcmp(r.body, "[]") == 0,
+                  "GET /items to a fresh http-api: "
+                  "expected 200 [], got %s",
+                  show(&r));
     http_response_free(&r);
     server_process_cleanup(&sp);
     harness_pass();
@@ -60,17 +66,16 @@ HARNESS_TEST(test_cli_rejects_bad_arguments)
     char *help_argv[] = {"http-api", "--help", NULL}, st_help[64];
     int help_status = server_process_run(&help, SERVER_BIN, help_argv, START_TIMEOUT_MS);
     ck_assert_msg(help_status != -1 && WIFEXITED(help_status) && WEXITSTATUS(help_status) == 0 &&
-                  strstr(help.out, "usage") != NULL,
+                      strstr(help.out, "usage") != NULL,
                   "http-api --help: expected the usage on stdout and exit status 0, got %s and "
-                  "stdout \"%s\"", server_process_status_str(help_status, st_help, sizeof st_help),
+                  "stdout \"%s\"",
+                  server_process_status_str(help_status, st_help, sizeof st_help),
                   esc(help.out, help.out_len));
     server_process_cleanup(&help);
 
     char *bad[][5] = {
-        {"http-api", "--port", "http", NULL},
-        {"http-api", "--port", "70000", NULL},
-        {"http-api", "--threads", "0", NULL},
-        {"http-api", "--bogus", NULL},
+        {"http-api", "--port", "http", NULL}, {"http-api", "--port", "70000", NULL},
+        {"http-api", "--threads", "0", NULL}, {"http-api", "--bogus", NULL},
         {"http-api", "extra", NULL},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -80,9 +85,10 @@ HARNESS_TEST(test_cli_rejects_bad_arguments)
             strcat(strcat(what, " "), bad[i][k]);
         int status = server_process_run(&sp, SERVER_BIN, bad[i], START_TIMEOUT_MS);
         ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 2 &&
-                      strstr(sp.err, "usage") != NULL,
+                          strstr(sp.err, "usage") != NULL,
                       "http-api%s: expected a usage message on stderr and exit status 2, got %s "
-                      "and stderr \"%s\" (main.c)", what, server_process_status_str(status, st, sizeof st),
+                      "and stderr \"%s\" (main.c)",
+                      what, server_process_status_str(status, st, sizeof st),
                       esc(sp.err, sp.err_len));
         server_process_cleanup(&sp);
     }

@@ -30,19 +30,20 @@ static void expect_refused(const char *body, enum items_json_mode mode, int stat
     int got = parse(body, mode);
     ck_assert_msg(got == status && strstr(err.message, needle) != NULL,
                   "items_json_parse(%s, %s): expected status %d and a message containing \"%s\", "
-                  "got %s %d and \"%s\"" HINT4, esc(body, strlen(body)),
-                  mode == ITEMS_JSON_FULL ? "FULL" : "PARTIAL", status, needle,
-                  got == 0 ? "success" : "status", got, err.message);
+                  "got %s %d and \"%s\"" HINT4,
+                  esc(body, strlen(body)), mode == ITEMS_JSON_FULL ? "FULL" : "PARTIAL", status,
+                  needle, got == 0 ? "success" : "status", got, err.message);
 }
 
 HARNESS_TEST(test_json_accepts_a_full_item)
 {
     const char *body = "{\"title\": \"buy milk\", \"completed\": true, \"order\": 3}";
     int got = parse(body, ITEMS_JSON_FULL);
-    ck_assert_msg(got == 0, "items_json_parse(%s, FULL) failed with %d \"%s\"; it is a valid item"
-                  HINT4, esc(body, strlen(body)), got, err.message);
+    ck_assert_msg(got == 0,
+                  "items_json_parse(%s, FULL) failed with %d \"%s\"; it is a valid item" HINT4,
+                  esc(body, strlen(body)), got, err.message);
     ck_assert_msg(strcmp(out.title, "buy milk") == 0 && out.completed && out.has_order &&
-                  out.order == 3 && set == ITEM_FIELDS_ALL,
+                      out.order == 3 && set == ITEM_FIELDS_ALL,
                   "items_json_parse(%s, FULL) gave title \"%s\", completed %d, has_order %d, order "
                   "%lld, set %u; expected the body's values and set ITEM_FIELDS_ALL" HINT4,
                   esc(body, strlen(body)), out.title, out.completed, out.has_order,
@@ -57,8 +58,8 @@ HARNESS_TEST(test_json_full_body_gets_defaults)
     ck_assert_msg(got == 0 && !out.completed && !out.has_order && set == ITEM_FIELDS_ALL,
                   "items_json_parse(%s, FULL): expected success with completed false, no order "
                   "and set ITEM_FIELDS_ALL (PUT resets what it leaves out), got %d, completed %d, "
-                  "has_order %d, set %u" HINT4, esc(body, strlen(body)), got, out.completed,
-                  out.has_order, set);
+                  "has_order %d, set %u" HINT4,
+                  esc(body, strlen(body)), got, out.completed, out.has_order, set);
     harness_pass();
 }
 
@@ -67,18 +68,20 @@ HARNESS_TEST(test_json_partial_body_sets_only_its_fields)
     const char *body = "{\"completed\": true, \"order\": null}";
     int got = parse(body, ITEMS_JSON_PARTIAL);
     ck_assert_msg(got == 0 && out.completed && !out.has_order &&
-                  set == (ITEM_FIELD_COMPLETED | ITEM_FIELD_ORDER),
+                      set == (ITEM_FIELD_COMPLETED | ITEM_FIELD_ORDER),
                   "items_json_parse(%s, PARTIAL): expected success, completed true, order null, "
                   "set = ITEM_FIELD_COMPLETED | ITEM_FIELD_ORDER (%d); got %d, set %u" HINT4,
                   esc(body, strlen(body)), ITEM_FIELD_COMPLETED | ITEM_FIELD_ORDER, got, set);
-    ck_assert_msg(parse("{}", ITEMS_JSON_PARTIAL) == 0 && set == 0, "items_json_parse({}, "
+    ck_assert_msg(parse("{}", ITEMS_JSON_PARTIAL) == 0 && set == 0,
+                  "items_json_parse({}, "
                   "PARTIAL): expected success with set 0 (a PATCH that changes nothing)" HINT4);
     harness_pass();
 }
 
 HARNESS_TEST(test_json_syntax_error_names_line_and_column)
 {
-    expect_refused("{\n  \"title\": \"x\",\n  \"completed\": tru\n}", ITEMS_JSON_FULL, 400, "line 3");
+    expect_refused("{\n  \"title\": \"x\",\n  \"completed\": tru\n}", ITEMS_JSON_FULL, 400,
+                   "line 3");
     expect_refused("{\"title\": \"x\"", ITEMS_JSON_FULL, 400, "column");
     expect_refused("", ITEMS_JSON_FULL, 400, SPEC("empty"));
     harness_pass();
@@ -128,9 +131,11 @@ HARNESS_TEST(test_json_order_must_be_an_integer_in_range)
     expect_refused("{\"title\": \"x\", \"order\": \"3\"}", ITEMS_JSON_FULL, 422, "order");
     expect_refused("{\"order\": 9007199254740992}", ITEMS_JSON_PARTIAL, 422, "order");
     expect_refused("{\"order\": 99999999999999999999}", ITEMS_JSON_PARTIAL, 422, "range");
-    ck_assert_msg(parse("{\"order\": -9007199254740991}", ITEMS_JSON_PARTIAL) == 0 && out.has_order &&
-                  out.order == -ITEM_INT_MAX, "{\"order\": -9007199254740991} is in range and "
-                  "must be accepted, got \"%s\"" HINT4, err.message);
+    ck_assert_msg(parse("{\"order\": -9007199254740991}", ITEMS_JSON_PARTIAL) == 0 &&
+                      out.has_order && out.order == -ITEM_INT_MAX,
+                  "{\"order\": -9007199254740991} is in range and "
+                  "must be accepted, got \"%s\"" HINT4,
+                  err.message);
     harness_pass();
 }
 
@@ -139,7 +144,8 @@ HARNESS_TEST(test_json_unknown_fields_are_refused_id_and_url_ignored)
     expect_refused("{\"title\": \"x\", \"done\": true}", ITEMS_JSON_FULL, 422, "done");
     const char *body = "{\"id\": 99, \"title\": \"x\", \"url\": \"http://elsewhere/items/99\"}";
     int got = parse(body, ITEMS_JSON_FULL);
-    ck_assert_msg(got == 0 && strcmp(out.title, "x") == 0, "items_json_parse(%s): \"id\" and "
+    ck_assert_msg(got == 0 && strcmp(out.title, "x") == 0,
+                  "items_json_parse(%s): \"id\" and "
                   "\"url\" are read-only and must be ignored, not refused; got %d \"%s\"" HINT4,
                   esc(body, strlen(body)), got, err.message);
     harness_pass();
@@ -157,14 +163,16 @@ HARNESS_TEST(test_json_writes_an_item)
                        "\"url\":\"http://example.com:3000/items/7\"}";
     ck_assert_msg(rc == 0 && len == strlen(want) && memcmp(text, want, len) == 0,
                   "items_json_write(item 7, origin http://example.com:3000): expected %s, got "
-                  "%s (items_json.c)", esc(want, strlen(want)), esc(text ? text : "", len));
+                  "%s (items_json.c)",
+                  esc(want, strlen(want)), esc(text ? text : "", len));
 
     evbuffer_drain(buf, len);
     it.has_order = false;
     items_json_write(buf, &it, "http://h");
     char copy[512] = "";
     evbuffer_copyout(buf, copy, sizeof copy - 1);
-    ck_assert_msg(strstr(copy, "\"order\":null") != NULL, "an item without an order must be "
+    ck_assert_msg(strstr(copy, "\"order\":null") != NULL,
+                  "an item without an order must be "
                   "written with \"order\":null, got %s (items_json.c)",
                   esc(copy, strlen(copy)));
 
@@ -176,7 +184,8 @@ HARNESS_TEST(test_json_writes_an_item)
     len = evbuffer_get_length(buf);
     json_t *back = json_loadb((const char *)evbuffer_pullup(buf, -1), len, 0, NULL);
     const char *got = json_string_value(json_object_get(back, "title"));
-    ck_assert_msg(got != NULL && strcmp(got, title) == 0, "items_json_write with the title %s "
+    ck_assert_msg(got != NULL && strcmp(got, title) == 0,
+                  "items_json_write with the title %s "
                   "wrote %s, which does not read back as that title; escape '\"', '\\' and bytes "
                   "below 0x20 (as \\u00XX) and copy the rest (items_json.c)",
                   esc(title, strlen(title)), esc((const char *)evbuffer_pullup(buf, -1), len));
@@ -184,4 +193,3 @@ HARNESS_TEST(test_json_writes_an_item)
     evbuffer_free(buf);
     harness_pass();
 }
-
