@@ -25,8 +25,8 @@
 #pragma GCC diagnostic ignored "-Wunused-variable"
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 
-#define INITIAL_BUCKETS 64 /* a power of two; doubled whenever there are more items than buckets   \
-                            */
+/* A power of two; doubled whenever there are more items than buckets. */
+#define INITIAL_BUCKETS 64
 
 struct entry {
     struct entry *bucket_next; /* next entry in the same bucket */

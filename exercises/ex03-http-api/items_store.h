@@ -24,8 +24,8 @@
 #define ITEM_TITLE_MAX 256 /* bytes of UTF-8 in a title, not counting the NUL */
 /* Ids and orders stay within 2^53 - 1, the largest integer a JavaScript client reads exactly. */
 #define ITEM_INT_MAX INT64_C(9007199254740991)
-#define ITEMS_STORE_DEFAULT_MAX_ITEMS 1000000 /* about 100 MB with short titles, 350 MB at worst   \
-                                               */
+/* The default bound: about 100 MB with short titles, 350 MB at worst. */
+#define ITEMS_STORE_DEFAULT_MAX_ITEMS 1000000
 
 /* One todo item, as a value: the store hands out copies of these. */
 struct item {

@@ -24,11 +24,11 @@ struct event_base;
 
 #define CHAT_DEFAULT_HOST "127.0.0.1"
 #define CHAT_DEFAULT_PORT 7001
-#define CHAT_DEFAULT_IDLE_TIMEOUT_MS 600000 /* the command's default: close clients silent 10 min  \
-                                             */
+/* The command's default: close clients silent for 10 minutes. */
+#define CHAT_DEFAULT_IDLE_TIMEOUT_MS 600000
 #define CHAT_DEFAULT_MAX_CONNECTIONS 1024
-#define CHAT_MAX_CONNECTIONS_LIMIT 10000 /* /list of this many names still fits the output bound   \
-                                          */
+/* A /list of this many names still fits the output bound. */
+#define CHAT_MAX_CONNECTIONS_LIMIT 10000
 /* Per-client bound on output the kernel has not taken yet. A client further behind than this
  * is disconnected ("slow-reader"): the others never wait for it. */
 #define CHAT_DEFAULT_MAX_OUTPUT_BYTES (256 * 1024)
