@@ -6,8 +6,8 @@
  * evutil_make_socket_closeonexec() instead of SOCK_NONBLOCK / SOCK_CLOEXEC, SO_NOSIGPIPE or an
  * ignored SIGPIPE where MSG_NOSIGNAL is missing. A file that defines a fallback itself
  * (`#ifndef MSG_NOSIGNAL` ... `#define MSG_NOSIGNAL 0`) may use the name anywhere. The load
- * generators in tests/bench and tests/load are Linux-only on purpose (epoll, like the floor
- * they race) and are built on Linux only.
+ * generators in tests/bench and tests/load and the fuzz harnesses in tests/fuzz are Linux-only
+ * tools on purpose (epoll, like the floor they race) and are built on Linux only.
  */
 #include "verify_internal.h"
 
@@ -133,7 +133,8 @@ static void scan_tree(struct checks *k, const char *dir, char *detail, size_t de
             continue;
         char sub[1024];
         snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
-        if (strcmp(sub, "tests/bench") == 0 || strcmp(sub, "tests/load") == 0)
+        if (strcmp(sub, "tests/bench") == 0 || strcmp(sub, "tests/load") == 0 ||
+            strcmp(sub, "tests/fuzz") == 0)
             continue; /* Linux-only load generators, on purpose (see above) */
         char full[8192];
         snprintf(full, sizeof full, "%s/%s", k->root, sub);
