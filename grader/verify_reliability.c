@@ -28,6 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Linux's MSG_NOSIGNAL. Elsewhere the flag is 0: a send to a socket the server already closed
+ * would raise SIGPIPE, but these exchanges serve the valgrind checks, which run on Linux. */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
 #define REL_FUZZ_DIR "build-fuzz" /* the clang build of tests/fuzz (the same as run-fuzz's) */
 #define REL_FUZZ_SECONDS "4"      /* each harness's run in verify */
 #define REL_START_S 60            /* a server under valgrind printing "listening on" */
@@ -253,6 +259,15 @@ static int vg_stop(struct vg_server *s)
     return -1;
 }
 
+/* A TCP socket that the programs verify starts do not inherit. -1 on failure. */
+static int vg_socket(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0)
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return fd;
+}
+
 /* One exchange on a fresh connection: sends req, reads until `until` or the server closes. */
 static int vg_talk(int port, const char *req, const char *until, char *buf, size_t cap)
 {
@@ -260,7 +275,7 @@ static int vg_talk(int port, const char *req, const char *until, char *buf, size
     struct timeval tv = {REL_IO_MS / 1000, 0};
     size_t got = 0;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = vg_socket();
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     buf[0] = '\0';
     if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0 ||
@@ -291,7 +306,7 @@ static int vg_talk_parallel(int port, const char *const req[], const char *const
     for (int i = 0; i < n; i++) {
         struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
         sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        fds[i] = vg_socket();
         setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sin, sizeof sin) != 0 ||
             send(fds[i], req[i], strlen(req[i]), MSG_NOSIGNAL) != (ssize_t)strlen(req[i])) {
