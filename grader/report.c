@@ -47,15 +47,14 @@ const char *report_bold(const struct report_style *st)
 static void print_indented(FILE *out, const char *text, const char *indent, int max_lines)
 {
     int shown = 0, total = 0;
-    for (const char *line = text; *line != '\0';) {
-        const char *nl = strchr(line, '\n');
-        size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
+    const char *cursor = text, *line;
+    size_t len;
+    while (util_next_line(&cursor, &line, &len)) {
         if (max_lines <= 0 || shown < max_lines) {
             fprintf(out, "%s%.*s\n", indent, (int)len, line);
             shown++;
         }
         total++;
-        line += len + (nl != NULL);
     }
     if (total > shown)
         fprintf(out, "%s... (%d more lines; --verbose shows everything)\n", indent, total - shown);
@@ -182,9 +181,9 @@ static char *sanitizer_digest(const char *output, const char *tree)
         util_oom();
     snprintf(mine, sizeof mine, "/%s/", tree);
     out[0] = '\0';
-    for (const char *line = output; *line != '\0';) {
-        const char *nl = strchr(line, '\n');
-        size_t n = nl != NULL ? (size_t)(nl - line) : strlen(line);
+    const char *cursor = output, *line;
+    size_t n;
+    while (util_next_line(&cursor, &line, &n)) {
         char buf[1024];
         snprintf(buf, sizeof buf, "%.*s", (int)(n < sizeof buf ? n : sizeof buf - 1), line);
         const char *t = buf + strspn(buf, " ");
@@ -198,7 +197,6 @@ static char *sanitizer_digest(const char *output, const char *tree)
         } else if (frame) {
             dropped++;
         }
-        line += n + (nl != NULL);
     }
     if (kept == 0) {
         free(out);

@@ -69,13 +69,7 @@ struct line {
 
 static int next_line(const char **p, struct line *l)
 {
-    if (**p == '\0')
-        return 0;
-    const char *nl = strchr(*p, '\n');
-    l->s = *p;
-    l->len = nl != NULL ? (size_t)(nl - *p) : strlen(*p);
-    *p += l->len + (nl != NULL);
-    return 1;
+    return util_next_line(p, &l->s, &l->len);
 }
 
 /* "    /" "* STUDENT(3): text" -> indent 4, number 3, text after the colon. */

@@ -16,6 +16,18 @@ _Noreturn void util_oom(void)
     exit(2);
 }
 
+int util_next_line(const char **cursor, const char **line, size_t *len)
+{
+    const char *p = *cursor;
+    if (*p == '\0')
+        return 0;
+    const char *nl = strchr(p, '\n');
+    *line = p;
+    *len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+    *cursor = p + *len + (nl != NULL);
+    return 1;
+}
+
 void util_free_strv(char **strv)
 {
     for (size_t i = 0; strv != NULL && strv[i] != NULL; i++)

@@ -29,6 +29,10 @@ extern char *const util_sanitizer_env[];
  * error), never carry on with a partial result. */
 _Noreturn void util_oom(void);
 
+/* Walks a text a line at a time. *cursor starts at the text; each call sets *line and *len
+ * (without the newline) to the next line and returns 1, or returns 0 at the end. */
+int util_next_line(const char **cursor, const char **line, size_t *len);
+
 /* Frees a NULL-terminated array of strings and the array (NULL is fine). */
 void util_free_strv(char **strv);
 

@@ -42,13 +42,12 @@ int check(struct checks *k, int ok, const char *detail, const char *fmt, ...)
     printf("\n");
     if (!ok && detail != NULL && *detail != '\0') {
         int lines = 0;
-        for (const char *line = detail; *line != '\0';) {
-            const char *nl = strchr(line, '\n');
-            size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
+        const char *cursor = detail, *line;
+        size_t len;
+        while (util_next_line(&cursor, &line, &len)) {
             if (k->verbose || lines < DETAIL_LINES)
                 printf("         %.*s\n", (int)len, line);
             lines++;
-            line += len + (nl != NULL);
         }
         if (!k->verbose && lines > DETAIL_LINES)
             printf("         ... (%d more lines; --verbose shows all)\n", lines - DETAIL_LINES);

@@ -39,9 +39,9 @@ static void slugify(const char *heading, size_t len, char *out, size_t outsz)
 static int has_anchor(const char *text, const char *anchor)
 {
     int in_code = 0;
-    for (const char *line = text; *line != '\0';) {
-        const char *nl = strchr(line, '\n');
-        size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
+    const char *cursor = text, *line;
+    size_t len;
+    while (util_next_line(&cursor, &line, &len)) {
         if (strncmp(line, "```", 3) == 0)
             in_code = !in_code;
         else if (!in_code && line[0] == '#') {
@@ -53,7 +53,6 @@ static int has_anchor(const char *text, const char *anchor)
             if (strcmp(slug, anchor) == 0)
                 return 1;
         }
-        line += len + (nl != NULL);
     }
     return 0;
 }
