@@ -21,11 +21,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Each heading says how long the verification has run, so a slow part shows. */
 void section(struct checks *k, const char *title)
 {
-    printf("\n%s%s%s\n", report_bold(&k->st), title, report_reset(&k->st));
+    if (k->started == 0)
+        k->started = now_s();
+    printf("\n%s%s%s (at %.0f s)\n", report_bold(&k->st), title, report_reset(&k->st),
+           now_s() - k->started);
     fflush(stdout);
 }
 
@@ -124,7 +136,7 @@ int ends_with(const char *s, const char *suffix)
 
 int verify_course(const struct course *c, int verbose)
 {
-    struct checks k = {.verbose = verbose};
+    struct checks k = {.verbose = verbose, .started = now_s()};
     k.st = report_style_for(stdout, verbose);
     snprintf(k.tmp_dir, sizeof k.tmp_dir, "/tmp/grade-verify-XXXXXX");
     if (getcwd(k.root, sizeof k.root) == NULL || mkdtemp(k.tmp_dir) == NULL) {
@@ -196,8 +208,8 @@ int verify_course(const struct course *c, int verbose)
     if (proc_run(rm, NULL, NULL, 30, &ignored) == 0)
         proc_result_free(&ignored);
 
-    printf("\n%s\n%d passed, %d failed\n",
+    printf("\n%s (%.0f s)\n%d passed, %d failed\n",
            k.failed == 0 ? "The course verifies." : "The course does NOT verify: see FAIL above.",
-           k.passed, k.failed);
+           now_s() - k.started, k.passed, k.failed);
     return k.failed == 0 ? 0 : 1;
 }

@@ -22,6 +22,7 @@ struct checks {
     struct report_style st;
     char root[4096];
     char tmp_dir[64];
+    double started; /* monotonic seconds when the verification began */
 };
 
 /* Prints a section heading. */
