@@ -14,12 +14,13 @@
  */
 #include "fast_items.h"
 
+#include "fast_items_store.h"
+
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/listener.h>
 #include <http_parser.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -34,16 +35,9 @@
 #define FAST_REPLY_BYTES (16 * 1024)     /* replies gathered before one write() */
 #define FAST_URL_MAX 256                 /* longer request targets get 414 */
 #define FAST_BODY_MAX 4096               /* larger bodies get 413 */
-#define FAST_TITLE_MAX 256               /* bytes of a title */
 #define FAST_MAX_PENDING_BYTES (1 << 20) /* refused reply bytes held for one client */
-#define FAST_MAX_ITEMS (4 * 1024 * 1024) /* the store's bound: then 507 */
 #define FAST_IDLE_TIMEOUT_S 60           /* close connections silent this long */
 #define FAST_BACKLOG 1024
-
-struct fast_item {
-    char *title_json; /* the title as a JSON string, quotes included (owned); NULL: deleted */
-    bool completed;
-};
 
 /* One client. Everything is freed by conn_close(). */
 struct fast_conn {
@@ -67,8 +61,7 @@ struct fast_server {
     struct evconnlistener *listener;
     uint16_t port;
     struct fast_conn *conns; /* every open connection, to free at the end */
-    struct fast_item *items; /* items[id - 1] */
-    size_t nitems, cap;
+    struct fast_store store;
     http_parser_settings settings;
     char reply[FAST_REPLY_BYTES]; /* the replies of the read being handled (one thread) */
     size_t reply_len;
@@ -174,33 +167,10 @@ static void reply_error(struct fast_conn *c, int status, const char *message)
     reply(c, status, body, (size_t)n);
 }
 
-static void reply_item(struct fast_conn *c, int status, uint64_t id)
+static void reply_item(struct fast_conn *c, int status, const struct fast_item *it, uint64_t id)
 {
-    const struct fast_item *it = &c->srv->items[id - 1];
-    char body[FAST_TITLE_MAX * 6 + 96]; /* a title escaped as \uXXXX throughout, and the rest */
-    int n = snprintf(body, sizeof body, "{\"id\":%" PRIu64 ",\"title\":%s,\"completed\":%s}", id,
-                     it->title_json, it->completed ? "true" : "false");
-    reply(c, status, body, (size_t)n);
-}
-
-/* Reads {"title": "...", "completed": bool} into *title_json (a JSON string, caller frees) and
- * *completed. Returns 0, or the status to answer: 400 (not JSON) or 422 (wrong fields). */
-static int parse_item(const char *body, size_t len, char **title_json, bool *completed)
-{
-    json_t *root = json_loadb(body, len, 0, NULL);
-    if (root == NULL)
-        return 400;
-    json_t *title = json_object_get(root, "title");
-    json_t *done = json_object_get(root, "completed");
-    int status = 422;
-    if (json_is_string(title) && json_string_length(title) > 0 &&
-        json_string_length(title) <= FAST_TITLE_MAX && (done == NULL || json_is_boolean(done))) {
-        *title_json = json_dumps(title, JSON_ENCODE_ANY);
-        *completed = json_is_true(done);
-        status = *title_json != NULL ? 0 : 507;
-    }
-    json_decref(root);
-    return status;
+    char body[FAST_ITEM_JSON_MAX];
+    reply(c, status, body, fast_item_format(it, id, body, sizeof body));
 }
 
 /* The id of "/items/{id}" (digits only, no leading zero), or 0. */
@@ -220,7 +190,7 @@ static uint64_t parse_id(const char *text)
 /* Answers the complete request in c (its url and body). */
 static void handle_request(struct fast_conn *c, enum http_method method)
 {
-    struct fast_server *srv = c->srv;
+    struct fast_store *store = &c->srv->store;
     char *title = NULL;
     bool completed = false;
     int status;
@@ -232,44 +202,33 @@ static void handle_request(struct fast_conn *c, enum http_method method)
             reply_error(c, 405, "method not allowed");
             return;
         }
-        status = parse_item(c->body, c->body_len, &title, &completed);
-        if (status == 0 && srv->nitems == srv->cap) {
-            size_t cap = srv->cap == 0 ? 1024 : srv->cap * 2;
-            struct fast_item *grown =
-                cap <= FAST_MAX_ITEMS ? realloc(srv->items, cap * sizeof *grown) : NULL;
-            if (grown == NULL)
-                status = 507;
-            else
-                srv->items = grown, srv->cap = cap;
-        }
-        if (status != 0) {
-            free(title);
-            reply_error(c, status, status == 507 ? "store full" : "invalid item");
-            return;
-        }
-        srv->items[srv->nitems++] = (struct fast_item){title, completed};
-        reply_item(c, 201, srv->nitems);
+        status = fast_item_parse(c->body, c->body_len, &title, &completed);
+        uint64_t id = status == 0 ? fast_store_add(store, title, completed) : 0;
+        if (id == 0)
+            reply_error(c, status != 0 ? status : 507, status == 0 ? "store full" : "invalid item");
+        else
+            reply_item(c, 201, fast_store_find(store, id), id);
         return;
     }
     uint64_t id = strncmp(c->url, "/items/", 7) == 0 ? parse_id(c->url + 7) : 0;
-    if (id == 0 || id > srv->nitems || srv->items[id - 1].title_json == NULL) {
+    struct fast_item *it = fast_store_find(store, id);
+    if (it == NULL) {
         reply_error(c, 404, "not found");
         return;
     }
-    struct fast_item *it = &srv->items[id - 1];
     switch (method) {
     case HTTP_GET:
-        reply_item(c, 200, id);
+        reply_item(c, 200, it, id);
         break;
     case HTTP_PUT:
-        status = parse_item(c->body, c->body_len, &title, &completed);
+        status = fast_item_parse(c->body, c->body_len, &title, &completed);
         if (status != 0) {
             reply_error(c, status, "invalid item");
             break;
         }
         free(it->title_json);
         *it = (struct fast_item){title, completed};
-        reply_item(c, 200, id);
+        reply_item(c, 200, it, id);
         break;
     case HTTP_DELETE:
         free(it->title_json);
@@ -462,8 +421,6 @@ void fast_server_free(struct fast_server *srv)
     while (srv->conns != NULL)
         conn_close(srv->conns);
     evconnlistener_free(srv->listener);
-    for (size_t i = 0; i < srv->nitems; i++)
-        free(srv->items[i].title_json);
-    free(srv->items);
+    fast_store_release(&srv->store);
     free(srv);
 }
