@@ -122,7 +122,8 @@ void items_json_url(char *url, size_t size, const char *origin, uint64_t id)
 {
     /* TODO(6): writing items as JSON
      * Read: lectures/04-http-evhttp/README.md#json-bodies-with-jansson
-     * "ORIGIN/items/ID", such as http://127.0.0.1:3000/items/7.
+     * Write the item's URL into url: "ORIGIN/items/ID", such as
+     * http://127.0.0.1:3000/items/7.
      */
     snprintf(url, size, "%s", "");
 }

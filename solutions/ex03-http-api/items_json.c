@@ -227,7 +227,8 @@ int items_json_parse(const char *body, size_t len, enum items_json_mode mode, st
 
 void items_json_url(char *url, size_t size, const char *origin, uint64_t id)
 {
-    /* STUDENT(6): "ORIGIN/items/ID", such as http://127.0.0.1:3000/items/7.
+    /* STUDENT(6): Write the item's URL into url: "ORIGIN/items/ID", such as
+     * http://127.0.0.1:3000/items/7.
      * stub:
      *     snprintf(url, size, "%s", ""); */
     snprintf(url, size, "%s/items/%" PRIu64, origin, id);
