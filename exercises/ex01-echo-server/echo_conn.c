@@ -80,6 +80,28 @@ static bool io_should_retry(int err)
 }
 
 /*
+ * The last step of a shutdown, once every echo has been handed to the kernel: a lingering
+ * close. A socket closed with unread input makes the kernel send a reset, and a reset throws
+ * away the echo bytes still queued for the client. So the server sends its FIN instead
+ * (shutdown(SHUT_WR): the client reads its whole echo, then EOF), reads and discards whatever
+ * the client still sends, and closes when the client closes too. The shutdown's deadline
+ * (echo_server.c) bounds the wait.
+ */
+static void conn_linger(struct echo_conn *conn)
+{
+    /* TODO(9): graceful shutdown
+     * Read: lectures/03-tcp-networking/README.md#graceful-shutdown
+     * Everything is written: end the connection without a reset. Until the client
+     * closes its side, bytes it sends after the shutdown began would sit unread in the socket,
+     * and closing a socket with unread input sends a reset that destroys the last echo bytes
+     * still on their way. Tell the client there is nothing more to come, and keep reading (see
+     * conn_read_cb) until it closes; if that cannot be set up, close now with the reason
+     * "shutdown". Lecture 03, "Disconnects", shows this lingering close.
+     */
+    echo_conn_close(conn, "shutdown");
+}
+
+/*
  * Sends `len` bytes just read back to the client. When nothing is pending the bytes go
  * straight to write(); whatever the kernel does not take is copied to `pending` (always
  * behind what is already there, so the echo keeps its order) and the write event is armed.
@@ -134,6 +156,13 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
     char buf[ECHO_READ_CHUNK_BYTES];
     size_t room = sizeof buf; /* read at most this many bytes */
 
+    /* TODO(9): graceful shutdown
+     * Read: lectures/03-tcp-networking/README.md#graceful-shutdown
+     * A lingering connection (a shutdown has sent everything): read and throw away
+     * what the client still sends, and close with the reason "shutdown" once it closes, fails,
+     * or stays silent for an idle period; nothing is echoed any more. Return.
+     */
+
     /* TODO(7): idle timeout
      * Read: lectures/03-tcp-networking/README.md#idle-timeouts
      * The client sent nothing for a whole idle period (`what` says EV_TIMEOUT):
@@ -186,7 +215,7 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 
     /* TODO(9): graceful shutdown
      * Read: lectures/03-tcp-networking/README.md#graceful-shutdown
-     * During a shutdown, close with the reason "shutdown" once everything is
+     * During a shutdown, end the connection (conn_linger) once everything is
      * written, and return.
      */
 
@@ -240,14 +269,11 @@ void echo_conn_shutdown(struct echo_conn *conn)
 {
     /* TODO(9): graceful shutdown
      * Read: lectures/03-tcp-networking/README.md#graceful-shutdown
-     * Remember the shutdown in conn->shutting_down and stop reading. With nothing
-     * pending, close now with the reason "shutdown"; otherwise conn_write_cb closes once the
-     * rest is written. Trap: after the close, conn is freed: do not touch it again.
+     * Remember the shutdown in conn->shutting_down and stop echoing: what the
+     * client sends from now on gets no echo. With nothing pending, end the connection now
+     * (conn_linger); otherwise conn_write_cb does once the rest is written. Trap: the
+     * connection may be freed on the way: do not touch it again.
      */
-    /* A client still sending at this point leaves unread input behind, and closing a socket
-     * with unread input makes the kernel send a reset, which can cut off the last echo bytes
-     * still in flight. A "lingering close" (shut down the write side, read and discard until
-     * the client closes) avoids that; this server keeps it simple. */
 }
 
 void echo_conn_close(struct echo_conn *conn, const char *reason)

@@ -45,9 +45,10 @@ struct echo_server *echo_server_new(struct event_base *base, const struct echo_s
 uint16_t echo_server_port(const struct echo_server *server);
 
 /*
- * Starts a graceful shutdown: stops accepting, stops reading, and closes each connection as
- * soon as its pending output has been written (logged as "shutdown"). Clients that have still
- * not taken their echo half a second later are closed anyway, so a shutdown always ends. When
+ * Starts a graceful shutdown: stops accepting and echoing, and ends each connection as soon as
+ * its pending output has been written: the client gets EOF after its last echo, and the socket
+ * is closed (logged as "shutdown") once the client closes too. Connections still open half a
+ * second later are closed anyway, so a shutdown always ends. When
  * every connection is gone the server has no events left on the base, so event_base_dispatch()
  * returns by itself. Call it from the loop's thread (for example from a signal event's callback).
  */

@@ -79,6 +79,30 @@ static bool io_should_retry(int err)
 }
 
 /*
+ * The last step of a shutdown, once every echo has been handed to the kernel: a lingering
+ * close. A socket closed with unread input makes the kernel send a reset, and a reset throws
+ * away the echo bytes still queued for the client. So the server sends its FIN instead
+ * (shutdown(SHUT_WR): the client reads its whole echo, then EOF), reads and discards whatever
+ * the client still sends, and closes when the client closes too. The shutdown's deadline
+ * (echo_server.c) bounds the wait.
+ */
+static void conn_linger(struct echo_conn *conn)
+{
+    /* STUDENT(9): Everything is written: end the connection without a reset. Until the client
+     * closes its side, bytes it sends after the shutdown began would sit unread in the socket,
+     * and closing a socket with unread input sends a reset that destroys the last echo bytes
+     * still on their way. Tell the client there is nothing more to come, and keep reading (see
+     * conn_read_cb) until it closes; if that cannot be set up, close now with the reason
+     * "shutdown". Lecture 03, "Disconnects", shows this lingering close.
+     * stub:
+     *     echo_conn_close(conn, "shutdown"); */
+    conn->lingering = true;
+    if (shutdown(conn->fd, SHUT_WR) != 0 || (!conn->reading && conn_start_reading(conn) != 0))
+        echo_conn_close(conn, "shutdown");
+    /* END STUDENT(9) */
+}
+
+/*
  * Sends `len` bytes just read back to the client. When nothing is pending the bytes go
  * straight to write(); whatever the kernel does not take is copied to `pending` (always
  * behind what is already there, so the echo keeps its order) and the write event is armed.
@@ -159,6 +183,18 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
     char buf[ECHO_READ_CHUNK_BYTES];
     size_t room = sizeof buf; /* read at most this many bytes */
 
+    /* STUDENT(9): A lingering connection (a shutdown has sent everything): read and throw away
+     * what the client still sends, and close with the reason "shutdown" once it closes, fails,
+     * or stays silent for an idle period; nothing is echoed any more. Return.
+     * stub: */
+    if (conn->lingering) {
+        ssize_t n = (what & EV_TIMEOUT) ? 0 : read(fd, buf, sizeof buf);
+        if (n == 0 || (n < 0 && !io_should_retry(errno)))
+            echo_conn_close(conn, "shutdown");
+        return;
+    }
+    /* END STUDENT(9) */
+
     /* STUDENT(7): The client sent nothing for a whole idle period (`what` says EV_TIMEOUT):
      * close it with the reason "idle-timeout", and return. Trap: if output is still pending,
      * the client may be busy reading it; the write event's timer decides whether it is idle.
@@ -236,11 +272,11 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
     }
     /* END STUDENT(6) */
 
-    /* STUDENT(9): During a shutdown, close with the reason "shutdown" once everything is
+    /* STUDENT(9): During a shutdown, end the connection (conn_linger) once everything is
      * written, and return.
      * stub: */
     if (conn->shutting_down && evbuffer_get_length(conn->pending) == 0) {
-        echo_conn_close(conn, "shutdown");
+        conn_linger(conn);
         return;
     }
     /* END STUDENT(9) */
@@ -309,20 +345,17 @@ err:
 
 void echo_conn_shutdown(struct echo_conn *conn)
 {
-    /* STUDENT(9): Remember the shutdown in conn->shutting_down and stop reading. With nothing
-     * pending, close now with the reason "shutdown"; otherwise conn_write_cb closes once the
-     * rest is written. Trap: after the close, conn is freed: do not touch it again.
+    /* STUDENT(9): Remember the shutdown in conn->shutting_down and stop echoing: what the
+     * client sends from now on gets no echo. With nothing pending, end the connection now
+     * (conn_linger); otherwise conn_write_cb does once the rest is written. Trap: the
+     * connection may be freed on the way: do not touch it again.
      * stub: */
     conn->shutting_down = true;
     if (conn->reading)
         conn_stop_reading(conn);
     if (evbuffer_get_length(conn->pending) == 0)
-        echo_conn_close(conn, "shutdown");
+        conn_linger(conn);
     /* END STUDENT(9) */
-    /* A client still sending at this point leaves unread input behind, and closing a socket
-     * with unread input makes the kernel send a reset, which can cut off the last echo bytes
-     * still in flight. A "lingering close" (shut down the write side, read and discard until
-     * the client closes) avoids that; this server keeps it simple. */
 }
 
 void echo_conn_close(struct echo_conn *conn, const char *reason)

@@ -48,7 +48,8 @@ struct echo_conn {
     uint64_t bytes_echoed;    /* bytes the kernel has taken from us, for the log */
     bool reading;             /* read_ev is added (false while paused, after EOF, in shutdown) */
     bool peer_eof;            /* the client shut its write side: close once pending is sent */
-    bool shutting_down;       /* the server is stopping: close once pending is sent */
+    bool shutting_down;       /* the server is stopping: no more echoes; finish what is pending */
+    bool lingering; /* shutting down, all sent, FIN sent: discard input until the client closes */
     char peer[ECHO_PEER_STRLEN];
     struct echo_conn *prev, *next; /* the server's list of live connections (the server's to use) */
 };
@@ -61,8 +62,10 @@ struct echo_conn {
 struct echo_conn *echo_conn_new(struct event_base *base, evutil_socket_t fd, const char *peer,
                                 const struct echo_conn_env *env);
 
-/* Stops reading, and closes the connection (reason "shutdown") as soon as everything already
- * read has been echoed: at once if nothing is pending. The connection may be freed here. */
+/* Stops echoing. As soon as everything already read has been echoed (at once if nothing is
+ * pending), sends EOF to the client, reads and discards until the client closes too, then
+ * closes (reason "shutdown"): a lingering close, so that no reset destroys the last echo bytes.
+ * The connection may be freed here. */
 void echo_conn_shutdown(struct echo_conn *conn);
 
 /* Logs "disconnect PEER bytes=N reason=REASON", calls env->closed_cb, closes the socket

@@ -64,13 +64,34 @@ void echo_test_connect(struct server_fixture *f, struct client *c)
                   f->port, strerror(errno));
 }
 
-void echo_test_connect_slow_reader(struct server_fixture *f, struct client *c)
+int echo_test_server_socket(struct server_fixture *f, const struct client *c)
+{
+    uint16_t port = client_local_port(c);
+    char expected[64];
+
+    /* Once the server has logged the connection, its socket exists: find it by its two ports. */
+    snprintf(expected, sizeof expected, "connect 127.0.0.1:%u", port);
+    server_fixture_expect_log(f, "connect", port, expected,
+                              "every accepted client is logged as \"connect PEER\"");
+    for (int fd = 0; fd < FD_SETSIZE; fd++) {
+        struct sockaddr_in local, peer;
+        socklen_t llen = sizeof local, plen = sizeof peer;
+        if (fd == c->fd || getsockname(fd, (struct sockaddr *)&local, &llen) != 0 ||
+            local.sin_family != AF_INET || ntohs(local.sin_port) != f->port ||
+            getpeername(fd, (struct sockaddr *)&peer, &plen) != 0 || ntohs(peer.sin_port) != port)
+            continue;
+        return fd;
+    }
+    ck_abort_msg("test setup failed: cannot find the server's socket for c%d", c->id);
+    return -1;
+}
+
+void echo_test_connect_small_window(struct server_fixture *f, struct client *c)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons(f->port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int size = ECHO_TEST_SMALL_BUF;
-    char expected[64];
     static int next_id = 100; /* c100, c101, ... in the transcript */
 
     memset(c, 0, sizeof *c);
@@ -83,26 +104,17 @@ void echo_test_connect_slow_reader(struct server_fixture *f, struct client *c)
                   "could not connect to the server on 127.0.0.1:%u, the port echo_server_port() "
                   "reported: %s; expected a listening socket there",
                   f->port, strerror(errno));
-    uint16_t port = client_local_port(c);
-    transcript_note("c%d: connected to 127.0.0.1:%u with small socket buffers (a slow reader)",
-                    c->id, f->port);
+    transcript_note("c%d: connected to 127.0.0.1:%u with a small receive buffer", c->id, f->port);
+}
 
-    /* Once the server has logged the connection, its socket exists: find it by its two ports. */
-    snprintf(expected, sizeof expected, "connect 127.0.0.1:%u", port);
-    server_fixture_expect_log(f, "connect", port, expected,
-                              "every accepted client is logged as \"connect PEER\"");
-    int found = 0;
-    for (int fd = 0; fd < FD_SETSIZE && !found; fd++) {
-        struct sockaddr_in local, peer;
-        socklen_t llen = sizeof local, plen = sizeof peer;
-        if (fd == c->fd || getsockname(fd, (struct sockaddr *)&local, &llen) != 0 ||
-            local.sin_family != AF_INET || ntohs(local.sin_port) != f->port ||
-            getpeername(fd, (struct sockaddr *)&peer, &plen) != 0 || ntohs(peer.sin_port) != port)
-            continue;
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-        found = 1;
-    }
-    ck_assert_msg(found, "test setup failed: cannot find the server's socket for c%d", c->id);
+void echo_test_connect_slow_reader(struct server_fixture *f, struct client *c)
+{
+    int size = ECHO_TEST_SMALL_BUF;
+
+    echo_test_connect_small_window(f, c);
+    transcript_note("c%d: the server's send buffer for it is made small too (a slow reader)",
+                    c->id);
+    setsockopt(echo_test_server_socket(f, c), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
 }
 
 void echo_test_roundtrip(struct client *c, const char *text)

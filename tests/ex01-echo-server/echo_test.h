@@ -49,6 +49,14 @@ void echo_test_connect(struct server_fixture *f, struct client *c);
  */
 void echo_test_connect_slow_reader(struct server_fixture *f, struct client *c);
 
+/* Connects a client with a receive buffer as small as the kernel allows: an echo of more than
+ * a few KiB then waits in the server's own socket (the server's send buffer is left alone). */
+void echo_test_connect_small_window(struct server_fixture *f, struct client *c);
+
+/* The server's socket for client c (found by its two ports once the server has logged the
+ * connection: the server runs in this process). Fails the test if there is none. */
+int echo_test_server_socket(struct server_fixture *f, const struct client *c);
+
 /* Sends `text` and expects exactly the same bytes back; fails the test otherwise, with `hint`
  * (what to look at) in the message. echo_test_roundtrip() uses a hint about the echo itself. */
 void echo_test_roundtrip(struct client *c, const char *text);

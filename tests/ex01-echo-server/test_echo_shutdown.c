@@ -19,6 +19,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <semaphore.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -32,6 +34,9 @@
 #define NEW_CLIENT_WAIT_MS 300  /* how long a client that connects after shutdown waits */
 #define FREE_CLIENTS 3          /* clients still connected when the server is freed */
 #define LOG_TEXT_MAX 16384      /* the whole log of a short test */
+#define LINGER_BYTES (6 * 1024) /* more than a small window holds, less than a send buffer */
+#define POLL_MS 5               /* how often a test looks again at a condition it waits for */
+#define STILL_TALKING "still talking\n" /* what a client sends after the shutdown began */
 
 static void shutdown_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -47,6 +52,73 @@ static void request_shutdown(struct server_fixture *f)
     ck_assert_msg(
         event_base_once(loop_thread_base(f->lt), -1, EV_TIMEOUT, shutdown_cb, f->server, NULL) == 0,
         "test setup failed: event_base_once");
+}
+
+struct shutdown_done {
+    struct echo_server *server;
+    sem_t done; /* posted once echo_server_shutdown() has returned */
+};
+
+static void shutdown_and_post_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct shutdown_done *sd = arg;
+    (void)fd;
+    (void)what;
+    echo_server_shutdown(sd->server);
+    sem_post(&sd->done);
+}
+
+/* Like request_shutdown(), but returns only once echo_server_shutdown() has returned. */
+static void shutdown_and_wait(struct server_fixture *f)
+{
+    struct shutdown_done sd = {.server = f->server};
+    struct timespec until = client_realtime_deadline(ECHO_TEST_WAIT_MS);
+
+    ck_assert_msg(sem_init(&sd.done, 0, 0) == 0, "test setup failed: sem_init");
+    transcript_note("the test calls echo_server_shutdown() on the loop thread and waits for it");
+    ck_assert_msg(event_base_once(loop_thread_base(f->lt), -1, EV_TIMEOUT, shutdown_and_post_cb,
+                                  &sd, NULL) == 0,
+                  "test setup failed: event_base_once");
+    int r;
+    while ((r = sem_timedwait(&sd.done, &until)) != 0 && errno == EINTR)
+        continue;
+    ck_assert_msg(r == 0, "echo_server_shutdown() did not return within %d ms", ECHO_TEST_WAIT_MS);
+    sem_destroy(&sd.done);
+}
+
+/* Bytes that arrived at fd and wait unread there. */
+static int unread_bytes(int fd)
+{
+    int n = 0;
+    return ioctl(fd, FIONREAD, &n) == 0 ? n : -1;
+}
+
+/* Waits until the server has read all `len` bytes from c and written every echo byte to its
+ * socket: the client holds what its small window let through, and the server's socket holds
+ * the rest, queued for the client. */
+static void wait_echo_queued_in_kernel(struct server_fixture *f, struct client *c, size_t len)
+{
+    int srv = echo_test_server_socket(f, c);
+    int64_t deadline = client_now_ms() + ECHO_TEST_WAIT_MS;
+    int here = 0, queued = 0;
+
+    for (;;) {
+        here = unread_bytes(c->fd);
+#if defined(__linux__) && defined(TIOCOUTQ)
+        if (ioctl(srv, TIOCOUTQ, &queued) != 0) /* the server's bytes not yet taken by c */
+            queued = -1;
+#else
+        queued = (int)len - here; /* no way to look: assume the kernel holds the rest */
+#endif
+        if (unread_bytes(srv) == 0 && here >= 0 && queued >= 0 && (size_t)(here + queued) == len)
+            return;
+        ck_assert_msg(client_now_ms() < deadline,
+                      "c%d sent %zu bytes and read none; expected them all read and echoed by "
+                      "the server within %d ms; the client holds %d echo bytes, and %d are queued "
+                      "for it",
+                      c->id, len, ECHO_TEST_WAIT_MS, here, queued);
+        usleep(POLL_MS * 1000); /* polling a condition */
+    }
 }
 
 /* Like echo_test_start(), but the loop runs in a dispatch thread started here. */
@@ -109,6 +181,7 @@ HARNESS_TEST(test_shutdown_flushes_then_closes)
         "after echo_server_shutdown(), expected a client with nothing pending to be closed "
         "at once; it is %s",
         client_status_str(st));
+    client_close(&idle); /* as a client does once it has read EOF */
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=10 %s", idle_port,
              SPEC("reason=shutdown"));
     server_fixture_expect_log(&f, "disconnect", idle_port, expected,
@@ -132,6 +205,7 @@ HARNESS_TEST(test_shutdown_flushes_then_closes)
     ck_assert_msg(st == CLIENT_EOF,
                   "after its last echo during a shutdown, expected c%d to be closed; it is %s",
                   slow.id, client_status_str(st));
+    client_close(&slow);
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=%d reason=shutdown",
              slow_port, FLUSH_BYTES);
     server_fixture_expect_log(&f, "disconnect", slow_port, expected,
@@ -158,6 +232,58 @@ HARNESS_TEST(test_shutdown_flushes_then_closes)
     client_close(&idle);
     client_close(&slow);
     client_close(&stuck);
+    echo_test_stop(&f);
+    harness_pass();
+}
+
+/* A client may still be sending when the shutdown begins. The kernel answers bytes that
+ * reach a closed socket (or a socket closed with unread input) with a reset, and a reset
+ * throws away the echo bytes still queued for the client. A lingering close (EOF to the client,
+ * read and discard until it closes) delivers every echo. */
+HARNESS_TEST(test_shutdown_does_not_reset_a_client_still_sending)
+{
+    struct server_fixture f;
+    struct dispatch_thread d;
+    struct client c;
+    unsigned char data[LINGER_BYTES];
+    char expected[128];
+
+    start_with_dispatch(&f, &d);
+    echo_test_connect_small_window(&f, &c);
+    uint16_t port = client_local_port(&c);
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = echo_test_pattern(i);
+    ck_assert_msg(client_send(&c, data, sizeof data, ECHO_TEST_WAIT_MS) == 0,
+                  "c%d could not send %zu bytes: the server is not reading", c.id, sizeof data);
+    wait_echo_queued_in_kernel(&f, &c, sizeof data);
+    transcript_note("c%d has read nothing; part of its echo waits in the server's socket", c.id);
+
+    shutdown_and_wait(&f);
+    ck_assert_msg(client_send_str(&c, STILL_TALKING, ECHO_TEST_WAIT_MS) == 0,
+                  "after echo_server_shutdown() returned, c%d could not send more: expected "
+                  "the server to accept (and discard) what a client still sends",
+                  c.id);
+    size_t good = echo_test_recv_pattern(&c, sizeof data, ECHO_TEST_WAIT_MS);
+    ck_assert_msg(good == sizeof data,
+                  "c%d sent %zu bytes, then the server was shut down, then c%d sent %zu more "
+                  "bytes; expected the whole echo of the %zu bytes, then EOF; received %zu "
+                  "correct bytes and then %s. Closing a socket that still has unread input, or "
+                  "that receives bytes after it is closed, makes the kernel send a reset, which "
+                  "destroys the echo still queued for the client",
+                  c.id, sizeof data, c.id, strlen(STILL_TALKING), sizeof data, good,
+                  good < sizeof data ? "nothing more: the connection was reset" : "more");
+    enum client_status st = client_wait_close(&c, ECHO_TEST_WAIT_MS);
+    ck_assert_msg(st == CLIENT_EOF,
+                  "after its whole echo during a shutdown, expected c%d to get EOF; it is %s", c.id,
+                  client_status_str(st));
+    client_close(&c); /* as a client does once it has read EOF */
+    snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u bytes=%zu %s", port, sizeof data,
+             SPEC("reason=shutdown"));
+    server_fixture_expect_log(&f, "disconnect", port, expected,
+                              "once the client closes too, the server closes its socket");
+    ck_assert_msg(dispatch_thread_wait(&d, ECHO_TEST_WAIT_MS),
+                  "every client is gone after echo_server_shutdown(), yet "
+                  "event_base_dispatch() did not return");
     echo_test_stop(&f);
     harness_pass();
 }
