@@ -74,6 +74,7 @@ struct chat_client {
     bool dirty;                   /* has output to write before the callback ends */
     bool waiting;                 /* the kernel is full: write_ev will flush */
     bool finishing; /* leaving: reads nothing, gets nothing new, closes once out is written */
+    bool lingering; /* left, all sent, EOF sent: what it still sends is dropped until it closes */
     bool doomed;    /* to be freed by server_settle(); gets no more output */
     bool abort;     /* close with a reset: what the kernel still holds is dropped */
 };
@@ -107,6 +108,7 @@ static void server_grace_cb(evutil_socket_t fd, short what, void *arg);
 static void server_settle_cb(evutil_socket_t fd, short what, void *arg);
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
+static void client_leave(struct chat_client *c);
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
@@ -241,6 +243,45 @@ static void client_finish(struct chat_client *c, const char *reason, const char 
      */
 }
 
+/*
+ * A leaving client has been sent everything: end the connection without a reset. A socket
+ * closed with unread input (or that receives bytes after it is closed) makes the kernel send a
+ * reset, and a reset destroys the last lines still on their way to the client. So the client
+ * gets EOF (shutdown(SHUT_WR)) and leaves the room now; its socket stays open, reading and
+ * dropping, until it closes too or CHAT_CLOSE_GRACE_MS pass (client_discard). This is a
+ * lingering close.
+ */
+static void client_linger(struct chat_client *c)
+{
+    /* TODO(8): disconnects
+     * Read: lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close
+     * Everything queued for a leaving client is written: end it without a reset.
+     * Bytes it still sends would sit unread, and closing a socket with unread input (or one
+     * that receives bytes after it is closed) makes the kernel send a reset that destroys the
+     * last lines still on their way. So unless it already sent its EOF (then nothing more can
+     * arrive: it can go at once), tell it nothing more is coming, let it leave the room now
+     * (client_leave: the others should not wait to see it go), and keep reading, with
+     * CHAT_CLOSE_GRACE_MS as the read event's deadline, until it closes too (client_discard).
+     * If any of that fails, it goes at once (client_doom). Lecture 03, "Disconnects", shows
+     * this lingering close.
+     */
+    client_doom(c);
+}
+
+/* A lingering client's read event fired: drop what arrived, and let it go once it closes. */
+static void client_discard(struct chat_client *c, short what)
+{
+    char buf[CHAT_INPUT_MAX];
+
+    /* TODO(8): disconnects
+     * Read: lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close
+     * Read what the lingering client sent and drop it. When it closes (EOF), a
+     * read fails, or the deadline passes (EV_TIMEOUT in `what`), it goes (client_doom): its
+     * reason for the log is already set.
+     */
+    client_doom(c);
+}
+
 /* Writes what the kernel will take. The rest waits for write_ev. */
 static void client_flush(struct chat_client *c)
 {
@@ -261,7 +302,7 @@ static void client_flush(struct chat_client *c)
             c->waiting = false;
         }
         if (c->finishing)
-            client_doom(c);
+            client_linger(c);
     } else if (!c->waiting) {
         struct timeval grace = ms_to_timeval(CHAT_CLOSE_GRACE_MS);
         event_add(c->write_ev, c->finishing ? &grace : NULL);
@@ -317,17 +358,30 @@ static void client_release(struct chat_client *c)
     free(c);
 }
 
-/* Logs the disconnect, takes c out of the room (telling the others), closes and frees it. */
+/* Logs the disconnect and takes c out of the room, telling the others. Its socket may stay open
+ * a little longer (client_linger); c->member is NULL from here on. */
+static void client_leave(struct chat_client *c)
+{
+    struct chat_server *srv = c->server;
+
+    /* TODO(8): disconnects
+     * Read: lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close
+     * c leaves the chat. Log "disconnect <addr> nick=<nick> reason=<reason>";
+     * take it out of the room and deliver what the room says, so the others get
+     * "* <nick> left"; the room frees the member, so forget it (c->member = NULL).
+     */
+}
+
+/* Takes c out of the room (unless it left already), closes and frees it. */
 static void client_free(struct chat_client *c)
 {
     struct chat_server *srv = c->server;
 
     /* TODO(8): disconnects
      * Read: lectures/03-tcp-networking/README.md#disconnects-eof-reset-half-close
-     * The last of a client. Log "disconnect <addr> nick=<nick> reason=<reason>";
-     * take it out of the room and deliver what the room says, so the others get
-     * "* <nick> left"; unlink it from srv->clients (a doubly linked list) and count it out of
-     * srv->nclients; then client_release() closes and frees it.
+     * The last of a client. Unless it has left the room already (a lingering
+     * client did), it leaves now (client_leave); unlink it from srv->clients (a doubly linked
+     * list) and count it out of srv->nclients; then client_release() closes and frees it.
      */
     if (srv->shutting_down && srv->clients == NULL)
         event_del(srv->grace_ev); /* nothing left on the base: dispatch returns */
@@ -423,6 +477,11 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
     struct chat_server *srv = c->server; /* c may be freed by server_settle() */
     (void)fd;
 
+    if (c->lingering) {
+        client_discard(c, what);
+        server_settle(srv);
+        return;
+    }
     /* TODO(10): clients that stall
      * Read: lectures/03-tcp-networking/README.md#buffering-and-backpressure
      * The read event's timeout is the idle timeout: EV_TIMEOUT in `what` means c

@@ -3,6 +3,7 @@
  */
 #include "echo_test.h"
 
+#include "peer_socket.h"
 #include "transcript.h"
 
 #include <arpa/inet.h>
@@ -69,21 +70,13 @@ int echo_test_server_socket(struct server_fixture *f, const struct client *c)
     uint16_t port = client_local_port(c);
     char expected[64];
 
-    /* Once the server has logged the connection, its socket exists: find it by its two ports. */
+    /* Once the server has logged the connection, its socket exists. */
     snprintf(expected, sizeof expected, "connect 127.0.0.1:%u", port);
     server_fixture_expect_log(f, "connect", port, expected,
                               "every accepted client is logged as \"connect PEER\"");
-    for (int fd = 0; fd < FD_SETSIZE; fd++) {
-        struct sockaddr_in local, peer;
-        socklen_t llen = sizeof local, plen = sizeof peer;
-        if (fd == c->fd || getsockname(fd, (struct sockaddr *)&local, &llen) != 0 ||
-            local.sin_family != AF_INET || ntohs(local.sin_port) != f->port ||
-            getpeername(fd, (struct sockaddr *)&peer, &plen) != 0 || ntohs(peer.sin_port) != port)
-            continue;
-        return fd;
-    }
-    ck_abort_msg("test setup failed: cannot find the server's socket for c%d", c->id);
-    return -1;
+    int fd = peer_socket_find(f->port, c);
+    ck_assert_msg(fd >= 0, "test setup failed: cannot find the server's socket for c%d", c->id);
+    return fd;
 }
 
 void echo_test_connect_small_window(struct server_fixture *f, struct client *c)

@@ -9,6 +9,7 @@
 #include "echo_test.h"
 
 #include "dispatch_thread.h"
+#include "peer_socket.h"
 #include "server_process.h"
 #include "transcript.h"
 
@@ -20,7 +21,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <semaphore.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -86,13 +86,6 @@ static void shutdown_and_wait(struct server_fixture *f)
     sem_destroy(&sd.done);
 }
 
-/* Bytes that arrived at fd and wait unread there. */
-static int unread_bytes(int fd)
-{
-    int n = 0;
-    return ioctl(fd, FIONREAD, &n) == 0 ? n : -1;
-}
-
 /* Waits until the server has read all `len` bytes from c and written every echo byte to its
  * socket: the client holds what its small window let through, and the server's socket holds
  * the rest, queued for the client. */
@@ -100,17 +93,15 @@ static void wait_echo_queued_in_kernel(struct server_fixture *f, struct client *
 {
     int srv = echo_test_server_socket(f, c);
     int64_t deadline = client_now_ms() + ECHO_TEST_WAIT_MS;
-    int here = 0, queued = 0;
+    int here, queued;
 
     for (;;) {
-        here = unread_bytes(c->fd);
-#if defined(__linux__) && defined(TIOCOUTQ)
-        if (ioctl(srv, TIOCOUTQ, &queued) != 0) /* the server's bytes not yet taken by c */
-            queued = -1;
-#else
-        queued = (int)len - here; /* no way to look: assume the kernel holds the rest */
-#endif
-        if (unread_bytes(srv) == 0 && here >= 0 && queued >= 0 && (size_t)(here + queued) == len)
+        here = peer_socket_unread(c->fd);
+        queued = peer_socket_unsent(srv);
+        if (queued < 0 && here >= 0)
+            queued = (int)len - here; /* the system cannot say: assume the server holds the rest */
+        if (peer_socket_unread(srv) == 0 && here >= 0 && queued >= 0 &&
+            (size_t)(here + queued) == len)
             return;
         ck_assert_msg(client_now_ms() < deadline,
                       "c%d sent %zu bytes and read none; expected them all read and echoed by "

@@ -204,7 +204,7 @@ HARNESS_TEST(test_quit_says_bye_and_closes)
     chat_test_expect_line(&c[0], "* bye", "c1 sent \"/quit\\n\"", "cmd_quit");
     chat_test_expect_close(&c[0], "c1 sent \"/quit\\n\" and got \"* bye\"",
                            "server_deliver: when the outbox says quit, client_finish the sender");
-    chat_test_expect_line(&c[1], "* guest1 left", "c1 quit", "client_free");
+    chat_test_expect_line(&c[1], "* guest1 left", "c1 quit", "client_leave");
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=quit", port);
     server_fixture_expect_log(&f, "disconnect", port, expected, "client_finish's reason");
     client_close(&c[0]);

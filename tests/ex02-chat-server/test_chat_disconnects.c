@@ -22,9 +22,9 @@ HARNESS_TEST(test_leave_is_announced_on_eof)
     uint16_t port = client_local_port(&c[0]);
     client_close(&c[0]);
     chat_test_expect_line(&c[1], "* guest1 left", "c1 (guest1) closed its connection",
-                          "client_read: a read of 0 bytes is EOF; client_free tells the others");
+                          "client_read: a read of 0 bytes is EOF; client_leave tells the others");
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=eof", port);
-    server_fixture_expect_log(&f, "disconnect", port, expected, "client_free's log line");
+    server_fixture_expect_log(&f, "disconnect", port, expected, "client_leave's log line");
     client_close(&c[1]);
     chat_test_stop(&f);
     harness_pass();
@@ -70,7 +70,7 @@ HARNESS_TEST(test_half_closed_client_still_gets_answers)
                            "client_read: after EOF, client_finish");
     chat_test_expect_line(&c[1], "guest1: last words", "c1 sent \"last words\\n\" and half-closed",
                           "client_read: lines before the EOF still count");
-    chat_test_expect_line(&c[1], "* guest1 left", "c1 half-closed and was closed", "client_free");
+    chat_test_expect_line(&c[1], "* guest1 left", "c1 half-closed and was closed", "client_leave");
     client_close(&c[0]);
     client_close(&c[1]);
     chat_test_stop(&f);

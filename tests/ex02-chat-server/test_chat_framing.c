@@ -6,13 +6,15 @@
  */
 #include "chat_test.h"
 
+#include "peer_socket.h"
 #include "transcript.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MANY_LINES 300 /* several times CHAT_LINES_PER_WAKEUP, in one write */
+#define MANY_LINES 300     /* several times CHAT_LINES_PER_WAKEUP, in one write */
+#define FILL_LINES_MAX 256 /* lines of about 1 KB that surely fill a slow reader's window */
 
 HARNESS_TEST(test_line_split_across_many_writes)
 {
@@ -97,10 +99,10 @@ static void expect_too_long(struct server_fixture *f, struct client *c, const ch
                           "or not the LF has arrived");
     chat_test_expect_close(&c[0], what, "client_finish: close once \"! line too long\" is written");
     chat_test_expect_line(&c[1], "* guest1 left", what,
-                          "client_free: the room's \"left\" notice goes to the others");
+                          "client_leave: the room's \"left\" notice goes to the others");
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=line-too-long",
              port);
-    server_fixture_expect_log(f, "disconnect", port, expected, "client_free's log line");
+    server_fixture_expect_log(f, "disconnect", port, expected, "client_leave's log line");
 }
 
 HARNESS_TEST(test_long_line_is_refused_and_disconnected)
@@ -134,6 +136,63 @@ HARNESS_TEST(test_long_line_without_newline_is_refused)
     expect_too_long(&f, c, line, "c1 sent 3071 bytes with no LF at all");
     client_close(&c[0]);
     client_close(&c[1]);
+    chat_test_stop(&f);
+    harness_pass();
+}
+
+/* A client refused for a long line may still be sending (the rest of that line, say). The
+ * kernel answers bytes that reach a socket closed with unread input, or already closed, with a
+ * reset, and a reset destroys what is still queued for the client: its last lines and the
+ * "! line too long" that says why. A lingering close delivers them. */
+HARNESS_TEST(test_refused_client_still_sending_gets_its_last_lines)
+{
+    struct server_fixture f;
+    struct client c[3];
+    char line[CHAT_LINE_MAX + 2], expected[128];
+    int lines = 0, srv_fd, unsent = 0;
+
+    chat_test_start(&f, NULL);
+    chat_test_join_all(f.port, c, 3);
+    uint16_t port = client_local_port(&c[0]);
+    ck_assert_msg((srv_fd = peer_socket_find(f.port, &c[0])) >= 0,
+                  "test setup failed: cannot find the server's socket for c1");
+    chat_test_stop_reading(&c[0]);
+    /* c2 talks, one line at a time, until c1's window is full and a part of what the server
+     * wrote to c1 waits in the server's socket (c3 reading each line means it was handled). */
+    while ((unsent = peer_socket_unsent(srv_fd)) == 0 && lines < FILL_LINES_MAX)
+        chat_test_flood(&c[1], "guest2", &c[2], lines++, 1);
+    if (unsent < 0) { /* the system cannot say: send what surely overfills a small window */
+        chat_test_flood(&c[1], "guest2", &c[2], lines, FILL_LINES_MAX - lines);
+        lines = FILL_LINES_MAX;
+    }
+    ck_assert_msg(lines < FILL_LINES_MAX || unsent < 0,
+                  "c1 read nothing while c2 sent %d lines of %d bytes, and none is queued in the "
+                  "server's socket for c1: is the server still writing to c1?",
+                  lines, CHAT_TEST_FLOOD_TEXT + 8);
+    transcript_note("c1 has read nothing; %d bytes for it wait in the server's socket", unsent);
+
+    memset(line, 'y', CHAT_LINE_MAX + 1);
+    line[CHAT_LINE_MAX + 1] = '\0';
+    chat_test_send(&c[0], line); /* too long already, no LF needed */
+    snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=line-too-long",
+             port);
+    server_fixture_expect_log(&f, "disconnect", port, expected, "client_leave's log line");
+    chat_test_send(&c[0], "and one more thing\n"); /* the client is still sending */
+
+    chat_test_resume_reading(&c[0]);
+    char after[160];
+    snprintf(after, sizeof after,
+             "c1 read nothing while c2 sent %d lines; then c1 sent a line of 1025 bytes, was "
+             "refused, and sent \"and one more thing\\n\"",
+             lines);
+    chat_test_expect_flood(&c[0], "guest2", 0, lines, after);
+    chat_test_expect_line(&c[0], "! line too long", after,
+                          "client_linger: closing a socket that has unread input, or that gets "
+                          "bytes after the close, sends a reset, which destroys the lines still "
+                          "on their way");
+    chat_test_expect_close(&c[0], after, "client_linger and client_discard");
+    for (int i = 0; i < 3; i++)
+        client_close(&c[i]);
     chat_test_stop(&f);
     harness_pass();
 }

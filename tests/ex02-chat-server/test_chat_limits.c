@@ -92,7 +92,7 @@ HARNESS_TEST(test_slow_reader_is_dropped_without_stalling_others)
     server_fixture_expect_log(&f, "disconnect", slow_port, expected, "client_send's drop");
     chat_test_expect_close(&c[0], after, "the slow reader must be closed");
     if (!left_seen)
-        chat_test_expect_line(&c[1], "* guest1 left", after, "client_free");
+        chat_test_expect_line(&c[1], "* guest1 left", after, "client_leave");
     chat_test_send(&c[2], "anyone left?\n");
     chat_test_expect_line(&c[1], "guest3: anyone left?", "the slow reader was dropped",
                           "the room goes on");
@@ -199,7 +199,7 @@ HARNESS_TEST(test_idle_client_is_disconnected)
     snprintf(expected, sizeof expected, "disconnect 127.0.0.1:%u nick=guest1 reason=idle-timeout",
              port);
     server_fixture_expect_log(&f, "disconnect", port, expected, "client_read_cb");
-    chat_test_expect_line(&c[1], "* guest1 left", "c1 timed out", "client_free");
+    chat_test_expect_line(&c[1], "* guest1 left", "c1 timed out", "client_leave");
     chat_test_expect_line(&c[1], "! idle timeout", "c2 also sent nothing for 300 ms",
                           "client_read_cb");
     client_close(&c[0]);
