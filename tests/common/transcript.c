@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TRANSCRIPT_SHOWN_BYTES 160 /* bytes of each record shown; the rest is summarised */
+#define TRANSCRIPT_SHOWN_BYTES 160 /* bytes of each record shown (transcript.h says so) */
 #define TRANSCRIPT_LINE_MAX 1024
 #define TRANSCRIPT_TIME_MAX 32 /* "  12345.6 ms  " */
 

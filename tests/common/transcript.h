@@ -11,16 +11,17 @@
  *        0.4 ms  # free text (what the test is doing)
  *        1.2 ms  > c1 "GET / HTTP/1.1\r\n..."      bytes client 1 sent
  *        1.9 ms  < c1 "hello\n"                    bytes client 1 received
- * A record shows at most TRANSCRIPT_SHOWN_BYTES bytes of a send or a receive.
+ * A record shows at most 160 bytes of a send or a receive; the rest is summarised.
  *
- * When HARNESS_REPLAY names a file as well, the same run is kept there for replaying: every byte
- * each client sent, exactly, in its send() calls, with the connects and closes, one record a
- * line (times in milliseconds, bytes escaped like transcript_escape without a cut):
- *     1.2 connect c1 40123
- *     1.3 send c1 "hello\n"
- *     1.9 shutdown c1 | reset c1 | close c1
+ * When HARNESS_REPLAY names a file as well, the same run is kept there for a replay (the
+ * grader's --replay): every byte each client sent, exactly, in its send() calls, with the
+ * connects and closes, one record a line, times in milliseconds, bytes escaped as by
+ * transcript_escape() without a cut:
+ *     1.2 connect c1 40123                    c1 connected to the server on port 40123
+ *     1.3 send c1 "hello\n"                   one send() call
+ *     1.9 shutdown c1 (or reset c1, close c1)
  *     0.1 program "echo-server --port 0"      the test started the command-line program
- *     9.9 cut 4194304                           the test sent more; the rest is not kept
+ *     9.9 cut 4194304                         the test sent more; the rest is not kept
  */
 #ifndef TRANSCRIPT_H
 #define TRANSCRIPT_H
