@@ -24,12 +24,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REPLAY_LINE_MAX 256     /* header lines */
 #define REPLAY_COLUMN 40        /* characters of one answer's column */
 #define REPLAY_CLIENTS_SHOWN 12 /* clients shown in detail; the rest are counted */
 #define REPLAY_OUTPUT_LINES 8   /* lines of a program's own output shown */
 #define REPLAY_CONNECT_MS 2000
 #define REPLAY_SEND_MS 5000 /* for the server to take one chunk */
+
+/* Linux's MSG_NOSIGNAL; elsewhere SIGPIPE is ignored while a replay runs (replay_run). */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
 
 enum replay_kind { EV_CONNECT, EV_SEND, EV_SHUTDOWN, EV_RESET, EV_CLOSE };
 
@@ -410,9 +414,11 @@ static int connect_to(unsigned port)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
+    fcntl(fd, F_SETFD, FD_CLOEXEC); /* the next program started must not inherit it */
+    fcntl(fd, F_SETFL, O_NONBLOCK);
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 && errno != EINPROGRESS) {
         close(fd);
         return -1;
@@ -467,6 +473,7 @@ static pid_t start_program(const char *path, const char *dir, int *out_fd)
     }
     setpgid(pid, pid);
     close(fds[1]);
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
     fcntl(fds[0], F_SETFL, O_NONBLOCK);
     *out_fd = fds[0];
     return pid;
@@ -801,7 +808,8 @@ static int show_client(const struct replay_file *rf, int slot, const struct repl
             continue;
         }
         const char *r = i < nr ? right[i] : "";
-        int row_differs = (i < nl) != (i < nr) || strcmp(l, r) != 0;
+        int dates = strncmp(l, "Date: ", 6) == 0 && strncmp(r, "Date: ", 6) == 0;
+        int row_differs = differ && !dates && ((i < nl) != (i < nr) || strcmp(l, r) != 0);
         printf("  %c %-*s  %s\n", row_differs ? '*' : ' ', REPLAY_COLUMN + 2, l, r);
     }
     if (rows > REPLAY_ROWS_MAX)
@@ -899,10 +907,13 @@ int replay_run(const struct course *c, const char *path, int fast)
     if (mine == NULL || ref == NULL)
         util_oom();
 
-    struct sigaction sa = {.sa_handler = replay_interrupt_cb}, old_int, old_term;
+    struct sigaction sa = {.sa_handler = replay_interrupt_cb}, old_int, old_term, old_pipe;
+    struct sigaction ignore = {.sa_handler = SIG_IGN};
     sigemptyset(&sa.sa_mask);
+    sigemptyset(&ignore.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGPIPE, &ignore, &old_pipe); /* a send to a server that closed: EPIPE instead */
 
     double recorded = rf.nev > 0 ? rf.ev[rf.nev - 1].ms - rf.ev[0].ms : 0;
     printf("Replay of %s %s\n  from %s\n", ex->id, rf.test, path);
@@ -1001,5 +1012,6 @@ int replay_run(const struct course *c, const char *path, int fast)
     replay_file_free(&rf);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGPIPE, &old_pipe, NULL);
     return replay_interrupted ? 2 : status;
 }
