@@ -71,7 +71,9 @@ static char *test_output(const struct exercise_result *er, const struct test_res
     if (out == NULL)
         util_oom();
     snprintf(out, len, "%s%s%s", msg,
-             *transcript != '\0' ? "\n\nWhat the test sent (>) and received (<):\n" : "",
+             *transcript != '\0'
+                 ? "\n\nWhat the test sent (>) and received (<), in ms since it started:\n"
+                 : "",
              transcript);
     return out;
 }

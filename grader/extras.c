@@ -8,6 +8,7 @@
 #include "edition.h"
 #include "export.h"
 #include "learner.h"
+#include "replay.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@ const char extras_usage[] =
     "  --diff            your files beside the reference's (diff -u), for a passing exercise\n"
     "  --repeat N        run each selected test N times and name the flaky ones\n"
     "  --valgrind        run the tests under valgrind memcheck (instead of ASan)\n"
+    "  --replay FILE     send what a failing test sent (.grade/replay/EX/TEST.replay) to\n"
+    "                    your program and the reference's, and show both answers\n"
     "  --student-edition DIR  instructors: write the course without solutions/ into DIR, as a\n"
     "                    new git repository (a GitHub Classroom template)\n"
     "  --submissions DIR instructors: grade every submission (folder) in DIR, in parallel;\n"
@@ -55,7 +58,7 @@ int extras_parse(struct extras *x, int argc, char **argv, int *argi)
     int takes_value = strcmp(a, "--student-edition") == 0 || strcmp(a, "--submissions") == 0 ||
                       strcmp(a, "--out") == 0 || strcmp(a, "-j") == 0 ||
                       strcmp(a, "--gradescope-bundle") == 0 || strcmp(a, "--repeat") == 0 ||
-                      strcmp(a, "--report") == 0;
+                      strcmp(a, "--report") == 0 || strcmp(a, "--replay") == 0;
     if (!takes_value)
         return 0;
     if (v == NULL || (strcmp(a, "--report") == 0 && *argi + 2 >= argc)) {
@@ -71,6 +74,8 @@ int extras_parse(struct extras *x, int argc, char **argv, int *argi)
         x->out_dir = v;
     else if (strcmp(a, "--gradescope-bundle") == 0)
         x->bundle_path = v;
+    else if (strcmp(a, "--replay") == 0)
+        x->replay_path = v;
     else if (strcmp(a, "-j") == 0)
         return parse_count(a, v, &x->jobs);
     else if (strcmp(a, "--repeat") == 0)
@@ -132,6 +137,12 @@ int extras_command(const struct extras *x, const struct course *c, char **pos, i
     if (x->bundle_path != NULL) {
         const struct course_exercise *only = named(c, pos, npos, &bad);
         *status = bad || npos > 1 ? 2 : bundle_write(x->bundle_path, only);
+        return 1;
+    }
+    if (x->replay_path != NULL) {
+        *status = npos > 0 ? 2 : replay_run(c, x->replay_path, fast);
+        if (npos > 0)
+            fprintf(stderr, "grade: --replay FILE takes no exercise or test\n");
         return 1;
     }
     if (x->watch) {

@@ -12,6 +12,7 @@
  *   --diff [EXERCISE]            your files beside the reference's (learner.h)
  *   --valgrind                   run the tests under valgrind memcheck
  *   --repeat N                   run each test N times and report the flaky ones
+ *   --replay FILE                play a failing test's clients again (replay.h)
  */
 #ifndef EXTRAS_H
 #define EXTRAS_H
@@ -32,8 +33,9 @@ struct extras {
     size_t nreports;
     const char *bundle_path;
     int watch, diff, valgrind;
-    unsigned repeat; /* 0 or 1: once */
-    int argc;        /* the whole command line, for --watch (set by extras_parse) */
+    unsigned repeat;         /* 0 or 1: once */
+    const char *replay_path; /* --replay FILE */
+    int argc;                /* the whole command line, for --watch (set by extras_parse) */
     char **argv;
 };
 

@@ -3,6 +3,7 @@
  */
 #include "grade.h"
 
+#include "failure.h"
 #include "learner.h"
 #include "util.h"
 
@@ -59,8 +60,10 @@ int grade_exercise(const struct runner *r, const struct course_exercise *ex, con
         } else {
             learner_run_test(r, tree, ex, t->name, r->repeat, tr);
             tr->hidden = t->hidden;
-            if (out != NULL)
+            if (out != NULL) {
                 report_test_line(out, st, tr);
+                failure_files(r, ex, tree, tr, out); /* its picture and replay, or none */
+            }
         }
         if (tr->verdict == VERDICT_PASS) {
             res->passed++;

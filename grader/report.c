@@ -227,7 +227,7 @@ void report_failure(FILE *out, const struct report_style *st, const struct cours
         fprintf(out, "    %s\n", advice);
 
     if (res->transcript != NULL && *res->transcript != '\0') {
-        fprintf(out, "  What the test sent (>) and received (<):\n");
+        fprintf(out, "  What the test sent (>) and received (<), in ms since it started:\n");
         print_indented(out, res->transcript, "    ", st->verbose ? 0 : TRANSCRIPT_LINES);
     }
     if ((res->verdict == VERDICT_SANITIZER || res->verdict == VERDICT_ERROR || st->verbose) &&

@@ -234,8 +234,8 @@ static void classify(const struct runner *r, const char *tap, const struct proc_
 void runner_run_test(const struct runner *r, const char *tree, const struct course_exercise *ex,
                      const char *test, struct test_result *res)
 {
-    char path[1024], tap[1024], transcript[1024];
-    char env_case[512], env_tap[1100], env_transcript[1100];
+    char path[1024], tap[1024], transcript[1024], replay[1024];
+    char env_case[512], env_tap[1100], env_transcript[1100], env_replay[1100];
     struct proc_result proc;
 
     memset(res, 0, sizeof *res);
@@ -243,14 +243,18 @@ void runner_run_test(const struct runner *r, const char *tree, const struct cour
     abs_suite(r, tree, ex, path, sizeof path);
     snprintf(tap, sizeof tap, "%s/%s.%s.tap", r->tmp_dir, ex->id, test);
     snprintf(transcript, sizeof transcript, "%s/%s.%s.transcript", r->tmp_dir, ex->id, test);
+    runner_replay_path(r, ex, test, replay, sizeof replay);
     unlink(tap);
     unlink(transcript);
+    unlink(replay);
     snprintf(env_case, sizeof env_case, "CK_RUN_CASE=%s", test);
     snprintf(env_tap, sizeof env_tap, "CK_TAP_LOG_FILE_NAME=%s", tap);
     snprintf(env_transcript, sizeof env_transcript, "HARNESS_TRANSCRIPT=%s", transcript);
+    snprintf(env_replay, sizeof env_replay, "HARNESS_REPLAY=%s", replay);
     /* Sanitized builds get the same settings as meson's "asan" test setup, and more time. */
     char *env[] = {env_case, env_tap, env_transcript, "CK_FORK=yes", "CK_VERBOSITY=silent",
-                   NULL,     NULL,    NULL,           NULL,          NULL};
+                   NULL,     NULL,    NULL,           NULL,          NULL,
+                   NULL};
     if (r->sanitized) {
         env[5] = util_sanitizer_env[0];
         env[6] = util_sanitizer_env[1];
@@ -279,6 +283,7 @@ void runner_run_test(const struct runner *r, const char *tree, const struct cour
     snprintf(scratch, sizeof scratch, "%s/%s.%s.d", r->tmp_dir, ex->id, test);
     snprintf(env_tmpdir, sizeof env_tmpdir, "TMPDIR=%s", scratch);
     env[r->sanitized ? 8 : (r->valgrind ? 6 : 5)] = env_tmpdir;
+    env[r->sanitized ? 9 : (r->valgrind ? 7 : 6)] = env_replay;
     mkdir(scratch, 0700);
 
     /* A student's code is untrusted: bounded CPU time, processes, memory and file size, and no
@@ -327,6 +332,12 @@ void runner_run_test(const struct runner *r, const char *tree, const struct cour
     res->output = proc.output; /* keep: sanitizer reports and prints live there */
     proc.output = NULL;
     proc_result_free(&proc);
+}
+
+void runner_replay_path(const struct runner *r, const struct course_exercise *ex, const char *test,
+                        char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%s/%s.%s.replay", r->tmp_dir, ex->id, test);
 }
 
 void runner_result_free(struct test_result *res)

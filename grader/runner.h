@@ -61,6 +61,11 @@ void runner_run_test(const struct runner *r, const char *tree, const struct cour
 
 void runner_result_free(struct test_result *res);
 
+/* Where the last run of `test` kept what its clients sent (HARNESS_REPLAY, transcript.h); the
+ * file is missing when the test sent nothing. */
+void runner_replay_path(const struct runner *r, const struct course_exercise *ex, const char *test,
+                        char *out, size_t outsz);
+
 /* The suite's path inside the build directory, e.g. "tests/ex01-echo-server-exercises". */
 void runner_suite_path(const char *tree, const struct course_exercise *ex, char *out, size_t outsz);
 

@@ -78,6 +78,9 @@ void run_demos(struct checks *k, const struct course *c, const char *build_dir, 
 void check_fixture(struct checks *k, const struct course *c, const struct course_fixture *f);
 void check_grader_cli(struct checks *k, const struct course *c);
 
+/* verify_failure.c: a failing test's picture and replay */
+void check_failure_files(struct checks *k, const struct course *c);
+
 /* verify_platforms.c: report formats, student edition, batch grading, Gradescope bundle */
 void check_platforms(struct checks *k, const struct course *c);
 /* verify_reliability.c: leftovers of the fixtures, fuzzing, valgrind memcheck and helgrind. */

@@ -11,6 +11,7 @@
 #include "export.h"
 #include "grade.h"
 #include "proc.h"
+#include "replay.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -162,17 +163,23 @@ static void check_edition(struct checks *k, const struct course *hidden_course,
              "./grader/grade --fast hint %s >hint.log 2>&1; echo $? >st4; "
              "cp %s/solutions/%s/*.c %s/solutions/%s/*.h exercises/%s/ && "
              "./grader/grade --fast --json solution.json %s %s %s %s >sol-grade.log 2>&1; "
-             "echo $? >st5; ./grader/grade --diff %s >diff.log 2>&1; echo $? >st6",
+             "echo $? >st5; ./grader/grade --diff %s >diff.log 2>&1; echo $? >st6; "
+             "printf 'exercise %s\\ntest by_hand\\ntree exercises\\nbuild build\\n"
+             "1.0 connect c1 1\\n2.0 send c1 \"hello\\\\n\"\\n' >by-hand.replay; "
+             "./grader/grade --fast --replay by-hand.replay >replay.log 2>&1; echo $? >st7",
              ex->id, ex->data.tests[0].name, ex->data.tests[2].name, ex->id, k->root, ex->dir,
              k->root, ex->dir, ex->dir, ex->id, ex->data.tests[0].name, ex->data.tests[1].name,
-             ex->data.tests[2].name, ex->id);
+             ex->data.tests[2].name, ex->id, ex->id);
     shell(script, dir, NULL, 1200, NULL);
-    const char *want[] = {"1", "2", "2", "0", "0", "2"};
-    const char *what[] = {
-        "the starter fails (exit 1)",        "--solutions says it needs solutions/",
-        "--verify says it needs solutions/", "hint shows a hint",
-        "a solution copied in passes",       "--diff says it needs solutions/"};
-    for (int i = 0; i < 6; i++) {
+    const char *want[] = {"1", "2", "2", "0", "0", "2", "0"};
+    const char *what[] = {"the starter fails (exit 1)",
+                          "--solutions says it needs solutions/",
+                          "--verify says it needs solutions/",
+                          "hint shows a hint",
+                          "a solution copied in passes",
+                          "--diff says it needs solutions/",
+                          "--replay plays against the student's program alone"};
+    for (int i = 0; i < 7; i++) {
         char p[400];
         snprintf(p, sizeof p, "%s/st%d", dir, i + 1);
         char *got = util_read_file(p);
@@ -185,6 +192,12 @@ static void check_edition(struct checks *k, const struct course *hidden_course,
     snprintf(p, sizeof p, "%s/sol.log", dir);
     if (!file_has(p, "needs the reference solutions"))
         add_detail(detail, sizeof detail, "--solutions did not say why it stopped\n");
+    snprintf(p, sizeof p, "%s/replay.log", dir);
+    if (!file_has(p, REPLAY_NO_REFERENCE) || !file_has(p, "your program got") ||
+        file_has(p, "the reference got"))
+        add_detail(detail, sizeof detail,
+                   "--replay did not say in one line that the reference is not included, or "
+                   "showed no answer\n");
     snprintf(p, sizeof p, "%s/.grade/progress.json", dir);
     if (!file_has(p, "\"next\"") || !file_has(p, "\"done\""))
         add_detail(detail, sizeof detail, "no progress recorded in .grade/progress.json\n");
@@ -213,7 +226,7 @@ static void check_edition(struct checks *k, const struct course *hidden_course,
     check(k, detail[0] == '\0', detail,
           "the student edition configures without solutions/: %s's starter fails cleanly, "
           "--solutions/--verify/--diff stop with one line, hint works, progress is recorded, the "
-          "solution passes",
+          "solution passes, --replay says the reference is not included",
           ex->id);
 
     /* The workflow's grading step, run here as GitHub would (packages already installed). */

@@ -227,6 +227,7 @@ static void run_one(const char *name, const TTest *test, const char *transcript)
     TCase *tc = tcase_create(name);
     tcase_set_timeout(tc, TOUR_TEST_TIMEOUT_S);
     tcase_add_exit_test(tc, test, HARNESS_PASS_EXIT);
+    tcase_add_checked_fixture(tc, transcript_start, NULL); /* the records' time 0 */
     suite_add_tcase(suite, tc);
     SRunner *runner = srunner_create(suite);
     srunner_set_fork_status(runner, CK_FORK);

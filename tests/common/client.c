@@ -98,6 +98,7 @@ int client_connect(struct client *c, uint16_t port)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->fd = fd;
     transcript_note("c%d: connected to 127.0.0.1:%u", c->id, port);
+    transcript_event(TRANSCRIPT_CONNECT, c->id, port);
     return 0;
 }
 
@@ -255,6 +256,7 @@ void client_shutdown_write(struct client *c)
 {
     if (c->fd >= 0) {
         transcript_note("c%d: shut down its write side (half-close)", c->id);
+        transcript_event(TRANSCRIPT_SHUTDOWN, c->id, 0);
         shutdown(c->fd, SHUT_WR);
     }
 }
@@ -265,6 +267,7 @@ void client_reset(struct client *c)
         struct linger lg = {.l_onoff = 1, .l_linger = 0};
         setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
         transcript_note("c%d: closed with a reset (RST)", c->id);
+        transcript_event(TRANSCRIPT_RESET, c->id, 0);
         close(c->fd);
         c->fd = -1;
     }
@@ -274,6 +277,7 @@ void client_close(struct client *c)
 {
     if (c->fd >= 0) {
         transcript_note("c%d: closed", c->id);
+        transcript_event(TRANSCRIPT_CLOSE, c->id, 0);
         close(c->fd);
         c->fd = -1;
     }

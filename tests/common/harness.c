@@ -5,6 +5,7 @@
 #include "harness.h"
 
 #include "suite_data.h"
+#include "transcript.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -114,6 +115,7 @@ int harness_main(const char *suite_name, const char *data_path, int argc, char *
             continue;
         TCase *tc = tcase_create(t->name);
         tcase_set_timeout(tc, t->timeout_s);
+        tcase_add_checked_fixture(tc, transcript_start, NULL); /* the records' time 0 */
         tcase_add_exit_test(tc, find_registered(t->name), HARNESS_PASS_EXIT);
         suite_add_tcase(suite, tc);
     }

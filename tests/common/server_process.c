@@ -102,6 +102,7 @@ static int spawn(struct server_process *sp, const char *path, char *const argv[]
         strncat(line, " ", sizeof line - strlen(line) - 1);
     }
     transcript_note("started: %s", line);
+    transcript_program(line);
     return 0;
 }
 
