@@ -19,10 +19,10 @@
 
 #define FAILURE_DIR ".grade" /* under the repository root */
 
-/* After one test of `ex` ran: writes (or, for a pass, removes) its files and prints, under the
- * test's line in `out`, where they are. */
+/* After one test of `ex` ran: writes (or, for a pass, removes) its files. The first failure's
+ * report (report.c) names them. */
 void failure_files(const struct runner *r, const struct course_exercise *ex, const char *tree,
-                   const struct test_result *res, FILE *out);
+                   const struct test_result *res);
 
 /* The picture's and the replay's paths of a test, from the repository root; `ext` is "html",
  * "replay" or "sh". */

@@ -62,7 +62,7 @@ int grade_exercise(const struct runner *r, const struct course_exercise *ex, con
             tr->hidden = t->hidden;
             if (out != NULL) {
                 report_test_line(out, st, tr);
-                failure_files(r, ex, tree, tr, out); /* its picture and replay, or none */
+                failure_files(r, ex, tree, tr); /* its picture and replay, or none */
             }
         }
         if (tr->verdict == VERDICT_PASS) {

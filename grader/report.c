@@ -4,6 +4,8 @@
  */
 #include "report.h"
 
+#include "failure.h"
+
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +250,18 @@ void report_failure(FILE *out, const struct report_style *st, const struct cours
     fprintf(out, "  Run just this test:\n    ./grader/grade %s %s\n", ex->id, res->name);
     if (res->verdict == VERDICT_CRASH || res->verdict == VERDICT_TIMEOUT)
         fprintf(out, "    CK_FORK=no gdb --args ./%s/%s %s\n", build_dir, suite, res->name);
+    /* failure.c wrote these (the grader runs from the repository root); say where they are. */
+    char html[1024], sh[1024];
+    failure_path(tree, ex->id, res->name, "html", html, sizeof html);
+    failure_path(tree, ex->id, res->name, "sh", sh, sizeof sh);
+    if (access(html, R_OK) == 0)
+        fprintf(out, "  See it drawn (open in a browser; every failing test has one):\n    %s\n",
+                html);
+    if (access(sh, X_OK) == 0)
+        fprintf(out,
+                "  Replay its bytes against your program and the reference, side by side:\n"
+                "    ./%s\n",
+                sh);
     if (t == NULL || todo == NULL)
         return;
     fprintf(out, "  Hint:\n");
