@@ -237,15 +237,17 @@ void loop_thread_stop(struct loop_thread *lt)
 {
     if (!lt->running)
         return;
+    /* loopexit, not loopbreak: a loop that has not started turning yet clears the break flag
+     * when it starts, and would then run forever; a pending loopexit still ends it. The
+     * watchdog keeps watching until the loop has ended: a callback that never returns is
+     * reported as such, not as a test that ran out of time while it stopped the server. */
+    event_base_loopexit(lt->base, NULL);
+    pthread_join(lt->thread, NULL);
     pthread_mutex_lock(&lt->lock);
     lt->stopping = 1;
     pthread_cond_signal(&lt->stop_cond);
     pthread_mutex_unlock(&lt->lock);
     pthread_join(lt->watchdog, NULL);
-    /* loopexit, not loopbreak: a loop that has not started turning yet clears the break flag
-     * when it starts, and would then run forever; a pending loopexit still ends it. */
-    event_base_loopexit(lt->base, NULL);
-    pthread_join(lt->thread, NULL);
     event_del(lt->heartbeat);
     lt->running = 0;
 }
