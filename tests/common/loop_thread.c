@@ -120,9 +120,22 @@ static long long loop_cpu_ms(struct loop_thread *lt)
     return cpu.tv_sec * 1000LL + cpu.tv_nsec / 1000000;
 }
 
-/* Says where the loop thread is stuck, as the end of the failure message: " inside read(),
- * called from conn_read_cb (echo_conn.c:88): ...". Says less when symbols are missing. */
-static void describe_block(struct loop_thread *lt, long long stalled_ms, char *out, size_t outsz)
+#define ADVICE_WAIT                                                                                \
+    "a callback waited instead of returning; every callback must return at once and let the "      \
+    "loop call it again when there is more to do (a non-blocking socket, not a blocking one; a "   \
+    "timer, not a sleep)"
+#define ADVICE_SPIN                                                                                \
+    "an endless loop? A callback must do what it can now and return; the loop calls it again "     \
+    "when there is more to do"
+#define ADVICE_UNKNOWN                                                                             \
+    "a callback did not return (a blocking read()/write()/sleep() or an endless loop in a "        \
+    "callback?)"
+
+/* Says where the loop thread is stuck, as words that follow "blocked for 2.0 s": " inside
+ * read(), called from conn_read_cb (echo_conn.c:88)". Empty when the stack cannot be read.
+ * Returns the advice that goes with it. */
+static const char *describe_block(struct loop_thread *lt, long long stalled_ms, char *out,
+                                  size_t outsz)
 {
     void *frames[STACK_TRACE_MAX_FRAMES];
     struct stack_summary sum;
@@ -130,33 +143,27 @@ static void describe_block(struct loop_thread *lt, long long stalled_ms, char *o
     long long cpu = loop_cpu_ms(lt);
     int busy = cpu >= 0 && (cpu - atomic_load(&lt->last_beat_cpu)) * BUSY_SHARE >= stalled_ms;
 
+    out[0] = '\0';
     int n = stack_trace_sample(lt->thread, frames, STACK_TRACE_MAX_FRAMES);
-    if (n == 0 || stack_trace_summarise(frames, n, &sum) != 0) {
-        snprintf(out, outsz,
-                 ": a callback did not return (a blocking read()/write()/sleep() or an endless "
-                 "loop in a callback?)");
-        return;
-    }
+    if (n == 0 || stack_trace_summarise(frames, n, &sum) != 0)
+        return ADVICE_UNKNOWN;
     if (sum.mine.file[0] != '\0')
         snprintf(mine, sizeof mine, "%s (%s:%d)",
                  sum.mine.func[0] != '\0' ? sum.mine.func : "your code", sum.mine.file,
                  sum.mine.line);
-    if (busy && mine[0] != '\0')
-        snprintf(out, outsz,
-                 ": %s kept running and used the CPU all that time (%s%s%s): an endless loop? A "
-                 "callback must do what it can now and return; the loop calls it again when "
-                 "there is more to do",
-                 mine, sum.call[0] != '\0' ? "it was calling " : "it was in its own code", sum.call,
+    if (busy && mine[0] != '\0') {
+        snprintf(out, outsz, ": %s kept running and used the CPU all that time (%s%s%s)", mine,
+                 sum.call[0] != '\0' ? "it was calling " : "in its own code", sum.call,
                  sum.call[0] != '\0' ? "() over and over" : "");
-    else if (sum.call[0] != '\0' && mine[0] != '\0')
-        snprintf(out, outsz,
-                 " inside %s(), called from %s: a callback waited for something instead of "
-                 "returning; make the socket non-blocking and wait for the next event instead",
-                 sum.call, mine);
+        return ADVICE_SPIN;
+    }
+    if (sum.call[0] != '\0' && mine[0] != '\0')
+        snprintf(out, outsz, " inside %s(), called from %s", sum.call, mine);
     else if (sum.call[0] != '\0')
-        snprintf(out, outsz, " inside %s(): a callback did not return", sum.call);
+        snprintf(out, outsz, " inside %s()", sum.call);
     else
-        snprintf(out, outsz, " in %s: a callback did not return (an endless loop?)", mine);
+        snprintf(out, outsz, " in %s", mine);
+    return busy ? ADVICE_SPIN : ADVICE_WAIT;
 }
 
 static void *watchdog_main(void *arg)
@@ -171,10 +178,11 @@ static void *watchdog_main(void *arg)
         long long stalled = client_now_ms() - atomic_load(&lt->last_beat_ms);
         if (stalled > lt->blocked_limit_ms) {
             char where[WHERE_MAX];
-            describe_block(lt, stalled, where, sizeof where);
+            const char *advice = describe_block(lt, stalled, where, sizeof where);
             transcript_note("the event loop was blocked for %lld ms%s", stalled, where);
             /* Fails the test from this thread: Check reports the message and ends the process. */
-            ck_abort_msg(LOOP_THREAD_BLOCKED_MESSAGE " for %.1f s%s", stalled / 1000.0, where);
+            ck_abort_msg(LOOP_THREAD_BLOCKED_MESSAGE " for %.1f s%s: %s", stalled / 1000.0, where,
+                         advice);
         }
     }
     pthread_mutex_unlock(&lt->lock);

@@ -17,13 +17,14 @@
 
 #define STACK_TRACE_MAX_FRAMES 64
 #define STACK_TRACE_SAMPLE_MS 500 /* how long to wait for the sampled thread to answer */
+#define STACK_TRACE_HOLD_MS 5000  /* how long the sampled thread then waits in the handler */
 
 /* One code address, named. Empty strings (and line 0) where the name is not known. */
 struct stack_place {
     char func[96];  /* the function: "conn_read_cb" */
     char file[160]; /* its source file, without folders: "echo_conn.c" */
     int line;
-    int student; /* the file is the student's: under exercises/, solutions/ or a grader fixture */
+    int student; /* the code under test (exercises/, solutions/, a fixture), not tests/ */
 };
 
 /* What a sampled stack says. */
@@ -39,7 +40,10 @@ int stack_trace_init(void);
 
 /* Makes thread `t` record its stack and waits up to STACK_TRACE_SAMPLE_MS for it. Returns the
  * number of frames stored in `frames` (innermost first, the signal handler's own frames left
- * out), or 0 when the thread did not answer. One sample at a time per process. */
+ * out), or 0 when the thread did not answer. The thread then stays in the signal handler for
+ * STACK_TRACE_HOLD_MS, so that what it does next (a sleep cut short by the signal returns early)
+ * cannot change what the caller reports: meant for a caller about to end the test. One sample at
+ * a time per process. */
 int stack_trace_sample(pthread_t t, void **frames, int max);
 
 /* Names each of n code addresses (callbacks, or return addresses when `return_addresses`, which
