@@ -1,15 +1,15 @@
 /*
  * lifetime.c - see lifetime.h.
  *
- * Telling events apart without reading memory that may not be what it seems:
+ * Telling events apart without reading memory that may not be what it seems (an event's
+ * argument may point to anything, freed memory included):
  * - libevent's own events carry EVLIST_INTERNAL in their flags (event2/event_struct.h);
- * - a bufferevent's two events are members of the public struct bufferevent
- *   (event2/bufferevent_struct.h) and get the bufferevent as their argument, so an event that
- *   sits exactly at arg + offsetof(struct bufferevent, ev_read) (or ev_write) is one of them;
- * - a listener's event has libevent's private callback, which is learnt once by making a
- *   listener on a scratch base and reading its event's callback (only when an event is left).
- * Both structs are libevent 2.1's public, if deprecated, layout; the check costs nothing when
- * nothing is left behind.
+ * - a bufferevent's events and a listener's have callbacks private to libevent, which are
+ *   learnt by making one of each on a scratch base and reading their events' callbacks (only
+ *   when an event is left). An event with a bufferevent's callback gets the bufferevent as its
+ *   argument, and is one of the two members of the public struct bufferevent
+ *   (event2/bufferevent_struct.h): both are checked before the bufferevent is asked anything.
+ * The check costs nothing when nothing is left behind.
  */
 #include "lifetime.h"
 
@@ -120,6 +120,12 @@ static int is_test_client(int fd, uint16_t server_port)
            port_of(&peer) == server_port;
 }
 
+/* The callbacks libevent gives the events of its own objects. */
+struct library_callbacks {
+    event_callback_fn listener;
+    event_callback_fn bufferevent[2]; /* reading, writing */
+};
+
 static int collect_cb(const struct event_base *base, const struct event *ev, void *arg)
 {
     struct left_list *left = arg;
@@ -137,10 +143,6 @@ static int collect_cb(const struct event_base *base, const struct event *ev, voi
     e->what = event_get_events(ev);
     e->cb = event_get_callback(ev);
     e->arg = event_get_callback_arg(ev);
-    uintptr_t a = (uintptr_t)e->arg, at = (uintptr_t)ev;
-    if (a != 0 && (a + offsetof(struct bufferevent, ev_read) == at ||
-                   a + offsetof(struct bufferevent, ev_write) == at))
-        e->bev = e->arg;
     return 0;
 }
 
@@ -154,36 +156,76 @@ static void nothing_cb(struct evconnlistener *lev, evutil_socket_t fd, struct so
     (void)arg;
 }
 
-static int first_event_cb(const struct event_base *base, const struct event *ev, void *arg)
+/* A scratch base's events, by what they belong to: the listener, or the bufferevent (a known
+ * one, so its members tell its reading event from its writing one). */
+struct learning {
+    struct evconnlistener *lev;
+    struct bufferevent *bev;
+    struct library_callbacks *known;
+};
+
+static int learn_cb(const struct event_base *base, const struct event *ev, void *arg)
 {
+    struct learning *l = arg;
     (void)base;
     if (ev->ev_evcallback.evcb_flags & EVLIST_INTERNAL)
         return 0;
-    *(event_callback_fn *)arg = event_get_callback(ev);
-    return 1;
+    void *owner = event_get_callback_arg(ev);
+    if (owner == l->lev)
+        l->known->listener = event_get_callback(ev);
+    else if (owner == l->bev && ev == &l->bev->ev_read)
+        l->known->bufferevent[0] = event_get_callback(ev);
+    else if (owner == l->bev && ev == &l->bev->ev_write)
+        l->known->bufferevent[1] = event_get_callback(ev);
+    return 0;
 }
 
-/* The callback libevent gives a listener's event, learnt from a listener of our own (backlog 0:
- * the socket is never made to listen). NULL if that cannot be done. */
-static event_callback_fn listener_callback(void)
+/* Learns libevent's callbacks from a listener (backlog 0: its socket never listens) and a
+ * bufferevent (on one end of a socket pair) of our own. What cannot be made stays NULL. */
+static void learn_library_callbacks(struct library_callbacks *known)
 {
-    event_callback_fn cb = NULL;
+    struct learning l = {.known = known};
+    evutil_socket_t pair[2] = {-1, -1};
     struct event_base *base = event_base_new();
-    evutil_socket_t fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct evconnlistener *lev =
-        base != NULL && fd >= 0
-            ? evconnlistener_new(base, nothing_cb, NULL, LEV_OPT_CLOSE_ON_FREE, 0, fd)
-            : NULL;
 
-    if (lev != NULL)
-        event_base_foreach_event(base, first_event_cb, &cb);
-    if (lev != NULL)
-        evconnlistener_free(lev);
-    else if (fd >= 0)
-        close(fd);
-    if (base != NULL)
-        event_base_free(base);
-    return cb;
+    memset(known, 0, sizeof *known);
+    if (base == NULL)
+        return;
+    evutil_socket_t fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0) {
+        l.lev = evconnlistener_new(base, nothing_cb, NULL, LEV_OPT_CLOSE_ON_FREE, 0, fd);
+        if (l.lev == NULL)
+            evutil_closesocket(fd);
+    }
+    if (evutil_socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0) {
+        l.bev = bufferevent_socket_new(base, pair[0], BEV_OPT_CLOSE_ON_FREE);
+        if (l.bev != NULL)
+            bufferevent_enable(l.bev, EV_READ | EV_WRITE);
+        else
+            evutil_closesocket(pair[0]);
+        evutil_closesocket(pair[1]);
+    }
+    event_base_foreach_event(base, learn_cb, &l);
+    if (l.bev != NULL)
+        bufferevent_free(l.bev);
+    if (l.lev != NULL)
+        evconnlistener_free(l.lev);
+    event_base_free(base);
+}
+
+/* The bufferevent an event belongs to, or NULL: it has a bufferevent's callback and is a member
+ * of the bufferevent its argument points to. */
+static struct bufferevent *bufferevent_of(const struct left_event *e,
+                                          const struct library_callbacks *known)
+{
+    uintptr_t owner = (uintptr_t)e->arg, at = (uintptr_t)e->ev;
+    if (e->cb == NULL || owner == 0 ||
+        (e->cb != known->bufferevent[0] && e->cb != known->bufferevent[1]))
+        return NULL;
+    if (owner + offsetof(struct bufferevent, ev_read) != at &&
+        owner + offsetof(struct bufferevent, ev_write) != at)
+        return NULL;
+    return e->arg;
 }
 
 /* "read_cb (echo_server.c:20)", or "" when the callback cannot be named. */
@@ -213,9 +255,12 @@ int lifetime_check_events(struct event_base *base, const char *free_call,
 
     /* The callbacks the student wrote are named; a bufferevent's own event callbacks are
      * libevent's, so its read callback (or event callback) is named instead. */
+    struct library_callbacks known;
+    learn_library_callbacks(&known);
     for (int i = 0; i < left.n; i++) {
         struct left_event *e = &left.items[i];
         cbs[i] = (void *)e->cb;
+        e->bev = bufferevent_of(e, &known);
         if (e->bev != NULL) {
             bufferevent_data_cb readcb = NULL;
             bufferevent_event_cb eventcb = NULL;
@@ -224,7 +269,6 @@ int lifetime_check_events(struct event_base *base, const char *free_call,
         }
     }
     stack_trace_name(cbs, left.n, 0, places);
-    event_callback_fn listener_cb = listener_callback();
 
     for (int i = 0; i < left.n; i++) {
         struct left_event *e = &left.items[i];
@@ -245,7 +289,7 @@ int lifetime_check_events(struct event_base *base, const char *free_call,
             harness_warn("a bufferevent for %s was never freed: it is still registered on the "
                          "event base after %s%s%s",
                          fdtext, free_call, cbtext[0] != '\0' ? "; its callback: " : "", cbtext);
-        else if (listener_cb != NULL && e->cb == listener_cb)
+        else if (known.listener != NULL && e->cb == known.listener)
             harness_warn("a listener (evconnlistener) on %s was never freed: it is still "
                          "registered on the event base after %s",
                          fdtext, free_call);
