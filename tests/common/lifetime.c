@@ -272,7 +272,8 @@ int lifetime_check_events(struct event_base *base, const char *free_call,
 
     for (int i = 0; i < left.n; i++) {
         struct left_event *e = &left.items[i];
-        char fdtext[96], cbtext[sizeof places[i].func + sizeof places[i].file + 32];
+        char fdtext[96] = "no descriptor",
+             cbtext[sizeof places[i].func + sizeof places[i].file + 32];
         int dup = 0;
         for (int k = 0; k < i && e->bev != NULL; k++)
             dup = dup || left.items[k].bev == e->bev;
