@@ -22,18 +22,26 @@
 /* ---- the grader's self-tests ----------------------------------------------------------- */
 
 /* Runs this build's grader on some tests (all when `tests` is empty) of one exercise of a
- * tree, through its command line, and returns its JSON report (or NULL). */
+ * tree, through its command line, and returns its JSON report (or NULL). `sanitized`: in the
+ * ASan+UBSan build. */
 static json_t *grade_via_cli(struct checks *k, const char *tree, const char *ex_id,
-                             const char *const tests[], int *exit_status, char **output)
+                             const char *const tests[], int sanitized, int *exit_status,
+                             char **output)
 {
     char grader[4600], json_path[256];
     struct proc_result res;
-    char *argv[64] = {grader,       "--build-dir", VERIFY_BUILD_DIR, "--tree",
-                      (char *)tree, "--json",      json_path,        (char *)ex_id};
-    size_t n = 8;
+    char *argv[64] = {grader,   "--build-dir", sanitized ? VERIFY_ASAN_DIR : VERIFY_BUILD_DIR,
+                      "--tree", (char *)tree,  "--json",
+                      json_path};
+    size_t n = 7;
+    if (sanitized)
+        argv[n++] = "--asan";
+    argv[n++] = (char *)ex_id;
 
     snprintf(grader, sizeof grader, "%s/%s/grader/grader", k->root, VERIFY_BUILD_DIR);
-    snprintf(json_path, sizeof json_path, "%s/%s-%s.json", k->tmp_dir, tree, ex_id);
+    snprintf(json_path, sizeof json_path, "%s/%s-%s%s.json", k->tmp_dir, tree, ex_id,
+             sanitized ? "-asan" : "");
+    unlink(json_path); /* a report left by an earlier run must not pass for this one's */
     for (size_t i = 0; tests != NULL && tests[i] != NULL && n < 63; i++)
         argv[n++] = (char *)tests[i];
     argv[n] = NULL;
@@ -86,14 +94,15 @@ static void check_words(const char *name, json_t *t, const char *field, const ch
 /* Grades a fixture's listed tests and checks each got the fixture's verdict, and says what
  * course.json expects it to say (`message`, `warnings`): the grader must name what is wrong.
  * A fixture may pass only where its verdict allows it (a leak that only a sanitizer fails). */
-void check_fixture(struct checks *k, const struct course *c, const struct course_fixture *f)
+void check_fixture(struct checks *k, const struct course *c, const struct course_fixture *f,
+                   int sanitized)
 {
     char tree[128], detail[8192] = "";
     int status = -1;
     char *output = NULL;
 
     snprintf(tree, sizeof tree, "fixture-%s", f->name);
-    json_t *report = grade_via_cli(k, tree, f->exercise, f->tests, &status, &output);
+    json_t *report = grade_via_cli(k, tree, f->exercise, f->tests, sanitized, &status, &output);
     json_t *ex = json_array_get(json_object_get(report, "exercises"), 0);
     json_t *tests = json_object_get(ex, "tests");
     const struct course_exercise *cex = course_find(c, f->exercise);
@@ -127,8 +136,8 @@ void check_fixture(struct checks *k, const struct course *c, const struct course
     }
     if (detail[0] != '\0' && output != NULL)
         add_detail(detail, sizeof detail, "grader output:\n%s", output);
-    check(k, detail[0] == '\0', detail, "fixture %s (%s): %zu tests graded %s%s", f->name,
-          f->about != NULL ? f->about : "", want, f->verdict,
+    check(k, detail[0] == '\0', detail, "fixture %s%s (%s): %zu tests graded %s%s", f->name,
+          sanitized ? " under ASan+UBSan" : "", f->about != NULL ? f->about : "", want, f->verdict,
           f->nmessage + f->nwarnings > 0 ? ", saying what course.json expects" : "");
     json_decref(report);
     free(output);
@@ -166,7 +175,8 @@ void check_grader_cli(struct checks *k, const struct course *c)
         int status = -1;
         char *output = NULL;
         const char *first[] = {c->exercises[0].data.tests[0].name, NULL};
-        json_t *report = grade_via_cli(k, "solutions", c->exercises[0].id, first, &status, &output);
+        json_t *report =
+            grade_via_cli(k, "solutions", c->exercises[0].id, first, 0, &status, &output);
         json_t *t = json_array_get(
             json_object_get(json_array_get(json_object_get(report, "exercises"), 0), "tests"), 0);
         const char *v = json_string_value(json_object_get(t, "verdict"));

@@ -90,6 +90,8 @@ struct loop_thread *loop_thread_new(void)
     if (m != NULL && atof(m) >= 1.0)
         mult = atof(m);
     lt->blocked_limit_ms = (long long)(LOOP_THREAD_BLOCKED_MS * mult);
+    if (lt->blocked_limit_ms > LOOP_THREAD_BLOCKED_MAX_MS)
+        lt->blocked_limit_ms = LOOP_THREAD_BLOCKED_MAX_MS;
     return lt;
 err:
     if (lt->base != NULL)

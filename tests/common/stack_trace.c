@@ -42,7 +42,7 @@
 
 #define STACK_TRACE_SIGNAL (SIGRTMIN + 4) /* SIGRTMIN itself is often taken by libraries */
 #define SKIP_MAX 4                        /* frames of the signal handler and its trampoline */
-#define HANDLER_SIZE_MAX 256              /* bytes of code in sample_handler_cb, at most */
+#define HANDLER_CODE_MAX 4096             /* see stack_trace_sample() */
 #define ADDR2LINE_MS 3000                 /* how long addr2line may take */
 #define ADDR2LINE_OUT_MAX (64 * 1024)     /* its output is read up to this size */
 
@@ -136,12 +136,15 @@ int stack_trace_sample(pthread_t t, void **frames, int max)
     int len = atomic_load(&sample_len);
     if (len > 0) {
         /* Leave out the handler's frame, the sanitizers' wrapper of backtrace() above it, and
-         * the return trampoline the kernel put below it: the interrupted frame comes next. */
+         * the return trampoline the kernel put below it: the interrupted frame comes next. The
+         * handler's frame is the one whose address lies just after the handler's start (its
+         * size is not known, hence a bound: the code after it in this file never runs on the
+         * sampled thread, so no other early frame can fall there). */
         uintptr_t handler = (uintptr_t)sample_handler_cb;
         int skip = 1;
         for (int i = 0; i < len && i < SKIP_MAX; i++)
             if ((uintptr_t)sample_buf[i] > handler &&
-                (uintptr_t)sample_buf[i] < handler + HANDLER_SIZE_MAX)
+                (uintptr_t)sample_buf[i] < handler + HANDLER_CODE_MAX)
                 skip = i + 2;
         for (int i = skip; i < len && n < max; i++)
             frames[n++] = sample_buf[i];
