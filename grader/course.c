@@ -136,7 +136,8 @@ static int load_demo(struct loader *L, struct course_demo *cd, json_t *d, size_t
 
 static int load_fixture(struct loader *L, struct course_fixture *cf, json_t *f, size_t i)
 {
-    static const char *const keys[] = {"name", "exercise", "verdict", "tests", "about", NULL};
+    static const char *const keys[] = {"name",  "exercise", "verdict",  "tests",
+                                       "about", "message",  "warnings", NULL};
     char near[32];
 
     snprintf(near, sizeof near, "fixture %zu", i + 1);
@@ -145,7 +146,9 @@ static int load_fixture(struct loader *L, struct course_fixture *cf, json_t *f, 
     return str(L, f, "exercise", cf->name, &cf->exercise) != 0 ||
                    str(L, f, "verdict", cf->name, &cf->verdict) != 0 ||
                    str(L, f, "about", cf->name, &cf->about) != 0 ||
-                   str_array(L, f, "tests", cf->name, &cf->tests, &cf->ntests) != 0
+                   str_array(L, f, "tests", cf->name, &cf->tests, &cf->ntests) != 0 ||
+                   str_array(L, f, "message", cf->name, &cf->message, &cf->nmessage) != 0 ||
+                   str_array(L, f, "warnings", cf->name, &cf->warnings, &cf->nwarnings) != 0
                ? -1
                : 0;
 }
@@ -273,8 +276,11 @@ void course_free(struct course *c)
         free(c->demos[i].args);
         free(c->demos[i].expect);
     }
-    for (size_t i = 0; c->fixtures != NULL && i < c->nfixtures; i++)
+    for (size_t i = 0; c->fixtures != NULL && i < c->nfixtures; i++) {
         free(c->fixtures[i].tests);
+        free(c->fixtures[i].message);
+        free(c->fixtures[i].warnings);
+    }
     free(c->exercises);
     free(c->demos);
     free(c->fixtures);

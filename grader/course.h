@@ -43,7 +43,11 @@ struct course_fixture {
     const char *verdict;  /* the verdict the listed tests must get: "crash", "timeout", ... */
     const char **tests;   /* the tests graded, each must get it; NULL-terminated; empty: all */
     size_t ntests;
-    const char *about; /* what the fixture does wrong */
+    const char *about;    /* what the fixture does wrong */
+    const char **message; /* words each listed test's message must contain; NULL-terminated */
+    size_t nmessage;
+    const char **warnings; /* words each listed test's warnings must contain; NULL-terminated */
+    size_t nwarnings;
 };
 
 struct course {

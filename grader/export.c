@@ -64,13 +64,18 @@ static char *test_output(const struct exercise_result *er, const struct test_res
     const char *msg = tr->message != NULL ? tr->message : "";
     const char *transcript =
         tr->verdict != VERDICT_PASS && tr->transcript != NULL ? tr->transcript : "";
-    size_t len = strlen(msg) + strlen(transcript) + 64;
+    const char *warnings = tr->warnings != NULL ? tr->warnings : "";
+    size_t len = strlen(msg) + strlen(transcript) + strlen(warnings) + 128;
     if (len > EXPORT_OUTPUT_MAX)
         len = EXPORT_OUTPUT_MAX;
     char *out = malloc(len);
     if (out == NULL)
         util_oom();
-    snprintf(out, len, "%s%s%s", msg,
+    int wlen = (int)strlen(warnings);
+    while (wlen > 0 && warnings[wlen - 1] == '\n')
+        wlen--;
+    snprintf(out, len, "%s%s%.*s%s%s", msg,
+             wlen > 0 ? "\n\nWarnings (they do not fail the test):\n" : "", wlen, warnings,
              *transcript != '\0'
                  ? "\n\nWhat the test sent (>) and received (<), in ms since it started:\n"
                  : "",
@@ -171,8 +176,14 @@ static int write_junit(FILE *f, const char *tree, const struct exercise_result *
             const struct test_result *tr = &er->tests[k];
             fprintf(f, "    <testcase classname=\"%s\" name=\"%s\" time=\"%.3f\"", er->ex->id,
                     tr->name, tr->seconds);
-            if (tr->verdict == VERDICT_PASS) {
+            if (tr->verdict == VERDICT_PASS && (tr->warnings == NULL || is_hidden(er, tr))) {
                 fprintf(f, "/>\n");
+                continue;
+            }
+            if (tr->verdict == VERDICT_PASS) { /* a pass with warnings: they are its output */
+                fprintf(f, ">\n      <system-out>");
+                xml_escaped(f, tr->warnings);
+                fprintf(f, "</system-out>\n    </testcase>\n");
                 continue;
             }
             char *out = test_output(er, tr);
@@ -205,8 +216,14 @@ static int write_tap(FILE *f, const char *tree, const struct exercise_result *re
             int pass = tr->verdict == VERDICT_PASS;
             fprintf(f, "%sok %zu - %s %s%s\n", pass ? "" : "not ", ++number, er->ex->id, tr->name,
                     is_hidden(er, tr) ? " (hidden)" : "");
-            if (pass)
+            if (pass) {
+                const char *cursor = is_hidden(er, tr) || tr->warnings == NULL ? "" : tr->warnings;
+                const char *line;
+                size_t len;
+                while (util_next_line(&cursor, &line, &len))
+                    fprintf(f, "# warning: %.*s\n", (int)len, line);
                 continue;
+            }
             char *out = test_output(er, tr);
             fprintf(f, "# %s: ", verdict_name(tr->verdict));
             for (const char *p = out; *p != '\0'; p++) {

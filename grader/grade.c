@@ -46,7 +46,7 @@ int grade_exercise(const struct runner *r, const struct course_exercise *ex, con
     }
 
     const struct test_result *first_failure = NULL;
-    size_t hidden_failed = 0;
+    size_t hidden_failed = 0, warned = 0;
     for (size_t i = 0; i < ex->data.ntests; i++) {
         const struct suite_test *t = &ex->data.tests[i];
         if (!selected(t->name, only))
@@ -65,6 +65,7 @@ int grade_exercise(const struct runner *r, const struct course_exercise *ex, con
                 failure_files(r, ex, tree, tr); /* its picture and replay, or none */
             }
         }
+        warned += tr->warnings != NULL && *tr->warnings != '\0' && !t->hidden;
         if (tr->verdict == VERDICT_PASS) {
             res->passed++;
             res->points += t->weight;
@@ -76,6 +77,11 @@ int grade_exercise(const struct runner *r, const struct course_exercise *ex, con
     }
     if (out != NULL) {
         fprintf(out, "  %zu/%zu passed\n", res->passed, res->ntests);
+        if (warned > 0)
+            fprintf(out,
+                    "  %zu test%s left something behind after freeing the server (the warnings "
+                    "above): free everything you create, or LeakSanitizer fails the test\n",
+                    warned, warned == 1 ? "" : "s");
         if (hidden_failed > 0)
             fprintf(out,
                     "  %zu hidden test%s fail%s: what %s is not shown. Read the TODOs and "
@@ -97,6 +103,18 @@ void grade_result_free(struct exercise_result *res)
     memset(res, 0, sizeof *res);
 }
 
+/* The warnings of a test, one string per line. */
+static json_t *warning_lines(const struct test_result *tr)
+{
+    json_t *lines = json_array();
+    const char *cursor = tr->warnings != NULL ? tr->warnings : "", *line;
+    size_t len;
+    while (util_next_line(&cursor, &line, &len))
+        if (len > 0)
+            json_array_append_new(lines, json_stringn(line, len));
+    return lines;
+}
+
 int grade_write_json(const char *path, const char *tree, const struct exercise_result *results,
                      size_t n)
 {
@@ -108,10 +126,10 @@ int grade_write_json(const char *path, const char *tree, const struct exercise_r
         json_t *tests = json_array();
         for (size_t k = 0; k < er->ntests; k++) {
             const struct test_result *tr = &er->tests[k];
-            json_array_append_new(tests, json_pack("{s:s, s:s, s:s, s:f}", "name", tr->name,
+            json_array_append_new(tests, json_pack("{s:s, s:s, s:s, s:f, s:o}", "name", tr->name,
                                                    "verdict", verdict_name(tr->verdict), "message",
                                                    tr->message ? tr->message : "", "seconds",
-                                                   tr->seconds));
+                                                   tr->seconds, "warnings", warning_lines(tr)));
         }
         passed += er->passed;
         failed += er->ntests - er->passed;

@@ -17,6 +17,7 @@
 #define BUILD_LOG_LINES 40  /* compiler lines shown without --verbose */
 #define TRANSCRIPT_LINES 24 /* transcript lines shown without --verbose */
 #define OUTPUT_LINES 30     /* sanitizer/suite output lines shown without --verbose */
+#define WARNING_LINES 3     /* warnings shown under a test without --verbose */
 
 struct report_style report_style_for(FILE *out, int verbose)
 {
@@ -86,6 +87,9 @@ void report_test_line(FILE *out, const struct report_style *st, const struct tes
     }
     fprintf(out, "  %s%-11s%s %-44s %6.2fs  %s\n", report_color(st, res->verdict),
             verdict_name(res->verdict), report_reset(st), res->name, res->seconds, msg);
+    if (res->warnings != NULL && !res->hidden)
+        print_indented(out, res->warnings,
+                       "              warning: ", st->verbose ? 0 : WARNING_LINES);
 }
 
 void report_build_error(FILE *out, const struct report_style *st, const char *log)

@@ -234,8 +234,9 @@ static void classify(const struct runner *r, const char *tap, const struct proc_
 void runner_run_test(const struct runner *r, const char *tree, const struct course_exercise *ex,
                      const char *test, struct test_result *res)
 {
-    char path[1024], tap[1024], transcript[1024], replay[1024];
+    char path[1024], tap[1024], transcript[1024], replay[1024], warnings[1024];
     char env_case[512], env_tap[1100], env_transcript[1100], env_replay[1100];
+    char env_warnings[1100];
     struct proc_result proc;
 
     memset(res, 0, sizeof *res);
@@ -244,9 +245,14 @@ void runner_run_test(const struct runner *r, const char *tree, const struct cour
     snprintf(tap, sizeof tap, "%s/%s.%s.tap", r->tmp_dir, ex->id, test);
     snprintf(transcript, sizeof transcript, "%s/%s.%s.transcript", r->tmp_dir, ex->id, test);
     runner_replay_path(r, ex, test, replay, sizeof replay);
+    /* Warnings: lines the suite writes about what a test left behind (tests/common/lifetime.h);
+     * they never change the verdict. */
+    snprintf(warnings, sizeof warnings, "%s/%s.%s.warnings", r->tmp_dir, ex->id, test);
+    snprintf(env_warnings, sizeof env_warnings, "HARNESS_WARNINGS=%s", warnings);
     unlink(tap);
     unlink(transcript);
     unlink(replay);
+    unlink(warnings);
     snprintf(env_case, sizeof env_case, "CK_RUN_CASE=%s", test);
     snprintf(env_tap, sizeof env_tap, "CK_TAP_LOG_FILE_NAME=%s", tap);
     snprintf(env_transcript, sizeof env_transcript, "HARNESS_TRANSCRIPT=%s", transcript);
@@ -254,7 +260,7 @@ void runner_run_test(const struct runner *r, const char *tree, const struct cour
     /* Sanitized builds get the same settings as meson's "asan" test setup, and more time. */
     char *env[] = {env_case, env_tap, env_transcript, "CK_FORK=yes", "CK_VERBOSITY=silent",
                    NULL,     NULL,    NULL,           NULL,          NULL,
-                   NULL};
+                   NULL,     NULL};
     if (r->sanitized) {
         env[5] = util_sanitizer_env[0];
         env[6] = util_sanitizer_env[1];
@@ -283,7 +289,11 @@ void runner_run_test(const struct runner *r, const char *tree, const struct cour
     snprintf(scratch, sizeof scratch, "%s/%s.%s.d", r->tmp_dir, ex->id, test);
     snprintf(env_tmpdir, sizeof env_tmpdir, "TMPDIR=%s", scratch);
     env[r->sanitized ? 8 : (r->valgrind ? 6 : 5)] = env_tmpdir;
-    env[r->sanitized ? 9 : (r->valgrind ? 7 : 6)] = env_replay;
+    size_t free_slot = 0;
+    while (env[free_slot] != NULL)
+        free_slot++;
+    env[free_slot++] = env_replay;
+    env[free_slot] = env_warnings;
     mkdir(scratch, 0700);
 
     /* A student's code is untrusted: bounded CPU time, processes, memory and file size, and no
@@ -329,6 +339,7 @@ void runner_run_test(const struct runner *r, const char *tree, const struct cour
     }
     res->seconds = proc.seconds;
     res->transcript = util_read_file(transcript);
+    res->warnings = util_read_file(warnings);
     res->output = proc.output; /* keep: sanitizer reports and prints live there */
     proc.output = NULL;
     proc_result_free(&proc);
@@ -344,6 +355,7 @@ void runner_result_free(struct test_result *res)
 {
     free(res->message);
     free(res->transcript);
+    free(res->warnings);
     free(res->output);
     memset(res, 0, sizeof *res);
 }

@@ -41,6 +41,7 @@ struct test_result {
     char *message;    /* what went wrong (or "passed"); owned */
     char *transcript; /* what the test sent and received; owned, may be NULL */
     char *output;     /* everything the suite printed for this test; owned, may be NULL */
+    char *warnings;   /* one line each: what the test left behind; owned, may be NULL */
     double seconds;
     int hidden; /* a hidden test: its details are not shown to the student */
 };

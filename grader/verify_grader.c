@@ -22,18 +22,26 @@
 /* ---- the grader's self-tests ----------------------------------------------------------- */
 
 /* Runs this build's grader on some tests (all when `tests` is empty) of one exercise of a
- * tree, through its command line, and returns its JSON report (or NULL). */
+ * tree, through its command line, and returns its JSON report (or NULL). `sanitized`: in the
+ * ASan+UBSan build. */
 static json_t *grade_via_cli(struct checks *k, const char *tree, const char *ex_id,
-                             const char *const tests[], int *exit_status, char **output)
+                             const char *const tests[], int sanitized, int *exit_status,
+                             char **output)
 {
     char grader[4600], json_path[256];
     struct proc_result res;
-    char *argv[64] = {grader,       "--build-dir", VERIFY_BUILD_DIR, "--tree",
-                      (char *)tree, "--json",      json_path,        (char *)ex_id};
-    size_t n = 8;
+    char *argv[64] = {grader,   "--build-dir", sanitized ? VERIFY_ASAN_DIR : VERIFY_BUILD_DIR,
+                      "--tree", (char *)tree,  "--json",
+                      json_path};
+    size_t n = 7;
+    if (sanitized)
+        argv[n++] = "--asan";
+    argv[n++] = (char *)ex_id;
 
     snprintf(grader, sizeof grader, "%s/%s/grader/grader", k->root, VERIFY_BUILD_DIR);
-    snprintf(json_path, sizeof json_path, "%s/%s-%s.json", k->tmp_dir, tree, ex_id);
+    snprintf(json_path, sizeof json_path, "%s/%s-%s%s.json", k->tmp_dir, tree, ex_id,
+             sanitized ? "-asan" : "");
+    unlink(json_path); /* a report left by an earlier run must not pass for this one's */
     for (size_t i = 0; tests != NULL && tests[i] != NULL && n < 63; i++)
         argv[n++] = (char *)tests[i];
     argv[n] = NULL;
@@ -62,44 +70,75 @@ static int verdict_is_one_of(const char *v, const char *allowed)
     return 0;
 }
 
-/* Grades a fixture's listed tests and checks each got the fixture's verdict: the grader must
- * name what is wrong, and a broken submission must never pass. */
-void check_fixture(struct checks *k, const struct course *c, const struct course_fixture *f)
+/* Does the test's entry say each of `words`: in its message, or in one of its warnings? */
+static void check_words(const char *name, json_t *t, const char *field, const char *const *words,
+                        size_t nwords, char *detail, size_t detailsz)
+{
+    json_t *value = json_object_get(t, field);
+    for (size_t w = 0; w < nwords; w++) {
+        int found = json_is_string(value) && strstr(json_string_value(value), words[w]) != NULL;
+        for (size_t i = 0; !found && json_is_array(value) && i < json_array_size(value); i++) {
+            const char *line = json_string_value(json_array_get(value, i));
+            found = line != NULL && strstr(line, words[w]) != NULL;
+        }
+        if (!found) {
+            char *shown = json_dumps(value, JSON_ENCODE_ANY);
+            add_detail(detail, detailsz, "%s: its %s do%s not say \"%s\": %s\n", name, field,
+                       json_is_array(value) ? "" : "es", words[w],
+                       shown != NULL ? shown : "(nothing)");
+            free(shown);
+        }
+    }
+}
+
+/* Grades a fixture's listed tests and checks each got the fixture's verdict, and says what
+ * course.json expects it to say (`message`, `warnings`): the grader must name what is wrong.
+ * A fixture may pass only where its verdict allows it (a leak that only a sanitizer fails). */
+void check_fixture(struct checks *k, const struct course *c, const struct course_fixture *f,
+                   int sanitized)
 {
     char tree[128], detail[8192] = "";
     int status = -1;
     char *output = NULL;
 
     snprintf(tree, sizeof tree, "fixture-%s", f->name);
-    json_t *report = grade_via_cli(k, tree, f->exercise, f->tests, &status, &output);
+    json_t *report = grade_via_cli(k, tree, f->exercise, f->tests, sanitized, &status, &output);
     json_t *ex = json_array_get(json_object_get(report, "exercises"), 0);
     json_t *tests = json_object_get(ex, "tests");
     const struct course_exercise *cex = course_find(c, f->exercise);
     size_t want = f->ntests > 0 ? f->ntests : (cex != NULL ? cex->data.ntests : 0);
 
-    if (report == NULL || !json_is_array(tests) || status != 1) {
-        add_detail(detail, sizeof detail, "grader exit status %d (expected 1), report %s\n", status,
+    if (report == NULL || !json_is_array(tests)) {
+        add_detail(detail, sizeof detail, "grader exit status %d, report %s\n", status,
                    report == NULL ? "missing" : "present");
     } else {
-        size_t got = 0;
+        size_t got = 0, passed = 0;
         for (size_t i = 0; i < json_array_size(tests); i++) {
             json_t *t = json_array_get(tests, i);
             const char *name = json_string_value(json_object_get(t, "name"));
             const char *v = json_string_value(json_object_get(t, "verdict"));
+            passed += v != NULL && strcmp(v, "pass") == 0;
             if (v != NULL && verdict_is_one_of(v, f->verdict))
                 got++;
             else
                 add_detail(detail, sizeof detail, "%s: %s, expected %s (%s)\n", name, v, f->verdict,
                            json_string_value(json_object_get(t, "message")));
+            check_words(name, t, "message", f->message, f->nmessage, detail, sizeof detail);
+            check_words(name, t, "warnings", f->warnings, f->nwarnings, detail, sizeof detail);
         }
         if (got != want || want == 0)
             add_detail(detail, sizeof detail, "%zu of %zu tests got the verdict %s\n", got, want,
                        f->verdict);
+        int expected_status = passed == json_array_size(tests) ? 0 : 1;
+        if (status != expected_status)
+            add_detail(detail, sizeof detail, "grader exit status %d (expected %d)\n", status,
+                       expected_status);
     }
     if (detail[0] != '\0' && output != NULL)
         add_detail(detail, sizeof detail, "grader output:\n%s", output);
-    check(k, detail[0] == '\0', detail, "fixture %s (%s): %zu tests graded %s", f->name,
-          f->about != NULL ? f->about : "", want, f->verdict);
+    check(k, detail[0] == '\0', detail, "fixture %s%s (%s): %zu tests graded %s%s", f->name,
+          sanitized ? " under ASan+UBSan" : "", f->about != NULL ? f->about : "", want, f->verdict,
+          f->nmessage + f->nwarnings > 0 ? ", saying what course.json expects" : "");
     json_decref(report);
     free(output);
 }
@@ -136,7 +175,8 @@ void check_grader_cli(struct checks *k, const struct course *c)
         int status = -1;
         char *output = NULL;
         const char *first[] = {c->exercises[0].data.tests[0].name, NULL};
-        json_t *report = grade_via_cli(k, "solutions", c->exercises[0].id, first, &status, &output);
+        json_t *report =
+            grade_via_cli(k, "solutions", c->exercises[0].id, first, 0, &status, &output);
         json_t *t = json_array_get(
             json_object_get(json_array_get(json_object_get(report, "exercises"), 0), "tests"), 0);
         const char *v = json_string_value(json_object_get(t, "verdict"));

@@ -75,7 +75,9 @@ void run_tree(struct checks *k, const struct runner *r, const struct course_exer
 void run_demos(struct checks *k, const struct course *c, const char *build_dir, int sanitized);
 
 /* verify_grader.c */
-void check_fixture(struct checks *k, const struct course *c, const struct course_fixture *f);
+/* Grades fixture f in the plain build, or, `sanitized`, in the ASan+UBSan one. */
+void check_fixture(struct checks *k, const struct course *c, const struct course_fixture *f,
+                   int sanitized);
 void check_grader_cli(struct checks *k, const struct course *c);
 
 /* verify_failure.c: a failing test's picture and replay */

@@ -52,6 +52,11 @@ void harness_register(const TTest *test);
 /* Ends a passing test. Every test must call it last; a test that returns without it fails. */
 _Noreturn void harness_pass(void);
 
+/* Adds a warning to the running test: something the grader shows under the test without failing
+ * it (what the server left behind, see lifetime.h). printf-style, one line. Written at once to
+ * the file HARNESS_WARNINGS names (the grader sets it), or to stderr without it. */
+void harness_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Runs the suite described by the data file `data_path`: one Check test case per test, in the
  * file's order, in fork mode. Returns the process exit status: 0 when every selected test
  * passed, 1 otherwise, 2 for bad arguments or a data file that disagrees with the C tests. */

@@ -33,10 +33,16 @@ void server_fixture_init(struct server_fixture *f, bool with_loop)
         f->lt = loop_thread_new();
         ck_assert_msg(f->lt != NULL, "test setup failed: cannot create an event base");
     }
+    snprintf(f->free_call, sizeof f->free_call, "the server's _free()");
+    lifetime_snapshot(&f->fds_before); /* after the harness's own descriptors */
 }
 
 void server_fixture_check_created(struct server_fixture *f, const char *what)
 {
+    const char *new_call = strstr(what, "_new(");
+    if (new_call != NULL)
+        snprintf(f->free_call, sizeof f->free_call, "%.*s_free()",
+                 (int)(new_call - what < 40 ? new_call - what : 40), what);
     if (f->server == NULL) /* let the log's reader thread catch up, for the message below */
         log_capture_wait(f->log, SERVER_FIXTURE_WAIT_MS / 5, NULL, 0, "", NULL);
     ck_assert_msg(f->server != NULL,
@@ -64,6 +70,13 @@ void server_fixture_stop_loop(struct server_fixture *f)
 
 void server_fixture_free(struct server_fixture *f)
 {
+    if (f->server == NULL) {
+        struct lifetime_fds named;
+        memset(&named, 0, sizeof named);
+        if (f->lt != NULL) /* the loop is stopped: its base holds only what is left */
+            lifetime_check_events(loop_thread_base(f->lt), f->free_call, &named);
+        lifetime_check_fds(&f->fds_before, &named, f->port, f->free_call);
+    }
     if (f->lt != NULL)
         loop_thread_free(f->lt);
     f->lt = NULL;
