@@ -170,12 +170,10 @@ int verify_course(const struct course *c, int verbose)
 
     if (built) {
         section(&k, "Solutions pass every test");
-        for (size_t i = 0; i < c->nexercises; i++)
-            run_tree(&k, &plain, &c->exercises[i], "solutions", "solutions:");
+        run_tree(&k, &plain, c, "solutions", "solutions:");
 
         section(&k, "Starters fail every test, cleanly");
-        for (size_t i = 0; i < c->nexercises; i++)
-            run_tree(&k, &plain, &c->exercises[i], "exercises", "starter:");
+        run_tree(&k, &plain, c, "exercises", "starter:");
 
         section(&k, "Every TODO is needed, and they can be done in order");
         check_every_todo_needed(&k, c);
@@ -196,8 +194,7 @@ int verify_course(const struct course *c, int verbose)
                          NULL};
     if (build_all(&k, VERIFY_ASAN_DIR, asan_opts,
                   "everything compiles with -fsanitize=address,undefined")) {
-        for (size_t i = 0; i < c->nexercises; i++)
-            run_tree(&k, &asan, &c->exercises[i], "solutions", "solutions under ASan+UBSan:");
+        run_tree(&k, &asan, c, "solutions", "solutions under ASan+UBSan:");
         run_demos(&k, c, VERIFY_ASAN_DIR, 1);
     }
     if (built)

@@ -70,8 +70,10 @@ void check_docs(struct checks *k, const struct course *c);
 void check_lecture_quotes(struct checks *k);
 
 /* verify_runs.c */
-void run_tree(struct checks *k, const struct runner *r, const struct course_exercise *ex,
-              const char *tree, const char *label);
+/* Grades every exercise of `tree` (solutions: each test must pass; exercises: each must fail
+ * cleanly), a check per test. */
+void run_tree(struct checks *k, const struct runner *r, const struct course *c, const char *tree,
+              const char *label);
 void run_demos(struct checks *k, const struct course *c, const char *build_dir, int sanitized);
 
 /* verify_grader.c */
