@@ -17,7 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* ---- the grader's self-tests ----------------------------------------------------------- */
 
@@ -70,6 +78,7 @@ void check_fixture(struct checks *k, const struct course *c, const struct course
     int status = -1;
     char *output = NULL;
 
+    double start = now_s();
     snprintf(tree, sizeof tree, "fixture-%s", f->name);
     json_t *report = grade_via_cli(k, tree, f->exercise, f->tests, &status, &output);
     json_t *ex = json_array_get(json_object_get(report, "exercises"), 0);
@@ -98,8 +107,8 @@ void check_fixture(struct checks *k, const struct course *c, const struct course
     }
     if (detail[0] != '\0' && output != NULL)
         add_detail(detail, sizeof detail, "grader output:\n%s", output);
-    check(k, detail[0] == '\0', detail, "fixture %s (%s): %zu tests graded %s", f->name,
-          f->about != NULL ? f->about : "", want, f->verdict);
+    check(k, detail[0] == '\0', detail, "fixture %s (%s): %zu tests graded %s (%.0f s)", f->name,
+          f->about != NULL ? f->about : "", want, f->verdict, now_s() - start);
     json_decref(report);
     free(output);
 }
