@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_s(void)
+double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

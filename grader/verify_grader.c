@@ -20,13 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- the grader's self-tests ----------------------------------------------------------- */
 
 /* Runs this build's grader on some tests (all when `tests` is empty) of one exercise of a

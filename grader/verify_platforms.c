@@ -24,13 +24,6 @@
 
 #define SECRET "SECRET-hidden-detail-4711" /* a hidden test's message: must appear nowhere */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int exit_of(const struct proc_result *res)
 {
     return res->timed_out || !WIFEXITED(res->status) ? -1 : WEXITSTATUS(res->status);
