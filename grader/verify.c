@@ -183,8 +183,7 @@ int verify_course(const struct course *c, int verbose)
         run_demos(&k, c, VERIFY_BUILD_DIR, 0);
 
         section(&k, "The grader's own tests");
-        for (size_t i = 0; i < c->nfixtures; i++)
-            check_fixture(&k, c, &c->fixtures[i]);
+        check_fixtures(&k, c);
         check_grader_cli(&k, c);
         check_platforms(&k, c);
     }

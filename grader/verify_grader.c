@@ -63,25 +63,75 @@ static int verdict_is_one_of(const char *v, const char *allowed)
     return 0;
 }
 
-/* Grades a fixture's listed tests and checks each got the fixture's verdict: the grader must
- * name what is wrong, and a broken submission must never pass. */
-void check_fixture(struct checks *k, const struct course *c, const struct course_fixture *f)
-{
-    char tree[128], detail[8192] = "";
-    int status = -1;
-    char *output = NULL;
+/* What grading one fixture through the command line gave. */
+struct fixture_run {
+    int status;     /* the grader's exit status, -1 when it did not exit */
+    double seconds; /* how long it took */
+    char *output;   /* what it printed; owned */
+    json_t *report; /* its JSON report, or NULL */
+};
 
+struct fixture_runs {
+    struct checks *k;
+    const struct course *c;
+    struct fixture_run *runs;
+};
+
+/* In a worker: grades fixture i, and sends back the exit status, the time and the output (the
+ * JSON report stays in its file: the parent reads it). */
+static void fixture_job(size_t i, void *arg, int fd)
+{
+    struct fixture_runs *fr = arg;
+    const struct course_fixture *f = &fr->c->fixtures[i];
+    char tree[128], *output = NULL;
+    int status = -1;
     double start = now_s();
+
     snprintf(tree, sizeof tree, "fixture-%s", f->name);
-    json_t *report = grade_via_cli(k, tree, f->exercise, f->tests, &status, &output);
-    json_t *ex = json_array_get(json_object_get(report, "exercises"), 0);
+    json_decref(grade_via_cli(fr->k, tree, f->exercise, f->tests, &status, &output));
+    double seconds = now_s() - start;
+    proc_write_all(fd, &status, sizeof status);
+    proc_write_all(fd, &seconds, sizeof seconds);
+    if (output != NULL)
+        proc_write_all(fd, output, strlen(output));
+    free(output);
+}
+
+static int fixture_done(size_t i, const char *data, size_t len, void *arg)
+{
+    struct fixture_runs *fr = arg;
+    struct fixture_run *run = &fr->runs[i];
+    const struct course_fixture *f = &fr->c->fixtures[i];
+    char json_path[256];
+    json_error_t jerr;
+
+    run->status = -1;
+    if (data != NULL && len >= sizeof run->status + sizeof run->seconds) {
+        memcpy(&run->status, data, sizeof run->status);
+        memcpy(&run->seconds, data + sizeof run->status, sizeof run->seconds);
+        size_t at = sizeof run->status + sizeof run->seconds;
+        run->output = strndup(data + at, len - at);
+    }
+    snprintf(json_path, sizeof json_path, "%s/fixture-%s-%s.json", fr->k->tmp_dir, f->name,
+             f->exercise);
+    run->report = json_load_file(json_path, 0, &jerr);
+    return 0;
+}
+
+/* Checks that each listed test of a fixture got the fixture's verdict: the grader must name
+ * what is wrong, and a broken submission must never pass. */
+static void check_fixture(struct checks *k, const struct course *c, const struct course_fixture *f,
+                          const struct fixture_run *run)
+{
+    char detail[8192] = "";
+    json_t *ex = json_array_get(json_object_get(run->report, "exercises"), 0);
     json_t *tests = json_object_get(ex, "tests");
     const struct course_exercise *cex = course_find(c, f->exercise);
     size_t want = f->ntests > 0 ? f->ntests : (cex != NULL ? cex->data.ntests : 0);
 
-    if (report == NULL || !json_is_array(tests) || status != 1) {
-        add_detail(detail, sizeof detail, "grader exit status %d (expected 1), report %s\n", status,
-                   report == NULL ? "missing" : "present");
+    if (run->report == NULL || !json_is_array(tests) || run->status != 1) {
+        add_detail(detail, sizeof detail, "grader exit status %d (expected 1), report %s\n",
+                   run->status, run->report == NULL ? "missing" : "present");
     } else {
         size_t got = 0;
         for (size_t i = 0; i < json_array_size(tests); i++) {
@@ -98,12 +148,36 @@ void check_fixture(struct checks *k, const struct course *c, const struct course
             add_detail(detail, sizeof detail, "%zu of %zu tests got the verdict %s\n", got, want,
                        f->verdict);
     }
-    if (detail[0] != '\0' && output != NULL)
-        add_detail(detail, sizeof detail, "grader output:\n%s", output);
+    if (detail[0] != '\0' && run->output != NULL)
+        add_detail(detail, sizeof detail, "grader output:\n%s", run->output);
     check(k, detail[0] == '\0', detail, "fixture %s (%s): %zu tests graded %s (%.0f s)", f->name,
-          f->about != NULL ? f->about : "", want, f->verdict, now_s() - start);
-    json_decref(report);
-    free(output);
+          f->about != NULL ? f->about : "", want, f->verdict, run->seconds);
+}
+
+void check_fixtures(struct checks *k, const struct course *c)
+{
+    struct runner r = {.root = k->root, .build_dir = VERIFY_BUILD_DIR, .tmp_dir = k->tmp_dir};
+    struct fixture_runs fr = {.k = k, .c = c, .runs = calloc(c->nfixtures + 1, sizeof *fr.runs)};
+    if (fr.runs == NULL)
+        util_oom();
+
+    /* Built first, one after the other: the graders that then run at once build nothing. */
+    for (size_t i = 0; i < c->nfixtures; i++) {
+        const struct course_exercise *ex = course_find(c, c->fixtures[i].exercise);
+        char tree[128], *log = NULL;
+        snprintf(tree, sizeof tree, "fixture-%s", c->fixtures[i].name);
+        if (ex != NULL)
+            runner_build(&r, tree, ex, &log); /* compile-error's fails, as it should */
+        free(log);
+    }
+    /* Several fixtures at once: most of their time goes to waiting out a timeout. */
+    proc_parallel(c->nfixtures, RUNNER_JOBS_PER_CPU * proc_cpus(), fixture_job, fixture_done, &fr);
+    for (size_t i = 0; i < c->nfixtures; i++) {
+        check_fixture(k, c, &c->fixtures[i], &fr.runs[i]);
+        json_decref(fr.runs[i].report);
+        free(fr.runs[i].output);
+    }
+    free(fr.runs);
 }
 
 void check_grader_cli(struct checks *k, const struct course *c)

@@ -80,7 +80,9 @@ void run_tree(struct checks *k, const struct runner *r, const struct course *c, 
 void run_demos(struct checks *k, const struct course *c, const char *build_dir, int sanitized);
 
 /* verify_grader.c */
-void check_fixture(struct checks *k, const struct course *c, const struct course_fixture *f);
+/* Grades every fixture through the grader's command line, several at once, and checks each
+ * got its verdict. */
+void check_fixtures(struct checks *k, const struct course *c);
 void check_grader_cli(struct checks *k, const struct course *c);
 
 /* verify_platforms.c: report formats, student edition, batch grading, Gradescope bundle */
