@@ -153,6 +153,8 @@ int grade_exercises(const struct runner *r, const struct course_exercise *const 
     /* Build every exercise first (the build runs its own jobs in parallel), then run the tests
      * of all those that built, in tests.json order: each line is printed as soon as the tests
      * before it are done, while later tests, of this exercise or the next, still run. */
+    if (n > 1)
+        runner_build_all(r, tree, exs, n);
     for (size_t e = 0; e < n; e++) {
         const struct course_exercise *ex = exs[e];
         struct exercise_result *res = &results[e];

@@ -140,6 +140,34 @@ int runner_build(const struct runner *r, const char *tree, const struct course_e
     return ok ? 0 : -1;
 }
 
+void runner_build_all(const struct runner *r, const char *tree,
+                      const struct course_exercise *const exs[], size_t n)
+{
+    char **argv = calloc(2 * n + 6, sizeof *argv);
+    char(*paths)[256] = calloc(2 * n + 1, sizeof *paths);
+    size_t k = 0;
+    struct proc_result res;
+
+    if (argv == NULL || paths == NULL)
+        util_oom();
+    argv[k++] = "ninja";
+    argv[k++] = "-C";
+    argv[k++] = (char *)r->build_dir;
+    argv[k++] = "-k"; /* one exercise that does not compile stops none of the others */
+    argv[k++] = "0";
+    for (size_t i = 0; i < n; i++) {
+        runner_suite_path(tree, exs[i], paths[2 * i], sizeof paths[2 * i]);
+        runner_program_path(tree, exs[i], paths[2 * i + 1], sizeof paths[2 * i + 1]);
+        argv[k++] = paths[2 * i];
+        argv[k++] = paths[2 * i + 1];
+    }
+    argv[k] = NULL;
+    if (proc_run(argv, r->root, NULL, LIMIT_BUILD_S, &res) == 0)
+        proc_result_free(&res);
+    free(paths);
+    free(argv);
+}
+
 static void abs_suite(const struct runner *r, const char *tree, const struct course_exercise *ex,
                       char *out, size_t outsz)
 {

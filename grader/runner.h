@@ -57,6 +57,12 @@ struct test_result {
 int runner_build(const struct runner *r, const char *tree, const struct course_exercise *ex,
                  char **log);
 
+/* Builds several exercises of `tree` in one run of the build tool, so that they build in
+ * parallel; what it says is not kept: runner_build then tells, for each exercise, whether it
+ * built and why not (a quick run when nothing is left to do). */
+void runner_build_all(const struct runner *r, const char *tree,
+                      const struct course_exercise *const exs[], size_t n);
+
 /* The test names the suite binary reports (--list), as a NULL-terminated array the caller
  * frees with runner_free_names(). NULL if the suite cannot run. */
 char **runner_list(const struct runner *r, const char *tree, const struct course_exercise *ex);
