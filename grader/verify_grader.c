@@ -190,18 +190,18 @@ void check_fixtures(struct checks *k, const struct course *c)
     for (size_t i = 0; i < c->nfixtures; i++) {
         const struct course_fixture *f = &c->fixtures[i];
         struct fixture_run *run = &fr.runs[i];
-        char detail[8192];
-        int ok = fixture_ok(c, f, run, detail, sizeof detail), alone = 0;
-        if (!ok) {
+        char detail[8192], beside[160] = "";
+        if (!fixture_ok(c, f, run, detail, sizeof detail)) {
+            snprintf(beside, sizeof beside, "; graded again alone, as beside others %.*s",
+                     (int)strcspn(detail, "\n"), detail);
             json_decref(run->report);
             free(run->output);
             grade_fixture(k, f, run);
-            ok = fixture_ok(c, f, run, detail, sizeof detail);
-            alone = 1;
         }
+        int ok = fixture_ok(c, f, run, detail, sizeof detail);
         check(k, ok, detail, "fixture %s (%s): %zu tests graded %s (%.0f s%s)", f->name,
               f->about != NULL ? f->about : "", fixture_tests(c, f), f->verdict, run->seconds,
-              alone ? ", graded again alone" : "");
+              beside);
         json_decref(run->report);
         free(run->output);
     }

@@ -340,6 +340,12 @@ static void check_batch(struct checks *k, const struct course *c)
         add_detail(detail, sizeof detail,
                    "the hostile submission's leftover processes were not "
                    "reported\n");
+    /* Its tests ran five at once, and a test that starts no process (the command-line check)
+     * still passes: the leftovers of the tests beside it were not blamed on it. */
+    if (!file_has(p, "\"verdict\": \"pass\""))
+        add_detail(detail, sizeof detail,
+                   "no test of the hostile submission passed: the leftovers of a test were "
+                   "blamed on the tests beside it\n");
     /* The batch's scratch copies live in our scratch folder (TMPDIR below): nothing whose
      * command line names it may be left (the [x] keeps grep from finding itself). */
     snprintf(script, sizeof script, "! ps -eo args | grep -q '/tmp/[%c]%s/'", k->tmp_dir[5],
@@ -350,8 +356,8 @@ static void check_batch(struct checks *k, const struct course *c)
         add_detail(detail, sizeof detail, "output:\n%s", res.output);
     check(k, detail[0] == '\0', detail,
           "--submissions -j 15: a correct, a broken and a hostile submission (fork "
-          "burst, escaped process, output flood) graded apart; gradebook and summary written "
-          "(%.0f s)",
+          "burst, escaped process, output flood) graded apart, a test's leftovers blamed on it "
+          "alone; gradebook and summary written (%.0f s)",
           res.seconds);
     proc_result_free(&res);
 }
