@@ -19,7 +19,7 @@ const char extras_usage[] =
     "                    junit (XML) or tap; may be given up to 4 times\n"
     "  --watch           re-grade the exercise you work on each time you save one of its files\n"
     "  --diff            your files beside the reference's (diff -u), for a passing exercise\n"
-    "  -j N              run N tests at once (default: two per CPU; 1: one after the other)\n"
+    "  -j N              run N tests at once (default: three per CPU; 1: one after the other)\n"
     "  --repeat N        run each selected test N times and name the flaky ones\n"
     "  --valgrind        run the tests under valgrind memcheck (instead of ASan)\n"
     "  --student-edition DIR  instructors: write the course without solutions/ into DIR, as a\n"

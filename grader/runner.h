@@ -39,7 +39,7 @@ struct runner {
 
 /* How many tests run at once by default: RUNNER_JOBS_PER_CPU per online CPU (most of a test's
  * time is spent waiting on its own timers and sockets), one per CPU under valgrind. */
-#define RUNNER_JOBS_PER_CPU 2
+#define RUNNER_JOBS_PER_CPU 3
 unsigned runner_default_jobs(const struct runner *r);
 
 struct test_result {
