@@ -43,6 +43,8 @@
 static volatile sig_atomic_t interrupted;   /* SIGINT or SIGTERM arrived */
 static volatile sig_atomic_t running_group; /* the group of the program running now, or 0 */
 static int in_worker; /* this process is a worker of proc_parallel: the parent reports */
+/* proc_parallel's running workers: whatever runs beside them, they are nobody's leftovers. */
+static pid_t live_workers[PROC_PARALLEL_MAX];
 
 static void on_interrupt(int sig)
 {
@@ -77,7 +79,10 @@ static int stop_leftovers(pid_t keep)
     for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
         char path[64], buf[512];
         pid_t pid = (pid_t)atoi(e->d_name);
-        if (pid <= 0 || pid == keep)
+        int worker = 0;
+        for (size_t w = 0; w < sizeof live_workers / sizeof *live_workers; w++)
+            worker |= live_workers[w] == pid;
+        if (pid <= 0 || pid == keep || worker)
             continue;
         snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
         FILE *f = fopen(path, "r");
@@ -503,6 +508,7 @@ void proc_parallel(size_t n, unsigned jobs, void (*job)(size_t i, void *arg, int
                 continue;
             }
             ws[s] = (struct worker){.index = next++, .pid = pid, .fd = fds[0]};
+            live_workers[s] = pid;
             running++;
         }
         if ((interrupted || cancelled) && running > 0) {
@@ -538,6 +544,7 @@ void proc_parallel(size_t n, unsigned jobs, void (*job)(size_t i, void *arg, int
                 cancelled = done(w->index, w->data, w->len, arg);
             free(w->data);
             *w = (struct worker){0};
+            live_workers[slot[p]] = 0;
             running--;
         }
     }

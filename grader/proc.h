@@ -66,7 +66,7 @@ int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[],
  * arg) gets what worker i wrote (len 0 if it died without a word), as each worker ends, in the
  * order they end; when done returns nonzero, no more workers start and the running ones are
  * stopped (their results dropped). Ctrl-C (SIGINT, SIGTERM) stops every worker and what it
- * runs, then the grader. The parent runs nothing else meanwhile.
+ * runs, then the grader. What the parent runs meanwhile (from done) leaves the workers alone.
  */
 void proc_parallel(size_t n, unsigned jobs, void (*job)(size_t i, void *arg, int fd),
                    int (*done)(size_t i, const char *data, size_t len, void *arg), void *arg);
