@@ -103,9 +103,9 @@ static void must_run(char *const argv[], const char *cwd)
 /* The worker: lays out scratch/NAME and execs the grader there. Never returns. */
 static void worker(const struct course *c, const char *root, const char *grader, const char *subs,
                    const char *name, const char *scratch, const char *out_dir, int fast,
-                   const struct course_exercise *only)
+                   const struct course_exercise *only, unsigned tests_at_once)
 {
-    char log[4400], copy[4400], src[8800], dst[8800], json[4400];
+    char log[4400], copy[4400], src[8800], dst[8800], json[4400], jobs[16];
 
     setpgid(0, 0);
     signal(SIGINT, SIG_DFL);
@@ -171,6 +171,9 @@ static void worker(const struct course *c, const char *root, const char *grader,
         argv[2] = json;
         n = 3;
     }
+    snprintf(jobs, sizeof jobs, "%u", tests_at_once);
+    argv[n++] = "-j";
+    argv[n++] = jobs;
     if (only != NULL)
         argv[n++] = (char *)only->id;
     argv[n] = NULL;
@@ -438,14 +441,19 @@ int batch_grade(const struct course *c, const char *subs, const char *out_dir, u
     }
 
     char **names = list_submissions(subs_abs, &n);
-    if (jobs == 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        jobs = cores > 0 ? (unsigned)cores : 1;
-    }
+    /* -j bounds the tests at once over the whole batch: that many graders (one test each),
+     * or fewer graders sharing it when there are fewer submissions. */
+    if (jobs == 0)
+        jobs = proc_cpus();
+    unsigned tests_total = jobs;
+    if (n > 0 && jobs > n)
+        jobs = (unsigned)n;
+    unsigned tests_each = tests_total / jobs;
     struct job *job = calloc(n + 1, sizeof *job);
     if (job == NULL)
         util_oom();
-    printf("Grading %zu submissions from %s, %u at a time; results in %s/\n", n, subs, jobs, out);
+    printf("Grading %zu submissions from %s, %u at a time (%u test%s each); results in %s/\n", n,
+           subs, jobs, tests_each, tests_each == 1 ? "" : "s", out);
     fflush(stdout);
 
     struct sigaction sa, old_int, old_term;
@@ -465,7 +473,8 @@ int batch_grade(const struct course *c, const char *subs, const char *out_dir, u
             jb->started = now_s();
             jb->pid = fork();
             if (jb->pid == 0)
-                worker(c, root, grader, subs_abs, jb->name, scratch, out_abs, fast, only);
+                worker(c, root, grader, subs_abs, jb->name, scratch, out_abs, fast, only,
+                       tests_each);
             if (jb->pid < 0) {
                 jb->done = 1;
                 jb->status = -1;

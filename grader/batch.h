@@ -5,7 +5,10 @@
  * Every folder in DIR is one submission: a copy of exercises/, or a repository that holds
  * exercises/. Each is graded in a scratch copy of the course of its own (the course's build
  * files, tests and grader; the submission's exercises, with the course's meson.build files),
- * with a build directory of its own, by a grader process of its own, several at once. A
+ * with a build directory of its own, by a grader process of its own, several at once. `-j N`
+ * bounds the tests running at once over the whole batch (default: one per CPU): N graders at
+ * once when there are N submissions or more, each running its tests one at a time; fewer
+ * submissions share the N between them. A
  * submission that fails to build, hangs, crashes, forks without end or floods its output
  * costs its own grade only: its tests run under the grader's limits (CPU time, file size,
  * processes where the grader does not run as root), its whole run has a deadline, and

@@ -20,6 +20,7 @@ const char extras_usage[] =
     "                    junit (XML) or tap; may be given up to 4 times\n"
     "  --watch           re-grade the exercise you work on each time you save one of its files\n"
     "  --diff            your files beside the reference's (diff -u), for a passing exercise\n"
+    "  -j N              run N tests at once (default: three per CPU; 1: one after the other)\n"
     "  --repeat N        run each selected test N times and name the flaky ones\n"
     "  --valgrind        run the tests under valgrind memcheck (instead of ASan)\n"
     "  --replay FILE     send what a failing test sent (.grade/replay/EX/TEST.replay) to\n"
@@ -27,7 +28,8 @@ const char extras_usage[] =
     "  --student-edition DIR  instructors: write the course without solutions/ into DIR, as a\n"
     "                    new git repository (a GitHub Classroom template)\n"
     "  --submissions DIR instructors: grade every submission (folder) in DIR, in parallel;\n"
-    "                    with -j N (at a time), --out DIR (default DIR/../grades)\n"
+    "                    -j N bounds the tests running at once over all of them; --out DIR\n"
+    "                    (default DIR/../grades)\n"
     "  --gradescope-bundle FILE.zip  instructors: write the Gradescope autograder\n";
 
 static int parse_count(const char *opt, const char *v, unsigned *out)

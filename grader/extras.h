@@ -3,6 +3,7 @@
  * only hands over to this file:
  *
  *   --student-edition DIR        write the student edition into DIR (edition.h)
+ *   -j N                         run N tests at once (runner.h)
  *   --submissions DIR [-j N] [--out DIR] [EXERCISE]
  *                                grade every submission in DIR (batch.h)
  *   --report FORMAT FILE         also write the results as gradescope, junit or tap (export.h)
@@ -28,7 +29,7 @@ struct extras {
     const char *edition_dir;
     const char *submissions_dir;
     const char *out_dir;
-    unsigned jobs; /* 0: one per core */
+    unsigned jobs; /* -j: tests at once (0: the default; see runner.h and batch.h) */
     const char *report_fmt[EXTRAS_MAX_REPORTS], *report_path[EXTRAS_MAX_REPORTS];
     size_t nreports;
     const char *bundle_path;

@@ -21,50 +21,39 @@ static int selected(const char *name, char *const only[])
     return 0;
 }
 
-int grade_exercise(const struct runner *r, const struct course_exercise *ex, const char *tree,
-                   char *const only[], FILE *out, const struct report_style *st,
-                   struct exercise_result *res)
+/* A test as grading runs it: --repeat N times. */
+static void run_repeated(const struct runner *r, const char *tree, const struct course_exercise *ex,
+                         const char *test, struct test_result *res)
 {
-    memset(res, 0, sizeof *res);
-    res->ex = ex;
-    for (size_t i = 0; only != NULL && only[i] != NULL; i++) {
-        if (course_find_test(ex, only[i]) == NULL) {
-            fprintf(stderr, "grade: %s has no test named %s (./grader/grade --list shows them)\n",
-                    ex->id, only[i]);
-            return -1;
-        }
-    }
-    res->tests = calloc(ex->data.ntests + 1, sizeof *res->tests);
-    if (res->tests == NULL)
-        util_oom();
-    if (out != NULL)
-        report_exercise_heading(out, st, ex, tree);
+    learner_run_test(r, tree, ex, test, r->repeat, res);
+}
 
-    if (runner_build(r, tree, ex, &res->build_log) != 0) {
-        if (out != NULL)
-            report_build_error(out, st, res->build_log);
-    }
+/* A grading run of several exercises, printed one exercise after the other while the tests of
+ * all of them run together. */
+struct grading {
+    const struct runner *r;
+    const char *tree;
+    FILE *out; /* NULL: print nothing */
+    const struct report_style *st;
+    struct exercise_result *results; /* one per exercise */
+    size_t nexercises;
+    const struct suite_test **infos; /* per job: its test's entry in tests.json */
+    size_t *first_job;               /* per exercise: the index of its first job */
+    size_t printed;                  /* exercises printed in full so far */
+};
 
+/* Counts the points and prints the summary and the first failure of exercise e, all of whose
+ * results are in. */
+static void finish_exercise(struct grading *g, size_t e)
+{
+    struct exercise_result *res = &g->results[e];
     const struct test_result *first_failure = NULL;
     size_t hidden_failed = 0, warned = 0;
-    for (size_t i = 0; i < ex->data.ntests; i++) {
-        const struct suite_test *t = &ex->data.tests[i];
-        if (!selected(t->name, only))
-            continue;
-        struct test_result *tr = &res->tests[res->ntests++];
+
+    for (size_t i = 0; i < res->ntests; i++) {
+        const struct test_result *tr = &res->tests[i];
+        const struct suite_test *t = course_find_test(res->ex, tr->name);
         res->max_points += t->weight;
-        if (res->build_log != NULL) {
-            tr->name = t->name;
-            tr->verdict = VERDICT_BUILD_ERROR;
-            tr->message = strdup("the exercise did not compile");
-        } else {
-            learner_run_test(r, tree, ex, t->name, r->repeat, tr);
-            tr->hidden = t->hidden;
-            if (out != NULL) {
-                report_test_line(out, st, tr);
-                failure_files(r, ex, tree, tr); /* its picture and replay, or none */
-            }
-        }
         warned += tr->warnings != NULL && *tr->warnings != '\0' && !t->hidden;
         if (tr->verdict == VERDICT_PASS) {
             res->passed++;
@@ -75,23 +64,146 @@ int grade_exercise(const struct runner *r, const struct course_exercise *ex, con
             first_failure = tr;
         }
     }
-    if (out != NULL) {
-        fprintf(out, "  %zu/%zu passed\n", res->passed, res->ntests);
-        if (warned > 0)
-            fprintf(out,
-                    "  %zu test%s left something behind after freeing the server (the warnings "
-                    "above): free everything you create, or LeakSanitizer fails the test\n",
-                    warned, warned == 1 ? "" : "s");
-        if (hidden_failed > 0)
-            fprintf(out,
-                    "  %zu hidden test%s fail%s: what %s is not shown. Read the TODOs and "
-                    "the lecture again for the cases the visible tests do not cover.\n",
-                    hidden_failed, hidden_failed == 1 ? "" : "s", hidden_failed == 1 ? "s" : "",
-                    hidden_failed == 1 ? "it checks" : "they check");
-        if (first_failure != NULL && res->build_log == NULL)
-            report_failure(out, st, ex, tree, r->build_dir, first_failure);
+    FILE *out = g->out;
+    if (out == NULL)
+        return;
+    fprintf(out, "  %zu/%zu passed\n", res->passed, res->ntests);
+    if (warned > 0)
+        fprintf(out,
+                "  %zu test%s left something behind after freeing the server (the warnings "
+                "above): free everything you create, or LeakSanitizer fails the test\n",
+                warned, warned == 1 ? "" : "s");
+    if (hidden_failed > 0)
+        fprintf(out,
+                "  %zu hidden test%s fail%s: what %s is not shown. Read the TODOs and "
+                "the lecture again for the cases the visible tests do not cover.\n",
+                hidden_failed, hidden_failed == 1 ? "" : "s", hidden_failed == 1 ? "s" : "",
+                hidden_failed == 1 ? "it checks" : "they check");
+    if (first_failure != NULL && res->build_log == NULL)
+        report_failure(out, g->st, res->ex, g->tree, g->r->build_dir, first_failure);
+    fflush(out);
+}
+
+/* Prints the heading of exercise e (and its build errors). */
+static void open_exercise(struct grading *g, size_t e)
+{
+    if (g->out == NULL)
+        return;
+    report_exercise_heading(g->out, g->st, g->results[e].ex, g->tree);
+    if (g->results[e].build_log != NULL)
+        report_build_error(g->out, g->st, g->results[e].build_log);
+}
+
+/* Prints every exercise before exercise `upto` that is not printed yet: each one's results
+ * are all in. */
+static void print_exercises_before(struct grading *g, size_t upto)
+{
+    while (g->printed < upto) {
+        size_t e = g->printed++;
+        if (g->results[e].ntests == 0 || g->results[e].build_log != NULL)
+            open_exercise(g, e); /* no test of it ran: nothing printed it yet */
+        finish_exercise(g, e);
+    }
+}
+
+/* Job i's result is in, and so are all before it. */
+static int on_result(size_t i, struct test_result *tr, void *arg)
+{
+    struct grading *g = arg;
+    size_t e = g->printed;
+    while (e + 1 < g->nexercises && i >= g->first_job[e + 1])
+        e++;
+    print_exercises_before(g, e);
+    tr->hidden = g->infos[i]->hidden;
+    struct test_result *mine = &g->results[e].tests[i - g->first_job[e]];
+    *mine = *tr; /* the exercise's result owns it now */
+    if (g->out != NULL) {
+        if (i == g->first_job[e])
+            open_exercise(g, e);
+        report_test_line(g->out, g->st, mine);
+        failure_files(g->r, g->results[e].ex, g->tree, mine); /* its picture and replay */
+        fflush(g->out);
     }
     return 0;
+}
+
+int grade_exercises(const struct runner *r, const struct course_exercise *const exs[], size_t n,
+                    const char *tree, char *const only[], FILE *out, const struct report_style *st,
+                    struct exercise_result results[])
+{
+    size_t njobs = 0, total = 0;
+
+    for (size_t e = 0; e < n; e++) {
+        memset(&results[e], 0, sizeof results[e]);
+        results[e].ex = exs[e];
+        for (size_t i = 0; only != NULL && only[i] != NULL; i++) {
+            if (course_find_test(exs[e], only[i]) == NULL) {
+                fprintf(stderr,
+                        "grade: %s has no test named %s (./grader/grade --list shows them)\n",
+                        exs[e]->id, only[i]);
+                return -1;
+            }
+        }
+        total += exs[e]->data.ntests;
+    }
+    struct runner_job *jobs = calloc(total + 1, sizeof *jobs);
+    struct test_result *all = calloc(total + 1, sizeof *all);
+    struct grading g = {.r = r,
+                        .tree = tree,
+                        .out = out,
+                        .st = st,
+                        .results = results,
+                        .nexercises = n,
+                        .infos = calloc(total + 1, sizeof *g.infos),
+                        .first_job = calloc(n + 1, sizeof *g.first_job)};
+    if (jobs == NULL || all == NULL || g.infos == NULL || g.first_job == NULL)
+        util_oom();
+
+    /* Build every exercise first (the build runs its own jobs in parallel), then run the tests
+     * of all those that built, in tests.json order: each line is printed as soon as the tests
+     * before it are done, while later tests, of this exercise or the next, still run. */
+    if (n > 1)
+        runner_build_all(r, tree, exs, n);
+    for (size_t e = 0; e < n; e++) {
+        const struct course_exercise *ex = exs[e];
+        struct exercise_result *res = &results[e];
+        int built = runner_build(r, tree, ex, &res->build_log) == 0;
+        res->tests = calloc(ex->data.ntests + 1, sizeof *res->tests);
+        if (res->tests == NULL)
+            util_oom();
+        g.first_job[e] = njobs;
+        for (size_t i = 0; i < ex->data.ntests; i++) {
+            const struct suite_test *t = &ex->data.tests[i];
+            if (!selected(t->name, only))
+                continue;
+            if (built) {
+                g.infos[njobs] = t;
+                jobs[njobs++] = (struct runner_job){ex, t->name};
+            } else {
+                struct test_result *tr = &res->tests[res->ntests];
+                tr->name = t->name;
+                tr->verdict = VERDICT_BUILD_ERROR;
+                tr->message = xstrdup("the exercise did not compile");
+            }
+            res->ntests++;
+        }
+    }
+    /* The results land in `all`, in job order; on_result moves each to its exercise. */
+    runner_run_tests(r, tree, jobs, njobs, run_repeated, all, on_result, &g);
+    print_exercises_before(&g, n);
+    free(jobs);
+    free(all);
+    free(g.infos);
+    free(g.first_job);
+    return 0;
+}
+
+int grade_exercise(const struct runner *r, const struct course_exercise *ex, const char *tree,
+                   char *const only[], FILE *out, const struct report_style *st,
+                   struct exercise_result *res)
+{
+    const struct course_exercise *exs[] = {ex};
+    return grade_exercises(r, exs, 1, tree, only, out, st, res);
 }
 
 void grade_result_free(struct exercise_result *res)

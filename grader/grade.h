@@ -29,6 +29,15 @@ int grade_exercise(const struct runner *r, const struct course_exercise *ex, con
                    char *const only[], FILE *out, const struct report_style *st,
                    struct exercise_result *res);
 
+/*
+ * The same for several exercises: builds each, then runs the tests of all of them together,
+ * r->jobs at a time (the next exercise's tests start while the last ones of an exercise still
+ * run), and prints one exercise after the other, as grade_exercise does. Fills results[0..n-1].
+ */
+int grade_exercises(const struct runner *r, const struct course_exercise *const exs[], size_t n,
+                    const char *tree, char *const only[], FILE *out, const struct report_style *st,
+                    struct exercise_result results[]);
+
 void grade_result_free(struct exercise_result *res);
 
 /* Writes a JSON report of the results (jansson). Returns 0 or -1. */

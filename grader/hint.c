@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,8 +30,39 @@ static void save_state(json_t *state)
         fprintf(stderr, "grade: cannot write %s\n", HINT_STATE_FILE);
 }
 
-/* Runs the exercise's tests in order and returns the first that does not pass (NULL if all
- * pass). Sets *build_failed when the exercise does not compile. */
+/* While hint looks for the first failing test: which one it waits for (on a terminal). */
+struct hunt {
+    const struct course_exercise *ex;
+    int tty;
+    size_t shown; /* the length of the progress line on screen, 0 for none */
+    const struct suite_test *failing;
+};
+
+static void hunt_progress(struct hunt *h, size_t next)
+{
+    if (!h->tty)
+        return;
+    if (h->shown > 0)
+        printf("  %*s\r", (int)h->shown, ""); /* erase the last one */
+    h->shown = 0;
+    if (next < h->ex->data.ntests) {
+        printf("  %s ...\r", h->ex->data.tests[next].name);
+        h->shown = strlen(h->ex->data.tests[next].name) + 4;
+    }
+    fflush(stdout);
+}
+
+static int hunt_result(size_t i, struct test_result *tr, void *arg)
+{
+    struct hunt *h = arg;
+    if (tr->verdict != VERDICT_PASS)
+        h->failing = &h->ex->data.tests[i];
+    hunt_progress(h, h->failing != NULL ? h->ex->data.ntests : i + 1);
+    return h->failing != NULL;
+}
+
+/* Runs the exercise's tests (several at once) and returns the first, in order, that does not
+ * pass (NULL if all pass). Sets *build_failed when the exercise does not compile. */
 static const struct suite_test *first_failing(const struct runner *r,
                                               const struct course_exercise *ex, const char *tree,
                                               int *build_failed)
@@ -44,20 +76,22 @@ static const struct suite_test *first_failing(const struct runner *r,
         *build_failed = 1;
         return NULL;
     }
-    for (size_t i = 0; i < ex->data.ntests; i++) {
-        struct test_result tr;
-        int tty = isatty(STDOUT_FILENO);
-        if (tty) /* progress on one line, erased once the test is done */
-            printf("  %s ...\r", ex->data.tests[i].name), fflush(stdout);
-        runner_run_test(r, tree, ex, ex->data.tests[i].name, &tr);
-        if (tty)
-            printf("  %*s\r", (int)strlen(ex->data.tests[i].name) + 4, "");
-        enum verdict v = tr.verdict;
-        runner_result_free(&tr);
-        if (v != VERDICT_PASS)
-            return &ex->data.tests[i];
-    }
-    return NULL;
+    struct runner_job *jobs = calloc(ex->data.ntests + 1, sizeof *jobs);
+    struct test_result *results = calloc(ex->data.ntests + 1, sizeof *results);
+    if (jobs == NULL || results == NULL)
+        util_oom();
+    for (size_t i = 0; i < ex->data.ntests; i++)
+        jobs[i] = (struct runner_job){ex, ex->data.tests[i].name};
+    struct hunt h = {.ex = ex, .tty = isatty(STDOUT_FILENO)};
+    hunt_progress(&h, 0);
+    size_t done =
+        runner_run_tests(r, tree, jobs, ex->data.ntests, runner_run_test, results, hunt_result, &h);
+    hunt_progress(&h, ex->data.ntests);
+    for (size_t i = 0; i < done; i++)
+        runner_result_free(&results[i]);
+    free(results);
+    free(jobs);
+    return h.failing;
 }
 
 static void show(const struct course_exercise *ex, const struct suite_test *t, int tier)

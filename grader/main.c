@@ -445,8 +445,11 @@ int main(int argc, char **argv)
             perror("grade: set-up");
             goto out;
         }
-        struct runner hr = {
-            .root = cwd, .build_dir = build_dir, .tmp_dir = tmp_dir, .sanitized = sanitized};
+        struct runner hr = {.root = cwd,
+                            .build_dir = build_dir,
+                            .tmp_dir = tmp_dir,
+                            .sanitized = sanitized,
+                            .jobs = xo.jobs};
         status = hint_next(&hr, &course, hex, npos > 2 ? positional[2] : NULL, tree);
         char *rm[] = {"rm", "-rf", tmp_dir, NULL};
         struct proc_result ignored;
@@ -481,7 +484,8 @@ int main(int argc, char **argv)
                        .tmp_dir = tmp_dir,
                        .sanitized = sanitized,
                        .valgrind = xo.valgrind,
-                       .repeat = xo.repeat};
+                       .repeat = xo.repeat,
+                       .jobs = xo.jobs};
     struct report_style st = report_style_for(stdout, verbose);
     struct exercise_result *results = calloc(course.nexercises + 1, sizeof *results);
     if (results == NULL)
@@ -492,19 +496,22 @@ int main(int argc, char **argv)
            strcmp(tree, "exercises") == 0   ? "(your code)"
            : strcmp(tree, "solutions") == 0 ? "(the reference solutions)"
                                             : "");
+    const struct course_exercise **chosen = calloc(course.nexercises + 1, sizeof *chosen);
+    if (chosen == NULL)
+        util_oom();
+    for (size_t i = 0; i < course.nexercises; i++)
+        if (only_ex == NULL || &course.exercises[i] == only_ex)
+            chosen[nres++] = &course.exercises[i];
+    fflush(stdout);
     status = 0;
-    for (size_t i = 0; results != NULL && i < course.nexercises; i++) {
-        const struct course_exercise *ex = &course.exercises[i];
-        if (only_ex != NULL && ex != only_ex)
-            continue;
-        fflush(stdout);
-        if (grade_exercise(&r, ex, tree, only_tests, stdout, &st, &results[nres]) != 0) {
-            status = 2;
-            break;
-        }
-        passed += results[nres].passed;
-        failed += results[nres].ntests - results[nres].passed;
-        nres++;
+    if (grade_exercises(&r, chosen, nres, tree, only_tests, stdout, &st, results) != 0) {
+        status = 2;
+        nres = 0;
+    }
+    free(chosen);
+    for (size_t i = 0; i < nres; i++) {
+        passed += results[i].passed;
+        failed += results[i].ntests - results[i].passed;
     }
     if (status != 2) {
         printf("\nSummary (%s/)\n", tree);

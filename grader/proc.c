@@ -35,12 +35,16 @@
 #include <sys/prctl.h>
 #endif
 
-#define PROC_DRAIN_MS 300 /* after the program exits: how long its last output may take */
+#define PROC_PARALLEL_MAX 64 /* workers of proc_parallel at once, whatever -j says */
+#define PROC_DRAIN_MS 300    /* after the program exits: how long its last output may take */
 #define PROC_CGROUP_V1 "/sys/fs/cgroup/pids" /* the pids controller's hierarchy (cgroup v1) */
 #define PROC_CGROUP_V2 "/sys/fs/cgroup"      /* the unified hierarchy (cgroup v2) */
 
 static volatile sig_atomic_t interrupted;   /* SIGINT or SIGTERM arrived */
 static volatile sig_atomic_t running_group; /* the group of the program running now, or 0 */
+static int in_worker; /* this process is a worker of proc_parallel: the parent reports */
+/* proc_parallel's running workers: whatever runs beside them, they are nobody's leftovers. */
+static pid_t live_workers[PROC_PARALLEL_MAX];
 
 static void on_interrupt(int sig)
 {
@@ -75,7 +79,10 @@ static int stop_leftovers(pid_t keep)
     for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
         char path[64], buf[512];
         pid_t pid = (pid_t)atoi(e->d_name);
-        if (pid <= 0 || pid == keep)
+        int worker = 0;
+        for (size_t w = 0; w < sizeof live_workers / sizeof *live_workers; w++)
+            worker |= live_workers[w] == pid;
+        if (pid <= 0 || pid == keep || worker)
             continue;
         snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
         FILE *f = fopen(path, "r");
@@ -383,7 +390,8 @@ done:
     res->seconds = now_s() - start;
     if (interrupted) {
         /* The user stopped the grader: nothing may be left running. */
-        fprintf(stderr, "\ngrade: interrupted; stopped what was running\n");
+        if (!in_worker)
+            fprintf(stderr, "\ngrade: interrupted; stopped what was running\n");
         signal((int)interrupted, SIG_DFL);
         raise((int)interrupted);
     }
@@ -391,6 +399,162 @@ done:
         strstr(res->output, "cannot run ") != NULL)
         res->failed_to_start = 1;
     return 0;
+}
+
+unsigned proc_cpus(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 0 ? (unsigned)cpus : 1;
+}
+
+int proc_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* One worker of proc_parallel, as the parent sees it. */
+struct worker {
+    size_t index;
+    pid_t pid;
+    int fd; /* the read end of its result pipe */
+    char *data;
+    size_t len, cap;
+};
+
+/* In the new worker: becomes the subreaper of what it runs, runs the job, exits. */
+static _Noreturn void worker_main(size_t i, int fd, void (*job)(size_t, void *, int), void *arg)
+{
+    in_worker = 1;
+    running_group = 0;
+#ifdef __linux__
+    prctl(PR_SET_CHILD_SUBREAPER, 1); /* not inherited across fork: set it again */
+#endif
+    job(i, arg, fd);
+    close(fd);
+    stop_leftovers(0);
+    _exit(0);
+}
+
+/* Reads what worker w has written; returns 1 once its pipe is closed (it is done). */
+static int worker_read(struct worker *w)
+{
+    if (w->cap - w->len < 65536) {
+        size_t cap = w->cap * 2 + 65536;
+        char *bigger = realloc(w->data, cap);
+        if (bigger == NULL)
+            util_oom();
+        w->data = bigger;
+        w->cap = cap;
+    }
+    ssize_t n = read(w->fd, w->data + w->len, w->cap - w->len);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return 0;
+    if (n <= 0)
+        return 1;
+    w->len += (size_t)n;
+    return 0;
+}
+
+void proc_parallel(size_t n, unsigned jobs, void (*job)(size_t i, void *arg, int fd),
+                   int (*done)(size_t i, const char *data, size_t len, void *arg), void *arg)
+{
+    if (jobs == 0)
+        jobs = proc_cpus();
+    if (jobs > n)
+        jobs = n > 0 ? (unsigned)n : 1;
+    if (jobs > PROC_PARALLEL_MAX)
+        jobs = PROC_PARALLEL_MAX;
+    struct worker *ws = calloc(jobs, sizeof *ws);
+    size_t next = 0, running = 0;
+    double stop_sent = 0;
+    int cancelled = 0; /* done() asked to stop */
+    if (ws == NULL)
+        util_oom();
+    while (next < n || running > 0) {
+        /* Start workers while there is room (none once the user has interrupted). */
+        for (size_t s = 0; s < jobs && next < n && !interrupted && !cancelled; s++) {
+            if (ws[s].pid != 0)
+                continue;
+            int fds[2];
+            if (pipe(fds) != 0)
+                util_oom();
+            /* Not inherited by the programs the workers run: a leftover holding a write end
+             * would keep the result open. */
+            fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+            fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+            fflush(NULL);
+            pid_t pid = fork();
+            if (pid == 0) {
+                close(fds[0]);
+                for (size_t o = 0; o < jobs; o++)
+                    if (ws[o].pid != 0)
+                        close(ws[o].fd); /* a sibling's result is not this worker's business */
+                worker_main(next, fds[1], job, arg);
+            }
+            close(fds[1]);
+            if (pid < 0) {
+                close(fds[0]);
+                cancelled = done(next++, NULL, 0, arg);
+                continue;
+            }
+            ws[s] = (struct worker){.index = next++, .pid = pid, .fd = fds[0]};
+            live_workers[s] = pid;
+            running++;
+        }
+        if ((interrupted || cancelled) && running > 0) {
+            /* Each worker stops its own run (SIGTERM is like Ctrl-C for it); one that does not
+             * within a few seconds is killed, and what it ran is reparented here. */
+            double now = now_s();
+            if (stop_sent == 0)
+                stop_sent = now;
+            for (size_t s = 0; s < jobs; s++)
+                if (ws[s].pid != 0)
+                    kill(ws[s].pid, now - stop_sent < 3 ? SIGTERM : SIGKILL);
+        }
+        if (running == 0)
+            break;
+        struct pollfd pfds[PROC_PARALLEL_MAX];
+        size_t slot[PROC_PARALLEL_MAX], np = 0;
+        for (size_t s = 0; s < jobs; s++) {
+            if (ws[s].pid == 0)
+                continue;
+            pfds[np] = (struct pollfd){.fd = ws[s].fd, .events = POLLIN};
+            slot[np++] = s;
+        }
+        if (poll(pfds, (nfds_t)np, 100) <= 0)
+            continue; /* EINTR (Ctrl-C: handled above) or nothing yet */
+        for (size_t p = 0; p < np; p++) {
+            struct worker *w = &ws[slot[p]];
+            if (pfds[p].revents == 0 || !worker_read(w))
+                continue;
+            close(w->fd);
+            while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+            if (!interrupted && !cancelled)
+                cancelled = done(w->index, w->data, w->len, arg);
+            free(w->data);
+            *w = (struct worker){0};
+            live_workers[slot[p]] = 0;
+            running--;
+        }
+    }
+    free(ws);
+    if (interrupted) {
+        stop_leftovers(0); /* what a killed worker left: reparented to the grader */
+        fprintf(stderr, "\ngrade: interrupted; stopped what was running\n");
+        signal((int)interrupted, SIG_DFL);
+        raise((int)interrupted);
+    }
 }
 
 int proc_ok(const struct proc_result *res)

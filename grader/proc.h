@@ -58,6 +58,25 @@ int proc_run(char *const argv[], const char *cwd, char *const env_add[], double 
 int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[], double timeout_s,
                      const struct proc_limits *limits, struct proc_result *res);
 
+/*
+ * Runs job(i, arg, fd) for i = 0 .. n-1, each in a worker process of its own, at most `jobs` at
+ * once (0: one per online CPU). A worker is the subreaper of what it starts, so the leftovers
+ * of its runs are its own children and are stopped by its proc_run calls, never a sibling's.
+ * The job writes its result to fd; the worker then exits. In the parent, done(i, data, len,
+ * arg) gets what worker i wrote (len 0 if it died without a word), as each worker ends, in the
+ * order they end; when done returns nonzero, no more workers start and the running ones are
+ * stopped (their results dropped). Ctrl-C (SIGINT, SIGTERM) stops every worker and what it
+ * runs, then the grader. What the parent runs meanwhile (from done) leaves the workers alone.
+ */
+void proc_parallel(size_t n, unsigned jobs, void (*job)(size_t i, void *arg, int fd),
+                   int (*done)(size_t i, const char *data, size_t len, void *arg), void *arg);
+
+/* The number of workers proc_parallel runs at once when asked for 0: the online CPUs. */
+unsigned proc_cpus(void);
+
+/* Writes all of buf to fd (a worker's result). Returns 0 or -1. */
+int proc_write_all(int fd, const void *buf, size_t len);
+
 /* True when the program ran and exited with status 0. */
 int proc_ok(const struct proc_result *res);
 

@@ -48,6 +48,43 @@ int prove_setup(const struct runner *r, const struct course *c, char *err, size_
     return ok ? 0 : -1;
 }
 
+/* Records the first failure, in test order, and stops the run there. */
+static int stop_at_failure(size_t i, struct test_result *tr, void *arg)
+{
+    struct prove_result *res = arg;
+    (void)i;
+    if (tr->verdict == VERDICT_PASS)
+        return 0;
+    res->caught_by = tr->name;
+    res->verdict = tr->verdict;
+    res->message = tr->message;
+    tr->message = NULL;
+    return 1;
+}
+
+/* Runs the tests of TODO `todo`, several at once, until the first of them (in order) fails:
+ * the tests after it are stopped, so a test that would hang costs nothing once an earlier one
+ * has failed. Sets res->ntests, and res->caught_by when one failed. */
+static void run_until_failure(const struct runner *r, const struct course_exercise *ex, int todo,
+                              struct prove_result *res)
+{
+    struct runner_job *jobs = calloc(ex->data.ntests + 1, sizeof *jobs);
+    struct test_result *results = calloc(ex->data.ntests + 1, sizeof *results);
+    size_t n = 0;
+    if (jobs == NULL || results == NULL)
+        util_oom();
+    for (size_t i = 0; i < ex->data.ntests; i++)
+        if (ex->data.tests[i].todo == todo)
+            jobs[n++] = (struct runner_job){ex, ex->data.tests[i].name};
+    res->ntests = (int)n;
+    size_t done =
+        runner_run_tests(r, PROVE_TREE, jobs, n, runner_run_test, results, stop_at_failure, res);
+    for (size_t i = 0; i < done; i++)
+        runner_result_free(&results[i]);
+    free(results);
+    free(jobs);
+}
+
 int prove_todo(const struct runner *r, const struct course_exercise *ex, int todo,
                struct prove_result *res, char *err, size_t errsz)
 {
@@ -65,23 +102,7 @@ int prove_todo(const struct runner *r, const struct course_exercise *ex, int tod
         res->message = log;
         return 0;
     }
-    for (size_t i = 0; i < ex->data.ntests; i++) {
-        const struct suite_test *t = &ex->data.tests[i];
-        if (t->todo != todo)
-            continue;
-        res->ntests++;
-        if (res->caught_by != NULL)
-            continue;
-        struct test_result tr;
-        runner_run_test(r, PROVE_TREE, ex, t->name, &tr);
-        if (tr.verdict != VERDICT_PASS) {
-            res->caught_by = t->name;
-            res->verdict = tr.verdict;
-            res->message = tr.message;
-            tr.message = NULL;
-        }
-        runner_result_free(&tr);
-    }
+    run_until_failure(r, ex, todo, res);
     return 0;
 }
 
@@ -101,21 +122,7 @@ int prove_stage(const struct runner *r, const struct course_exercise *ex, int to
         res->message = log;
         return 0;
     }
-    for (size_t i = 0; i < ex->data.ntests && res->caught_by == NULL; i++) {
-        const struct suite_test *t = &ex->data.tests[i];
-        if (t->todo != todo)
-            continue;
-        res->ntests++;
-        struct test_result tr;
-        runner_run_test(r, PROVE_TREE, ex, t->name, &tr);
-        if (tr.verdict != VERDICT_PASS) {
-            res->caught_by = t->name;
-            res->verdict = tr.verdict;
-            res->message = tr.message;
-            tr.message = NULL;
-        }
-        runner_result_free(&tr);
-    }
+    run_until_failure(r, ex, todo, res);
     return 0;
 }
 

@@ -31,8 +31,8 @@ struct prove_result {
  * when it is not configured yet. Returns 0, or -1 with a message in err. */
 int prove_setup(const struct runner *r, const struct course *c, char *err, size_t errsz);
 
-/* Takes out TODO `todo` of `ex`, builds, and runs its tests until one fails. Returns 0 (see
- * res, free with prove_result_free), or -1 with a message in err. */
+/* Takes out TODO `todo` of `ex`, builds, and runs its tests (several at once) until one fails.
+ * Returns 0 (see res, free with prove_result_free), or -1 with a message in err. */
 int prove_todo(const struct runner *r, const struct course_exercise *ex, int todo,
                struct prove_result *res, char *err, size_t errsz);
 

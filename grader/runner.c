@@ -13,6 +13,7 @@
 #include "proc.h"
 #include "util.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,34 @@ int runner_build(const struct runner *r, const char *tree, const struct course_e
     *log = ok ? NULL : clean_build_log(res.output);
     proc_result_free(&res);
     return ok ? 0 : -1;
+}
+
+void runner_build_all(const struct runner *r, const char *tree,
+                      const struct course_exercise *const exs[], size_t n)
+{
+    char **argv = calloc(2 * n + 6, sizeof *argv);
+    char(*paths)[256] = calloc(2 * n + 1, sizeof *paths);
+    size_t k = 0;
+    struct proc_result res;
+
+    if (argv == NULL || paths == NULL)
+        util_oom();
+    argv[k++] = "ninja";
+    argv[k++] = "-C";
+    argv[k++] = (char *)r->build_dir;
+    argv[k++] = "-k"; /* one exercise that does not compile stops none of the others */
+    argv[k++] = "0";
+    for (size_t i = 0; i < n; i++) {
+        runner_suite_path(tree, exs[i], paths[2 * i], sizeof paths[2 * i]);
+        runner_program_path(tree, exs[i], paths[2 * i + 1], sizeof paths[2 * i + 1]);
+        argv[k++] = paths[2 * i];
+        argv[k++] = paths[2 * i + 1];
+    }
+    argv[k] = NULL;
+    if (proc_run(argv, r->root, NULL, LIMIT_BUILD_S, &res) == 0)
+        proc_result_free(&res);
+    free(paths);
+    free(argv);
 }
 
 static void abs_suite(const struct runner *r, const char *tree, const struct course_exercise *ex,
@@ -358,4 +387,141 @@ void runner_result_free(struct test_result *res)
     free(res->warnings);
     free(res->output);
     memset(res, 0, sizeof *res);
+}
+
+unsigned runner_default_jobs(const struct runner *r)
+{
+    return r->valgrind ? proc_cpus() : RUNNER_JOBS_PER_CPU * proc_cpus();
+}
+
+/* ---- several tests at once ------------------------------------------------------------- */
+
+/* A result on its way from a worker to the grader: this header, then the texts it counts. */
+struct wire_result {
+    int verdict;
+    double seconds;
+    size_t len[3]; /* message, transcript, output; SIZE_MAX for NULL */
+};
+
+static void result_send(int fd, const struct test_result *res)
+{
+    const char *texts[3] = {res->message, res->transcript, res->output};
+    struct wire_result w = {.verdict = (int)res->verdict, .seconds = res->seconds};
+    for (int i = 0; i < 3; i++)
+        w.len[i] = texts[i] != NULL ? strlen(texts[i]) : SIZE_MAX;
+    proc_write_all(fd, &w, sizeof w);
+    for (int i = 0; i < 3; i++)
+        if (texts[i] != NULL)
+            proc_write_all(fd, texts[i], w.len[i]);
+}
+
+/* Fills res from what result_send wrote. Returns 0, or -1 when the data is cut short (the
+ * worker died: a crash of the grader, not of the test). */
+static int result_receive(const char *data, size_t len, struct test_result *res)
+{
+    struct wire_result w;
+    char **texts[3] = {&res->message, &res->transcript, &res->output};
+    if (len < sizeof w)
+        return -1;
+    memcpy(&w, data, sizeof w);
+    res->verdict = (enum verdict)w.verdict;
+    res->seconds = w.seconds;
+    size_t at = sizeof w;
+    for (int i = 0; i < 3; i++) {
+        if (w.len[i] == SIZE_MAX)
+            continue;
+        if (w.len[i] > len - at)
+            return -1;
+        *texts[i] = strndup(data + at, w.len[i]);
+        if (*texts[i] == NULL)
+            util_oom();
+        at += w.len[i];
+    }
+    return 0;
+}
+
+struct run_tests {
+    const struct runner *r;
+    const char *tree;
+    const struct runner_job *jobs;
+    size_t n;
+    runner_test_fn run;
+    struct test_result *results;
+    unsigned char *arrived; /* per test: its result is in */
+    size_t delivered;       /* results handed to each(), in order */
+    int (*each)(size_t, struct test_result *, void *);
+    void *arg;
+    int stopped;
+};
+
+static void run_tests_job(size_t i, void *arg, int fd)
+{
+    struct run_tests *rt = arg;
+    struct test_result res;
+    rt->run(rt->r, rt->tree, rt->jobs[i].ex, rt->jobs[i].test, &res);
+    result_send(fd, &res);
+    runner_result_free(&res);
+}
+
+/* The results that are in and whose predecessors are all in go to each(), in order. */
+static int run_tests_deliver(struct run_tests *rt)
+{
+    while (!rt->stopped && rt->delivered < rt->n && rt->arrived[rt->delivered]) {
+        size_t i = rt->delivered++;
+        if (rt->each != NULL && rt->each(i, &rt->results[i], rt->arg) != 0)
+            rt->stopped = 1;
+    }
+    return rt->stopped;
+}
+
+/* In the grader: worker i is done, and wrote `data`. */
+static int run_tests_done(size_t i, const char *data, size_t len, void *arg)
+{
+    struct run_tests *rt = arg;
+    struct test_result *res = &rt->results[i];
+    memset(res, 0, sizeof *res);
+    if (data == NULL || result_receive(data, len, res) != 0) {
+        runner_result_free(res);
+        res->verdict = VERDICT_ERROR;
+        res->message = xstrdup("the grader's worker for this test died before reporting");
+    }
+    res->name = rt->jobs[i].test;
+    rt->arrived[i] = 1;
+    return run_tests_deliver(rt);
+}
+
+size_t runner_run_tests(const struct runner *r, const char *tree, const struct runner_job jobs[],
+                        size_t n, runner_test_fn run, struct test_result results[],
+                        int (*each)(size_t i, struct test_result *res, void *arg), void *arg)
+{
+    struct run_tests rt = {.r = r,
+                           .tree = tree,
+                           .jobs = jobs,
+                           .n = n,
+                           .run = run,
+                           .results = results,
+                           .arrived = calloc(n + 1, 1),
+                           .each = each,
+                           .arg = arg};
+    unsigned at_once = r->jobs > 0 ? r->jobs : runner_default_jobs(r);
+
+    if (rt.arrived == NULL)
+        util_oom();
+    if (at_once == 1 || n <= 1) {
+        /* One at a time, in this process: no workers needed. */
+        for (size_t i = 0; i < n && !rt.stopped; i++) {
+            run(r, tree, jobs[i].ex, jobs[i].test, &results[i]);
+            results[i].name = jobs[i].test;
+            rt.arrived[i] = 1;
+            run_tests_deliver(&rt);
+        }
+    } else {
+        proc_parallel(n, at_once, run_tests_job, run_tests_done, &rt);
+    }
+    /* Results that came in after a stop are not handed out: free them. */
+    for (size_t i = rt.delivered; i < n; i++)
+        if (rt.arrived[i])
+            runner_result_free(&results[i]);
+    free(rt.arrived);
+    return rt.delivered;
 }

@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_s(void)
+double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -170,12 +170,10 @@ int verify_course(const struct course *c, int verbose)
 
     if (built) {
         section(&k, "Solutions pass every test");
-        for (size_t i = 0; i < c->nexercises; i++)
-            run_tree(&k, &plain, &c->exercises[i], "solutions", "solutions:");
+        run_tree(&k, &plain, c, "solutions", "solutions:");
 
         section(&k, "Starters fail every test, cleanly");
-        for (size_t i = 0; i < c->nexercises; i++)
-            run_tree(&k, &plain, &c->exercises[i], "exercises", "starter:");
+        run_tree(&k, &plain, c, "exercises", "starter:");
 
         section(&k, "Every TODO is needed, and they can be done in order");
         check_every_todo_needed(&k, c);
@@ -185,8 +183,7 @@ int verify_course(const struct course *c, int verbose)
         run_demos(&k, c, VERIFY_BUILD_DIR, 0);
 
         section(&k, "The grader's own tests");
-        for (size_t i = 0; i < c->nfixtures; i++)
-            check_fixture(&k, c, &c->fixtures[i], 0);
+        check_fixtures(&k, c, 0);
         check_grader_cli(&k, c);
         check_failure_files(&k, c);
         check_platforms(&k, c);
@@ -197,14 +194,12 @@ int verify_course(const struct course *c, int verbose)
                          NULL};
     if (build_all(&k, VERIFY_ASAN_DIR, asan_opts,
                   "everything compiles with -fsanitize=address,undefined")) {
-        for (size_t i = 0; i < c->nexercises; i++)
-            run_tree(&k, &asan, &c->exercises[i], "solutions", "solutions under ASan+UBSan:");
+        run_tree(&k, &asan, c, "solutions", "solutions under ASan+UBSan:");
         run_demos(&k, c, VERIFY_ASAN_DIR, 1);
         /* The fixtures that prove what the grader says (where a loop is blocked, what a test
          * left behind) say it in the sanitized build too, the one students grade in. */
-        for (size_t i = 0; built && i < c->nfixtures; i++)
-            if (c->fixtures[i].nmessage + c->fixtures[i].nwarnings > 0)
-                check_fixture(&k, c, &c->fixtures[i], 1);
+        if (built)
+            check_fixtures(&k, c, 1);
     }
     if (built)
         verify_reliability(&k);

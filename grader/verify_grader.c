@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- the grader's self-tests ----------------------------------------------------------- */
@@ -91,26 +92,93 @@ static void check_words(const char *name, json_t *t, const char *field, const ch
     }
 }
 
-/* Grades a fixture's listed tests and checks each got the fixture's verdict, and says what
- * course.json expects it to say (`message`, `warnings`): the grader must name what is wrong.
- * A fixture may pass only where its verdict allows it (a leak that only a sanitizer fails). */
-void check_fixture(struct checks *k, const struct course *c, const struct course_fixture *f,
-                   int sanitized)
+/* What grading one fixture through the command line gave. */
+struct fixture_run {
+    int status;     /* the grader's exit status, -1 when it did not exit */
+    double seconds; /* how long it took */
+    char *output;   /* what it printed; owned */
+    json_t *report; /* its JSON report, or NULL */
+};
+
+struct fixture_runs {
+    struct checks *k;
+    const struct course *c;
+    const struct course_fixture **list; /* the fixtures to grade */
+    struct fixture_run *runs;
+    int sanitized; /* graded in the ASan+UBSan build */
+};
+
+/* Grades one fixture through the command line (`sanitized`: in the ASan+UBSan build). */
+static void grade_fixture(struct checks *k, const struct course_fixture *f, int sanitized,
+                          struct fixture_run *run)
 {
-    char tree[128], detail[8192] = "";
-    int status = -1;
-    char *output = NULL;
+    char tree[128];
+    double start = now_s();
 
+    memset(run, 0, sizeof *run);
+    run->status = -1;
     snprintf(tree, sizeof tree, "fixture-%s", f->name);
-    json_t *report = grade_via_cli(k, tree, f->exercise, f->tests, sanitized, &status, &output);
-    json_t *ex = json_array_get(json_object_get(report, "exercises"), 0);
-    json_t *tests = json_object_get(ex, "tests");
-    const struct course_exercise *cex = course_find(c, f->exercise);
-    size_t want = f->ntests > 0 ? f->ntests : (cex != NULL ? cex->data.ntests : 0);
+    run->report =
+        grade_via_cli(k, tree, f->exercise, f->tests, sanitized, &run->status, &run->output);
+    run->seconds = now_s() - start;
+}
 
-    if (report == NULL || !json_is_array(tests)) {
-        add_detail(detail, sizeof detail, "grader exit status %d, report %s\n", status,
-                   report == NULL ? "missing" : "present");
+/* In a worker: grades fixture i, and sends back the exit status, the time and the output (the
+ * JSON report stays in its file: the parent reads it). */
+static void fixture_job(size_t i, void *arg, int fd)
+{
+    struct fixture_runs *fr = arg;
+    struct fixture_run run;
+
+    grade_fixture(fr->k, fr->list[i], fr->sanitized, &run);
+    proc_write_all(fd, &run.status, sizeof run.status);
+    proc_write_all(fd, &run.seconds, sizeof run.seconds);
+    if (run.output != NULL)
+        proc_write_all(fd, run.output, strlen(run.output));
+    free(run.output);
+    json_decref(run.report);
+}
+
+static int fixture_done(size_t i, const char *data, size_t len, void *arg)
+{
+    struct fixture_runs *fr = arg;
+    struct fixture_run *run = &fr->runs[i];
+    const struct course_fixture *f = fr->list[i];
+    char json_path[256];
+    json_error_t jerr;
+
+    run->status = -1;
+    if (data != NULL && len >= sizeof run->status + sizeof run->seconds) {
+        memcpy(&run->status, data, sizeof run->status);
+        memcpy(&run->seconds, data + sizeof run->status, sizeof run->seconds);
+        size_t at = sizeof run->status + sizeof run->seconds;
+        run->output = strndup(data + at, len - at);
+    }
+    snprintf(json_path, sizeof json_path, "%s/fixture-%s-%s%s.json", fr->k->tmp_dir, f->name,
+             f->exercise, fr->sanitized ? "-asan" : "");
+    run->report = json_load_file(json_path, 0, &jerr);
+    return 0;
+}
+
+/* Whether each listed test of a fixture got the fixture's verdict: the grader must name what
+ * is wrong, and a broken submission must never pass. What is wrong goes to detail. */
+static size_t fixture_tests(const struct course *c, const struct course_fixture *f)
+{
+    const struct course_exercise *cex = course_find(c, f->exercise);
+    return f->ntests > 0 ? f->ntests : (cex != NULL ? cex->data.ntests : 0);
+}
+
+static int fixture_ok(const struct course *c, const struct course_fixture *f,
+                      const struct fixture_run *run, char *detail, size_t detailsz)
+{
+    json_t *ex = json_array_get(json_object_get(run->report, "exercises"), 0);
+    json_t *tests = json_object_get(ex, "tests");
+    size_t want = fixture_tests(c, f);
+
+    detail[0] = '\0';
+    if (run->report == NULL || !json_is_array(tests)) {
+        add_detail(detail, detailsz, "grader exit status %d, report %s\n", run->status,
+                   run->report == NULL ? "missing" : "present");
     } else {
         size_t got = 0, passed = 0;
         for (size_t i = 0; i < json_array_size(tests); i++) {
@@ -121,26 +189,79 @@ void check_fixture(struct checks *k, const struct course *c, const struct course
             if (v != NULL && verdict_is_one_of(v, f->verdict))
                 got++;
             else
-                add_detail(detail, sizeof detail, "%s: %s, expected %s (%s)\n", name, v, f->verdict,
+                add_detail(detail, detailsz, "%s: %s, expected %s (%s)\n", name, v, f->verdict,
                            json_string_value(json_object_get(t, "message")));
-            check_words(name, t, "message", f->message, f->nmessage, detail, sizeof detail);
-            check_words(name, t, "warnings", f->warnings, f->nwarnings, detail, sizeof detail);
+            check_words(name, t, "message", f->message, f->nmessage, detail, detailsz);
+            check_words(name, t, "warnings", f->warnings, f->nwarnings, detail, detailsz);
         }
         if (got != want || want == 0)
-            add_detail(detail, sizeof detail, "%zu of %zu tests got the verdict %s\n", got, want,
+            add_detail(detail, detailsz, "%zu of %zu tests got the verdict %s\n", got, want,
                        f->verdict);
+        /* A fixture may pass only where its verdict allows it (a leak only a sanitizer fails). */
         int expected_status = passed == json_array_size(tests) ? 0 : 1;
-        if (status != expected_status)
-            add_detail(detail, sizeof detail, "grader exit status %d (expected %d)\n", status,
+        if (run->status != expected_status)
+            add_detail(detail, detailsz, "grader exit status %d (expected %d)\n", run->status,
                        expected_status);
     }
-    if (detail[0] != '\0' && output != NULL)
-        add_detail(detail, sizeof detail, "grader output:\n%s", output);
-    check(k, detail[0] == '\0', detail, "fixture %s%s (%s): %zu tests graded %s%s", f->name,
-          sanitized ? " under ASan+UBSan" : "", f->about != NULL ? f->about : "", want, f->verdict,
-          f->nmessage + f->nwarnings > 0 ? ", saying what course.json expects" : "");
-    json_decref(report);
-    free(output);
+    if (detail[0] != '\0' && run->output != NULL)
+        add_detail(detail, detailsz, "grader output:\n%s", run->output);
+    return detail[0] == '\0';
+}
+
+void check_fixtures(struct checks *k, const struct course *c, int sanitized)
+{
+    struct runner r = {.root = k->root,
+                       .build_dir = sanitized ? VERIFY_ASAN_DIR : VERIFY_BUILD_DIR,
+                       .tmp_dir = k->tmp_dir};
+    struct fixture_runs fr = {.k = k,
+                              .c = c,
+                              .list = calloc(c->nfixtures + 1, sizeof *fr.list),
+                              .runs = calloc(c->nfixtures + 1, sizeof *fr.runs),
+                              .sanitized = sanitized};
+    size_t n = 0;
+    if (fr.list == NULL || fr.runs == NULL)
+        util_oom();
+    /* In the sanitized build, the fixtures that prove what the grader says (where a loop is
+     * blocked, what a test left behind): they must say it in the build students grade in. */
+    for (size_t i = 0; i < c->nfixtures; i++)
+        if (!sanitized || c->fixtures[i].nmessage + c->fixtures[i].nwarnings > 0)
+            fr.list[n++] = &c->fixtures[i];
+
+    /* Built first, one after the other: the graders that then run at once build nothing. */
+    for (size_t i = 0; i < n; i++) {
+        const struct course_exercise *ex = course_find(c, fr.list[i]->exercise);
+        char tree[128], *log = NULL;
+        snprintf(tree, sizeof tree, "fixture-%s", fr.list[i]->name);
+        if (ex != NULL)
+            runner_build(&r, tree, ex, &log); /* compile-error's fails, as it should */
+        free(log);
+    }
+    /* Several fixtures at once: most of their time goes to waiting out a timeout. A fixture
+     * that burns the CPUs (a fork bomb, an endless loop) can starve one that is graded beside
+     * it, so a fixture whose verdict is off is graded again alone, and that verdict counts. */
+    proc_parallel(n, RUNNER_JOBS_PER_CPU * proc_cpus(), fixture_job, fixture_done, &fr);
+    for (size_t i = 0; i < n; i++) {
+        const struct course_fixture *f = fr.list[i];
+        struct fixture_run *run = &fr.runs[i];
+        char detail[8192], beside[160] = "";
+        if (!fixture_ok(c, f, run, detail, sizeof detail)) {
+            snprintf(beside, sizeof beside, "; graded again alone, as beside others %.*s",
+                     (int)strcspn(detail, "\n"), detail);
+            json_decref(run->report);
+            free(run->output);
+            grade_fixture(k, f, sanitized, run);
+        }
+        int ok = fixture_ok(c, f, run, detail, sizeof detail);
+        check(k, ok, detail, "fixture %s%s (%s): %zu tests graded %s%s (%.0f s%s)", f->name,
+              sanitized ? " under ASan+UBSan" : "", f->about != NULL ? f->about : "",
+              fixture_tests(c, f), f->verdict,
+              f->nmessage + f->nwarnings > 0 ? ", saying what course.json expects" : "",
+              run->seconds, beside);
+        json_decref(run->report);
+        free(run->output);
+    }
+    free(fr.list);
+    free(fr.runs);
 }
 
 void check_grader_cli(struct checks *k, const struct course *c)

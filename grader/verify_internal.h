@@ -25,6 +25,9 @@ struct checks {
     double started; /* monotonic seconds when the verification began */
 };
 
+/* Monotonic seconds, for the times the checks print. */
+double now_s(void);
+
 /* Prints a section heading. */
 void section(struct checks *k, const char *title);
 
@@ -70,14 +73,17 @@ void check_docs(struct checks *k, const struct course *c);
 void check_lecture_quotes(struct checks *k);
 
 /* verify_runs.c */
-void run_tree(struct checks *k, const struct runner *r, const struct course_exercise *ex,
-              const char *tree, const char *label);
+/* Grades every exercise of `tree` (solutions: each test must pass; exercises: each must fail
+ * cleanly), a check per test. */
+void run_tree(struct checks *k, const struct runner *r, const struct course *c, const char *tree,
+              const char *label);
 void run_demos(struct checks *k, const struct course *c, const char *build_dir, int sanitized);
 
 /* verify_grader.c */
-/* Grades fixture f in the plain build, or, `sanitized`, in the ASan+UBSan one. */
-void check_fixture(struct checks *k, const struct course *c, const struct course_fixture *f,
-                   int sanitized);
+/* Grades the fixtures through the grader's command line, several at once, and checks each got
+ * its verdict and says what course.json expects. `sanitized`: in the ASan+UBSan build, only
+ * the fixtures that expect a message or warnings. */
+void check_fixtures(struct checks *k, const struct course *c, int sanitized);
 void check_grader_cli(struct checks *k, const struct course *c);
 
 /* verify_failure.c: a failing test's picture and replay */

@@ -45,13 +45,6 @@
 static const char *const fuzz_names[] = {"chat-lines", "chat-framing", "items-json", "http-router",
                                          "echo-chunks"};
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* True when `prog` runs (found in PATH). */
 static int have(const char *prog)
 {

@@ -29,23 +29,22 @@ static int verdict_ok_for(const char *tree, enum verdict v)
     return v == VERDICT_FAIL || v == VERDICT_TIMEOUT;
 }
 
-void run_tree(struct checks *k, const struct runner *r, const struct course_exercise *ex,
-              const char *tree, const char *label)
+/* The verdicts of one exercise's tests, one check each. */
+static void check_tree_results(struct checks *k, const struct exercise_result *res,
+                               const char *tree, const char *label)
 {
-    struct exercise_result res;
+    const struct course_exercise *ex = res->ex;
     double total = 0;
     int bad = 0;
 
-    grade_exercise(r, ex, tree, NULL, NULL, &k->st, &res);
-    if (res.build_log != NULL) {
-        check(k, 0, res.build_log, "%s: %s/%s builds", ex->id, tree, ex->dir);
-        grade_result_free(&res);
+    if (res->build_log != NULL) {
+        check(k, 0, res->build_log, "%s: %s/%s builds", ex->id, tree, ex->dir);
         return;
     }
     /* Every test is a check of its own (so the closing count says how many really ran), but
      * only the ones that are wrong get a line unless --verbose: one summary line says the rest. */
-    for (size_t i = 0; i < res.ntests; i++) {
-        const struct test_result *tr = &res.tests[i];
+    for (size_t i = 0; i < res->ntests; i++) {
+        const struct test_result *tr = &res->tests[i];
         int ok = verdict_ok_for(tree, tr->verdict);
         total += tr->seconds;
         if (ok && !k->verbose) {
@@ -60,12 +59,30 @@ void run_tree(struct checks *k, const struct runner *r, const struct course_exer
         bad += !ok;
     }
     if (!k->verbose)
-        printf("  %s%-4s%s %s: %s %zu of %zu tests %s (%.1f s)\n",
+        printf("  %s%-4s%s %s: %s %zu of %zu tests %s (%.1f s of tests)\n",
                report_color(&k->st, bad == 0 ? VERDICT_PASS : VERDICT_FAIL),
                bad == 0 ? "ok" : "FAIL", report_reset(&k->st), ex->id, label,
-               res.ntests - (size_t)bad, res.ntests,
+               res->ntests - (size_t)bad, res->ntests,
                strcmp(tree, "solutions") == 0 ? "pass" : "fail cleanly on the starter", total);
-    grade_result_free(&res);
+}
+
+void run_tree(struct checks *k, const struct runner *r, const struct course *c, const char *tree,
+              const char *label)
+{
+    const struct course_exercise **exs = calloc(c->nexercises + 1, sizeof *exs);
+    struct exercise_result *res = calloc(c->nexercises + 1, sizeof *res);
+    if (exs == NULL || res == NULL)
+        util_oom();
+    for (size_t i = 0; i < c->nexercises; i++)
+        exs[i] = &c->exercises[i];
+    /* All exercises at once: the tests of one run while those of another finish. */
+    grade_exercises(r, exs, c->nexercises, tree, NULL, NULL, &k->st, res);
+    for (size_t i = 0; i < c->nexercises; i++) {
+        check_tree_results(k, &res[i], tree, label);
+        grade_result_free(&res[i]);
+    }
+    free(res);
+    free(exs);
 }
 
 /* ---- demos ----------------------------------------------------------------------------- */

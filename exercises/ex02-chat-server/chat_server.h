@@ -32,6 +32,8 @@ struct event_base;
 /* Per-client bound on output the kernel has not taken yet. A client further behind than this
  * is disconnected ("slow-reader"): the others never wait for it. */
 #define CHAT_DEFAULT_MAX_OUTPUT_BYTES (256 * 1024)
+/* A leaving client that takes none of its last lines this long is cut off. */
+#define CHAT_DEFAULT_CLOSE_GRACE_MS 2000
 
 struct chat_server_config {
     const char *host;         /* address to bind, e.g. "127.0.0.1"; NULL means the default */
@@ -41,6 +43,7 @@ struct chat_server_config {
     const char *history_file; /* JSON lines, loaded at start, appended to; NULL = memory only */
     int history_size;         /* messages kept and replayed to newcomers; 0 = the default (50) */
     size_t max_output_bytes;  /* per-client output bound; 0 = the default */
+    int close_grace_ms;       /* a leaving client's last lines wait this long; 0 = the default */
     FILE *log;                /* one line per connect/disconnect/rename/drop; NULL = no logging */
 };
 

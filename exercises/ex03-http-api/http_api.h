@@ -47,6 +47,8 @@ struct http_api_config {
     size_t max_header_bytes; /* 0 = HTTP_API_DEFAULT_MAX_HEADER_BYTES */
     int idle_timeout_ms;     /* keep-alive and slow-request timeout; 0 = the default */
     size_t max_items;        /* the store's capacity (507 past it); 0 = the store's default */
+    int shutdown_grace_ms;   /* at shutdown, wait at most this long for replies in flight;
+                                0 = HTTP_API_SHUTDOWN_GRACE_MS */
     FILE *log;               /* one line per request, written with a single fprintf call from
                                 any worker thread; NULL = no logging. It may be buffered: the
                                 server flushes it HTTP_API_LOG_FLUSH_MS after a request and
@@ -67,7 +69,7 @@ uint16_t http_api_port(const struct http_api *api);
 
 /*
  * Graceful shutdown, then frees everything: every worker stops accepting, finishes the replies
- * it is sending (waiting at most HTTP_API_SHUTDOWN_GRACE_MS), closes its connections and exits;
+ * it is sending (waiting at most cfg->shutdown_grace_ms), closes its connections and exits;
  * then the store is freed. Call it from any thread except a worker's. NULL is allowed.
  */
 void http_api_free(struct http_api *api);

@@ -43,7 +43,6 @@
 #define CHAT_INPUT_MAX (16 * 1024) /* bytes buffered from one client: many lines, bounded */
 #define CHAT_LINES_PER_WAKEUP 64   /* lines handled per read callback before others get a turn */
 #define CHAT_ACCEPT_RETRY_MS 100   /* pause accepting this long after an accept error (EMFILE) */
-#define CHAT_CLOSE_GRACE_MS 2000   /* a leaving client that takes no output this long is cut off */
 #define CHAT_SHUTDOWN_GRACE_MS 500 /* shutdown closes whoever is still connected after this */
 #define CHAT_ADDR_MAX 56           /* "[IPv6 address]:port" and its NUL */
 #define CHAT_REASON_MAX 128        /* "error: " and any strerror() text */
@@ -240,7 +239,7 @@ static void client_send(struct chat_client *c, const void *data, size_t len)
 /*
  * Starts c's goodbye: queues its last line (if any), stops reading, and lets server_settle()
  * close it once the kernel has taken everything queued. A client that takes nothing for
- * CHAT_CLOSE_GRACE_MS is cut off (client_write_cb).
+ * cfg.close_grace_ms is cut off (client_write_cb).
  */
 static void client_finish(struct chat_client *c, const char *reason, const char *last_line)
 {
@@ -249,10 +248,10 @@ static void client_finish(struct chat_client *c, const char *reason, const char 
      * Remember the reason (c->reason, for the log), set c->finishing and stop reading: a
      * leaving client reads nothing more and gets nothing new. It closes once its output is
      * written, which client_flush checks: so mark it dirty, even with nothing queued. If it is
-     * already waiting for the kernel, give write_ev a deadline of CHAT_CLOSE_GRACE_MS instead.
+     * already waiting for the kernel, give write_ev a deadline of cfg.close_grace_ms instead.
      * stub:
      */
-    struct timeval grace = ms_to_timeval(CHAT_CLOSE_GRACE_MS);
+    struct timeval grace = ms_to_timeval(c->server->cfg.close_grace_ms);
 
     if (c->finishing || c->doomed)
         return;
@@ -275,7 +274,7 @@ static void client_finish(struct chat_client *c, const char *reason, const char 
  * closed with unread input (or that receives bytes after it is closed) makes the kernel send a
  * reset, and a reset destroys the last lines still on their way to the client. So the client
  * gets EOF (shutdown(SHUT_WR)) and leaves the room now; its socket stays open, reading and
- * dropping, until it closes too or CHAT_CLOSE_GRACE_MS pass (client_discard). This is a
+ * dropping, until it closes too or cfg.close_grace_ms pass (client_discard). This is a
  * lingering close.
  */
 static void client_linger(struct chat_client *c)
@@ -286,13 +285,13 @@ static void client_linger(struct chat_client *c)
      * last lines still on their way. So unless it already sent its EOF (then nothing more can
      * arrive: it can go at once), tell it nothing more is coming, let it leave the room now
      * (client_leave: the others should not wait to see it go), and keep reading, with
-     * CHAT_CLOSE_GRACE_MS as the read event's deadline, until it closes too (client_discard).
+     * cfg.close_grace_ms as the read event's deadline, until it closes too (client_discard).
      * If any of that fails, it goes at once (client_doom). Lecture 03, "Disconnects", shows
      * this lingering close.
      * stub:
      *     client_doom(c);
      */
-    struct timeval grace = ms_to_timeval(CHAT_CLOSE_GRACE_MS);
+    struct timeval grace = ms_to_timeval(c->server->cfg.close_grace_ms);
 
     if (c->lingering || c->doomed)
         return;
@@ -354,7 +353,7 @@ static void client_flush(struct chat_client *c)
         if (c->finishing)
             client_linger(c);
     } else if (!c->waiting) {
-        struct timeval grace = ms_to_timeval(CHAT_CLOSE_GRACE_MS);
+        struct timeval grace = ms_to_timeval(c->server->cfg.close_grace_ms);
         event_add(c->write_ev, c->finishing ? &grace : NULL);
         c->waiting = true;
     }
@@ -619,7 +618,7 @@ static void client_write_cb(evutil_socket_t fd, short what, void *arg)
 
     /* STUDENT(10): write_ev fired. EV_WRITE: the client has read, the kernel has room again,
      * and what is still queued must go out now. EV_TIMEOUT: c is leaving and has taken
-     * nothing for CHAT_CLOSE_GRACE_MS: close it anyway, at once and with a reset (c->abort).
+     * nothing for cfg.close_grace_ms: close it anyway, at once and with a reset (c->abort).
      * Without the first, a client that falls behind once never gets another byte; without the
      * second, a leaving client that never reads stays forever.
      * stub:
@@ -845,6 +844,8 @@ static int server_configure(struct chat_server *srv, const struct chat_server_co
         srv->cfg.history_size = CHAT_HISTORY_DEFAULT_SIZE;
     if (srv->cfg.max_output_bytes == 0)
         srv->cfg.max_output_bytes = CHAT_DEFAULT_MAX_OUTPUT_BYTES;
+    if (srv->cfg.close_grace_ms <= 0)
+        srv->cfg.close_grace_ms = CHAT_DEFAULT_CLOSE_GRACE_MS;
     srv->host = strdup(cfg->host != NULL ? cfg->host : CHAT_DEFAULT_HOST);
     srv->cfg.host = srv->host;
     srv->cfg.history_file = NULL; /* not kept: the history has its own copy */

@@ -27,7 +27,7 @@
 #define ACCEPT_FAILURES_MAX 10       /* lines a backing-off listener may log before its 2nd retry */
 #define BIG_OUTPUT_BYTES (16u << 20) /* an output bound the next two tests never reach */
 #define FLOOD_LINES 8000             /* ~8 MiB: more than the kernel holds for one client */
-#define CLOSE_GRACE_MS 2000          /* CHAT_CLOSE_GRACE_MS in chat_server.c */
+#define CLOSE_GRACE_MS 500           /* close_grace_ms: the default 2 s is slow to wait out */
 
 /* c[0] never reads; c[2] floods the room; c[1] reads everything. The server must drop c[0]
  * once its pending output passes the bound, and c[1] must get every line meanwhile. */
@@ -136,15 +136,16 @@ HARNESS_TEST(test_output_waits_until_the_reader_catches_up)
 
 /*
  * c[0] stops reading until megabytes wait for it, then sends a line that is too long. It must
- * leave, but its goodbye cannot be written: after CHAT_CLOSE_GRACE_MS (2 s) without progress
- * the server closes it anyway. The test reads nothing from c[0] until then: reading would be
+ * leave, but its goodbye cannot be written: after close_grace_ms without progress the server
+ * closes it anyway. The test reads nothing from c[0] until then: reading would be
  * progress, and would reset the deadline.
  */
 HARNESS_TEST(test_leaving_client_that_does_not_read_is_cut_off)
 {
     struct server_fixture f;
     struct client c[3];
-    struct chat_server_config cfg = {.max_output_bytes = BIG_OUTPUT_BYTES};
+    struct chat_server_config cfg = {.max_output_bytes = BIG_OUTPUT_BYTES,
+                                     .close_grace_ms = CLOSE_GRACE_MS};
     char too_long[2 * CHAT_LINE_MAX], expected[128], after[160], line[256];
 
     chat_test_start(&f, &cfg);
@@ -165,7 +166,8 @@ HARNESS_TEST(test_leaving_client_that_does_not_read_is_cut_off)
                                  expected, NULL);
     ck_assert_msg(found,
                   "after %s, expected the log line \"%s\" within %d ms (its goodbye cannot be "
-                  "written: it does not read, so it is closed anyway after %d ms); log: \"%s\"",
+                  "written: it does not read, so it is closed anyway after close_grace_ms, %d ms); "
+                  "log: \"%s\"",
                   after, expected, CLOSE_GRACE_MS + CHAT_TEST_WAIT_MS, CLOSE_GRACE_MS,
                   server_fixture_log_tail(&f));
     transcript_note("c1 was closed %lld ms after its line", (long long)(client_now_ms() - start));

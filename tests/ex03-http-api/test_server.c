@@ -19,6 +19,7 @@
 #define FAT_TITLE_BYTES 256               /* each a control character: 6 bytes once escaped */
 #define SERVER_SNDBUF_BYTES 4096          /* the kernel doubles it; the default grows to MBs */
 #define FD_SCAN_MAX 1024                  /* descriptors searched for the listening socket */
+#define STOP_GRACE_MS 500                 /* shutdown_grace_ms: 5 s would be slow to wait out */
 
 /* ---- CONNECT -------------------------------------------------------------------------------- */
 
@@ -250,8 +251,9 @@ HARNESS_TEST(test_stop_cuts_off_a_reply_that_never_drains)
     struct client c;
     struct stopper s;
     pthread_t thread;
-    const int early = HTTP_API_SHUTDOWN_GRACE_MS - 500, late = HTTP_API_SHUTDOWN_GRACE_MS + 1500;
-    api_start(&f, NULL);
+    struct http_api_config cfg = {.threads = 1, .shutdown_grace_ms = STOP_GRACE_MS};
+    const int early = STOP_GRACE_MS / 2, late = STOP_GRACE_MS + 1500;
+    api_start(&f, &cfg);
     shrink_server_send_buffer(f.port);
     create_fat_items(&f);
     start_big_reply(&f, &c); /* and never read it */
@@ -262,15 +264,15 @@ HARNESS_TEST(test_stop_cuts_off_a_reply_that_never_drains)
     long long took = atomic_load(&s.took_ms);
     ck_assert_msg(took >= 0,
                   "a client stopped reading a 1.6 MB reply, and http_api_free() has "
-                  "not returned %d ms later; a stopping worker waits at most "
-                  "HTTP_API_SHUTDOWN_GRACE_MS (%d ms) for replies in flight",
-                  late + 3000, HTTP_API_SHUTDOWN_GRACE_MS);
+                  "not returned %d ms later; a stopping worker waits at most the config's "
+                  "shutdown_grace_ms (%d ms) for replies in flight",
+                  late + 3000, STOP_GRACE_MS);
     pthread_join(thread, NULL);
     ck_assert_msg(took >= early && took <= late,
                   "a client stopped reading a 1.6 MB reply: "
-                  "http_api_free() returned after %lld ms, expected after the grace period, "
-                  "between %d and %d ms; %s",
-                  took, early, late,
+                  "http_api_free() returned after %lld ms, expected after the grace period "
+                  "(shutdown_grace_ms = %d), between %d and %d ms; %s",
+                  took, STOP_GRACE_MS, early, late,
                   took < early
                       ? "returning sooner cuts off replies that a slow client could still have read"
                       : "the grace period bounds the wait");
