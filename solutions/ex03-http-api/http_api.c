@@ -30,6 +30,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,17 +467,31 @@ struct http_api *http_api_new(const struct http_api_config *cfg)
     snprintf(api->app.fallback_origin, sizeof api->app.fallback_origin,
              strchr(host, ':') != NULL ? "http://[%s]:%u" : "http://%s:%u", host, api->port);
 
-    for (int i = 0; i < api->nworkers; i++) {
-        struct worker *w = &api->workers[i];
+    /* The workers never take SIGINT or SIGTERM. The kernel hands a signal sent to the process
+     * to any thread that does not block it, and the program's signal events (main.c) belong to
+     * the main thread: a worker running libevent's signal handler while the main thread sets
+     * up its signal events is a data race. A thread starts with its creator's signal mask, so
+     * the stop signals are blocked while the workers start, then unblocked again here. */
+    sigset_t stop_signals, old_mask;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
+    int started = 0;
+    for (; started < api->nworkers; started++) {
+        struct worker *w = &api->workers[started];
         w->api = api;
-        w->index = i;
+        w->index = started;
         int fd = bind_socket(host, api->port, true, cfg->log);
         if (fd < 0 || worker_start(w, fd) != 0) {
             if (cfg->log != NULL)
-                fprintf(cfg->log, "cannot start worker %d\n", i);
-            goto err;
+                fprintf(cfg->log, "cannot start worker %d\n", started);
+            break;
         }
     }
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    if (started < api->nworkers)
+        goto err;
     return api;
 
 err:
