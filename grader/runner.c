@@ -400,17 +400,17 @@ unsigned runner_default_jobs(const struct runner *r)
 struct wire_result {
     int verdict;
     double seconds;
-    size_t len[3]; /* message, transcript, output; SIZE_MAX for NULL */
+    size_t len[4]; /* message, transcript, output, warnings; SIZE_MAX for NULL */
 };
 
 static void result_send(int fd, const struct test_result *res)
 {
-    const char *texts[3] = {res->message, res->transcript, res->output};
+    const char *texts[4] = {res->message, res->transcript, res->output, res->warnings};
     struct wire_result w = {.verdict = (int)res->verdict, .seconds = res->seconds};
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         w.len[i] = texts[i] != NULL ? strlen(texts[i]) : SIZE_MAX;
     proc_write_all(fd, &w, sizeof w);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (texts[i] != NULL)
             proc_write_all(fd, texts[i], w.len[i]);
 }
@@ -420,14 +420,14 @@ static void result_send(int fd, const struct test_result *res)
 static int result_receive(const char *data, size_t len, struct test_result *res)
 {
     struct wire_result w;
-    char **texts[3] = {&res->message, &res->transcript, &res->output};
+    char **texts[4] = {&res->message, &res->transcript, &res->output, &res->warnings};
     if (len < sizeof w)
         return -1;
     memcpy(&w, data, sizeof w);
     res->verdict = (enum verdict)w.verdict;
     res->seconds = w.seconds;
     size_t at = sizeof w;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         if (w.len[i] == SIZE_MAX)
             continue;
         if (w.len[i] > len - at)
