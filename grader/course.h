@@ -44,6 +44,8 @@ struct course_fixture {
     const char **tests;   /* the tests graded, each must get it; NULL-terminated; empty: all */
     size_t ntests;
     const char *about; /* what the fixture does wrong */
+    int chaos;         /* graded with --chaos chaos_seed; without it, the listed tests pass */
+    unsigned long long chaos_seed;
 };
 
 struct course {

@@ -59,8 +59,10 @@ int grade_exercise(const struct runner *r, const struct course_exercise *ex, con
         } else {
             learner_run_test(r, tree, ex, t->name, r->repeat, tr);
             tr->hidden = t->hidden;
-            if (out != NULL)
+            if (out != NULL) {
                 report_test_line(out, st, tr);
+                report_replay_line(out, st, ex, tr);
+            }
         }
         if (tr->verdict == VERDICT_PASS) {
             res->passed++;

@@ -21,7 +21,8 @@
 #include <sys/inotify.h>
 #endif
 
-#define WATCH_POLL_MS 500 /* polling interval where there is no inotify */
+#define WATCH_POLL_MS 500    /* polling interval where there is no inotify */
+#define LEARNER_WATCH_MAX 64 /* exercise folders inotify watches (a course has a few) */
 
 /* ---- progress --------------------------------------------------------------------------- */
 
@@ -191,21 +192,42 @@ static time_t newest(const char *dir)
     return best;
 }
 
-/* Waits until a .c or .h file of an exercise is saved; returns that exercise. */
-static const struct course_exercise *wait_for_save(const struct course *c, time_t *seen)
+/* What watches the exercises' folders: inotify on Linux (unless LEARNER_WATCH_POLL_ENV is
+ * set), else nothing, and wait_for_save() polls. */
+struct watcher {
+    int fd; /* the inotify descriptor, or -1 */
+    int wd[LEARNER_WATCH_MAX];
+};
+
+/* Starts watching before the grading run, so that a save during the run counts too. */
+static void watch_begin(struct watcher *w, const struct course *c)
 {
+    const char *poll_env = getenv(LEARNER_WATCH_POLL_ENV);
+    w->fd = -1;
+    if (poll_env != NULL && *poll_env != '\0')
+        return;
 #ifdef __linux__
-    int fd = inotify_init1(IN_CLOEXEC);
-    int wd[64];
-    for (size_t i = 0; fd >= 0 && i < c->nexercises && i < 64; i++) {
+    w->fd = inotify_init1(IN_CLOEXEC);
+    for (size_t i = 0; w->fd >= 0 && i < c->nexercises && i < LEARNER_WATCH_MAX; i++) {
         char path[600];
         snprintf(path, sizeof path, "exercises/%s", c->exercises[i].dir);
-        wd[i] = inotify_add_watch(fd, path, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
+        w->wd[i] = inotify_add_watch(w->fd, path, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
     }
-    if (fd >= 0) {
+#else
+    (void)c;
+#endif
+}
+
+/* Waits until a .c or .h file of an exercise is saved; returns that exercise. Ends the watch
+ * `w` began. */
+static const struct course_exercise *wait_for_save(const struct course *c, struct watcher *w,
+                                                   time_t *seen)
+{
+#ifdef __linux__
+    if (w->fd >= 0) {
         char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
         for (;;) {
-            ssize_t len = read(fd, buf, sizeof buf);
+            ssize_t len = read(w->fd, buf, sizeof buf);
             if (len <= 0 && errno != EINTR)
                 break;
             for (char *p = buf; len > 0 && p < buf + len;) {
@@ -213,9 +235,9 @@ static const struct course_exercise *wait_for_save(const struct course *c, time_
                 size_t n = ev->len > 0 ? strlen(ev->name) : 0;
                 if (n > 2 &&
                     (strcmp(ev->name + n - 2, ".c") == 0 || strcmp(ev->name + n - 2, ".h") == 0)) {
-                    for (size_t i = 0; i < c->nexercises && i < 64; i++) {
-                        if (wd[i] == ev->wd) {
-                            close(fd);
+                    for (size_t i = 0; i < c->nexercises && i < LEARNER_WATCH_MAX; i++) {
+                        if (w->wd[i] == ev->wd) {
+                            close(w->fd);
                             return &c->exercises[i];
                         }
                     }
@@ -223,7 +245,7 @@ static const struct course_exercise *wait_for_save(const struct course *c, time_
                 p += sizeof *ev + ev->len;
             }
         }
-        close(fd);
+        close(w->fd); /* inotify failed: poll instead */
     }
 #endif
     for (;;) { /* polling: the modification times of every exercise's files */
@@ -264,6 +286,8 @@ int learner_watch(const struct course *c, const struct course_exercise *only, ch
     if (ex == NULL)
         ex = &c->exercises[0];
     for (;;) {
+        struct watcher w;
+        watch_begin(&w, c);
         cmd[argc] = (char *)ex->id;
         struct proc_result res;
         if (proc_run(cmd, NULL, NULL, 0, &res) != 0)
@@ -274,7 +298,7 @@ int learner_watch(const struct course *c, const struct course_exercise *only, ch
         printf("\nWatching exercises/ (Ctrl-C stops): save a file to grade its exercise again.\n");
         fflush(stdout);
         signal(SIGINT, SIG_DFL); /* while waiting, Ctrl-C simply ends the watch */
-        const struct course_exercise *saved = wait_for_save(c, seen);
+        const struct course_exercise *saved = wait_for_save(c, &w, seen);
         proc_init();
         if (only == NULL || saved == only)
             ex = saved;

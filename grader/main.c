@@ -379,6 +379,8 @@ int main(int argc, char **argv)
     if (!list && needs != NULL && (status = edition_require_solutions(needs)) != 0)
         goto out;
     status = 2;
+    if (extras_chaos_setup(&xo, !list && !verify && !prove && !write_starters) != 0)
+        goto out;
     if (xo.valgrind) {
         if (asan) {
             fprintf(stderr, "grade: --valgrind and --asan cannot be combined\n");
@@ -483,6 +485,9 @@ int main(int argc, char **argv)
                        .valgrind = xo.valgrind,
                        .repeat = xo.repeat};
     struct report_style st = report_style_for(stdout, verbose);
+    char replay[256];
+    extras_chaos_replay(&xo, tree, fast, replay, sizeof replay);
+    st.replay = xo.chaos ? replay : NULL;
     struct exercise_result *results = calloc(course.nexercises + 1, sizeof *results);
     if (results == NULL)
         util_oom();
@@ -492,6 +497,10 @@ int main(int argc, char **argv)
            strcmp(tree, "exercises") == 0   ? "(your code)"
            : strcmp(tree, "solutions") == 0 ? "(the reference solutions)"
                                             : "");
+    if (xo.chaos)
+        printf("Chaos mode, seed %llu: sends are cut into random pieces with pauses, and other "
+               "clients come and go. Replay: %s\n",
+               xo.chaos_seed, replay);
     status = 0;
     for (size_t i = 0; results != NULL && i < course.nexercises; i++) {
         const struct course_exercise *ex = &course.exercises[i];

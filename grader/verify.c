@@ -188,6 +188,7 @@ int verify_course(const struct course *c, int verbose)
         for (size_t i = 0; i < c->nfixtures; i++)
             check_fixture(&k, c, &c->fixtures[i]);
         check_grader_cli(&k, c);
+        check_modes(&k, c);
         check_platforms(&k, c);
     }
 

@@ -3,12 +3,14 @@
  */
 #include "echo_test.h"
 
+#include "chaos.h"
 #include "transcript.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/select.h>
 #include <stdio.h>
@@ -30,6 +32,11 @@ void echo_test_start(struct server_fixture *f, int idle_timeout_ms, int max_conn
 
 void echo_test_create(struct server_fixture *f, int idle_timeout_ms, int max_connections)
 {
+    /* Chaos mode: a test of the connection limit counts the clients it connects itself. A
+     * background client (chaos.h) would take a slot, and a correct server would refuse one of
+     * the test's own clients. */
+    if (max_connections > 0)
+        chaos_no_background_clients("a test of the connection limit counts every client");
     server_fixture_init(f, true);
     struct echo_server_config cfg = {
         .host = "127.0.0.1",
@@ -83,6 +90,11 @@ void echo_test_connect_slow_reader(struct server_fixture *f, struct client *c)
                   "could not connect to the server on 127.0.0.1:%u, the port echo_server_port() "
                   "reported: %s; expected a listening socket there",
                   f->port, strerror(errno));
+    /* Like every test client (client.c): each send leaves at once. With Nagle's algorithm a
+     * small write would wait for the acknowledgement of the one before, so bytes a test has
+     * sent might not have reached the server yet (chaos mode makes such small writes). */
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     uint16_t port = client_local_port(c);
     transcript_note("c%d: connected to 127.0.0.1:%u with small socket buffers (a slow reader)",
                     c->id, f->port);
