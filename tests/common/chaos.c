@@ -51,7 +51,6 @@ enum leave {
  * afterwards (the background thread reads it before each of its clients). */
 static struct {
     bool active;
-    uint64_t seed;          /* HARNESS_CHAOS */
     uint64_t test;          /* the seed mixed with the test's name */
     atomic_bool calm;       /* no (more) background clients in this test */
     atomic_bool background; /* the background clients have started (one port per test) */
@@ -92,7 +91,6 @@ void chaos_begin_test(const char *test_name)
         return;
     }
     chaos.active = true;
-    chaos.seed = seed;
     uint64_t mix = seed ^ name_hash(test_name != NULL ? test_name : "");
     chaos.test = chaos_next(&mix);
     transcript_note("chaos seed %llu: sends are cut into random pieces with short pauses, and "
