@@ -295,9 +295,14 @@ int learner_watch(const struct course *c, const struct course_exercise *only, ch
         printf("\033[H\033[2J"); /* clear the screen */
         fputs(res.output, stdout);
         proc_result_free(&res);
+        /* While waiting, Ctrl-C (or SIGTERM) simply ends the watch: nothing runs that would
+         * need stopping. One that came since the run ended is acted on now, not lost. */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        if (proc_interrupted() != 0)
+            raise(proc_interrupted());
         printf("\nWatching exercises/ (Ctrl-C stops): save a file to grade its exercise again.\n");
         fflush(stdout);
-        signal(SIGINT, SIG_DFL); /* while waiting, Ctrl-C simply ends the watch */
         const struct course_exercise *saved = wait_for_save(c, &w, seen);
         proc_init();
         if (only == NULL || saved == only)

@@ -498,8 +498,8 @@ int main(int argc, char **argv)
            : strcmp(tree, "solutions") == 0 ? "(the reference solutions)"
                                             : "");
     if (xo.chaos)
-        printf("Chaos mode, seed %llu: sends are cut into random pieces with pauses, and other "
-               "clients come and go. Replay: %s\n",
+        printf("Chaos mode, seed %llu: sends are cut into random pieces, with pauses, and other\n"
+               "clients come and go. Replay this run: %s\n",
                xo.chaos_seed, replay);
     status = 0;
     for (size_t i = 0; results != NULL && i < course.nexercises; i++) {
