@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,11 +171,14 @@ void learner_run_test(const struct runner *r, const char *tree, const struct cou
 
 /* ---- --watch ---------------------------------------------------------------------------- */
 
-/* The newest modification time among the .c and .h files of exercises/DIR. */
-static time_t newest(const char *dir)
+/* A fingerprint of the .c and .h files of exercises/DIR: their names, sizes and modification
+ * times. Times are whole seconds (all that stat() promises everywhere), so a save in the same
+ * second as the one before is seen by its new size; only one that keeps the size exactly, in
+ * the same second, goes unnoticed. */
+static uint64_t fingerprint(const char *dir)
 {
     char path[600];
-    time_t best = 0;
+    uint64_t sum = 0;
     snprintf(path, sizeof path, "exercises/%s", dir);
     DIR *d = opendir(path);
     for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
@@ -184,12 +188,18 @@ static time_t newest(const char *dir)
         if (n < 3 || (strcmp(e->d_name + n - 2, ".c") != 0 && strcmp(e->d_name + n - 2, ".h") != 0))
             continue;
         snprintf(file, sizeof file, "%s/%s", path, e->d_name);
-        if (stat(file, &st) == 0 && st.st_mtime > best)
-            best = st.st_mtime;
+        if (stat(file, &st) != 0)
+            continue;
+        uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a of the name, then the size and time */
+        for (const char *p = e->d_name; *p != '\0'; p++)
+            h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+        h ^= (uint64_t)st.st_size * 0xc2b2ae3d27d4eb4full;
+        h ^= (uint64_t)st.st_mtime * 0x9e3779b97f4a7c15ull;
+        sum += h; /* a sum: the order readdir() gives does not matter */
     }
     if (d != NULL)
         closedir(d);
-    return best;
+    return sum;
 }
 
 /* What watches the exercises' folders: inotify on Linux (unless LEARNER_WATCH_POLL_ENV is
@@ -221,7 +231,7 @@ static void watch_begin(struct watcher *w, const struct course *c)
 /* Waits until a .c or .h file of an exercise is saved; returns that exercise. Ends the watch
  * `w` began. */
 static const struct course_exercise *wait_for_save(const struct course *c, struct watcher *w,
-                                                   time_t *seen)
+                                                   uint64_t *seen)
 {
 #ifdef __linux__
     if (w->fd >= 0) {
@@ -248,11 +258,11 @@ static const struct course_exercise *wait_for_save(const struct course *c, struc
         close(w->fd); /* inotify failed: poll instead */
     }
 #endif
-    for (;;) { /* polling: the modification times of every exercise's files */
+    for (;;) { /* polling: the fingerprints of every exercise's files */
         for (size_t i = 0; i < c->nexercises; i++) {
-            time_t t = newest(c->exercises[i].dir);
-            if (t > seen[i]) {
-                seen[i] = t;
+            uint64_t now = fingerprint(c->exercises[i].dir);
+            if (now != seen[i]) {
+                seen[i] = now;
                 return &c->exercises[i];
             }
         }
@@ -267,12 +277,12 @@ int learner_watch(const struct course *c, const struct course_exercise *only, ch
     while (argv[argc] != NULL)
         argc++;
     char **cmd = calloc(argc + 2, sizeof *cmd);
-    time_t *seen = calloc(c->nexercises + 1, sizeof *seen);
+    uint64_t *seen = calloc(c->nexercises + 1, sizeof *seen);
     if (cmd == NULL || seen == NULL)
         util_oom();
     memcpy(cmd, argv, argc * sizeof *cmd);
     for (size_t i = 0; i < c->nexercises; i++)
-        seen[i] = newest(c->exercises[i].dir);
+        seen[i] = fingerprint(c->exercises[i].dir);
     /* First the exercise named, else the first one the progress file does not call done. */
     const struct course_exercise *ex = only;
     json_error_t jerr;
@@ -308,6 +318,6 @@ int learner_watch(const struct course *c, const struct course_exercise *only, ch
         if (only == NULL || saved == only)
             ex = saved;
         for (size_t i = 0; i < c->nexercises; i++)
-            seen[i] = newest(c->exercises[i].dir);
+            seen[i] = fingerprint(c->exercises[i].dir);
     }
 }
