@@ -8,6 +8,7 @@
  */
 #include "batch.h"
 
+#include "chaos.h"
 #include "proc.h"
 #include "util.h"
 
@@ -223,7 +224,7 @@ static void csv_field(FILE *f, const char *s)
 struct tally {
     const char *ex, *test;
     int failed;
-    json_t *messages; /* normalised message -> count */
+    json_t *messages; /* normalised message -> [count, index of the first job that got it] */
 };
 
 static void write_results(const struct course *c, const struct course_exercise *only,
@@ -309,8 +310,14 @@ static void write_results(const struct course *c, const struct course_exercise *
                           msg, sizeof msg);
                 snprintf(key, sizeof key, "%s: %s", verdict != NULL ? verdict : "not run", msg);
                 tally[t].failed++;
-                json_int_t seen = json_integer_value(json_object_get(tally[t].messages, key));
-                json_object_set_new(tally[t].messages, key, json_integer(seen + 1));
+                /* [count, the first submission (in sorted order) that got this message] */
+                json_t *seen = json_object_get(tally[t].messages, key);
+                if (seen == NULL)
+                    json_object_set_new(tally[t].messages, key,
+                                        json_pack("[I,I]", (json_int_t)1, (json_int_t)j));
+                else
+                    json_array_set_new(
+                        seen, 0, json_integer(json_integer_value(json_array_get(seen, 0)) + 1));
             }
             fprintf(csv, ",%lld", (long long)points);
             total += points;
@@ -328,6 +335,13 @@ static void write_results(const struct course *c, const struct course_exercise *
     } else {
         fprintf(md, "# Class summary\n\n%d of %zu submissions graded in %.0f s (%u at a time).\n\n",
                 graded, njobs, seconds, parallel);
+        const char *seed = getenv(CHAOS_ENV);
+        if (seed != NULL && *seed != '\0')
+            fprintf(md, "Graded in chaos mode, seed %s (`./grader/grade --chaos %s`).\n\n", seed,
+                    seed);
+        fprintf(md, "Tests by how many submissions fail them (equal counts in course order), each "
+                    "with its commonest failure message (of equally common ones, the message of "
+                    "the first submission by name).\n\n");
         fprintf(md, "| test | failed by | commonest failure |\n| --- | --- | --- |\n");
         for (int shown = 0; shown < (int)ntally; shown++) {
             size_t best = ntally;
@@ -337,13 +351,18 @@ static void write_results(const struct course *c, const struct course_exercise *
                     best = i;
             if (best == ntally || tally[best].failed <= 0)
                 break;
+            /* The commonest message; of equally common ones, the one the first submission (in
+             * sorted order) got: the same class gives the same summary, every time. */
             const char *key, *common = "";
             json_t *v;
-            json_int_t most = 0;
+            json_int_t most = 0, first = 0;
             json_object_foreach(tally[best].messages, key, v)
             {
-                if (json_integer_value(v) > most) {
-                    most = json_integer_value(v);
+                json_int_t count = json_integer_value(json_array_get(v, 0));
+                json_int_t at = json_integer_value(json_array_get(v, 1));
+                if (count > most || (count == most && at < first)) {
+                    most = count;
+                    first = at;
                     common = key;
                 }
             }
@@ -454,6 +473,9 @@ int batch_grade(const struct course *c, const char *subs, const char *out_dir, u
         util_oom();
     printf("Grading %zu submissions from %s, %u at a time (%u test%s each); results in %s/\n", n,
            subs, jobs, tests_each, tests_each == 1 ? "" : "s", out);
+    const char *seed = getenv(CHAOS_ENV); /* set by --chaos; each worker's grader inherits it */
+    if (seed != NULL && *seed != '\0')
+        printf("Chaos mode, seed %s, the same for every submission.\n", seed);
     fflush(stdout);
 
     struct sigaction sa, old_int, old_term;

@@ -136,21 +136,30 @@ static int load_demo(struct loader *L, struct course_demo *cd, json_t *d, size_t
 
 static int load_fixture(struct loader *L, struct course_fixture *cf, json_t *f, size_t i)
 {
-    static const char *const keys[] = {"name",  "exercise", "verdict",  "tests",
-                                       "about", "message",  "warnings", NULL};
+    static const char *const keys[] = {"name",    "exercise", "verdict", "tests", "about",
+                                       "message", "warnings", "chaos",   NULL};
     char near[32];
 
     snprintf(near, sizeof near, "fixture %zu", i + 1);
     if (only_keys(L, f, NULL, near, keys) != 0 || str(L, f, "name", near, &cf->name) != 0)
         return -1;
-    return str(L, f, "exercise", cf->name, &cf->exercise) != 0 ||
-                   str(L, f, "verdict", cf->name, &cf->verdict) != 0 ||
-                   str(L, f, "about", cf->name, &cf->about) != 0 ||
-                   str_array(L, f, "tests", cf->name, &cf->tests, &cf->ntests) != 0 ||
-                   str_array(L, f, "message", cf->name, &cf->message, &cf->nmessage) != 0 ||
-                   str_array(L, f, "warnings", cf->name, &cf->warnings, &cf->nwarnings) != 0
-               ? -1
-               : 0;
+    if (str(L, f, "exercise", cf->name, &cf->exercise) != 0 ||
+        str(L, f, "verdict", cf->name, &cf->verdict) != 0 ||
+        str(L, f, "about", cf->name, &cf->about) != 0 ||
+        str_array(L, f, "tests", cf->name, &cf->tests, &cf->ntests) != 0 ||
+        str_array(L, f, "message", cf->name, &cf->message, &cf->nmessage) != 0 ||
+        str_array(L, f, "warnings", cf->name, &cf->warnings, &cf->nwarnings) != 0)
+        return -1;
+    json_t *seed = json_object_get(f, "chaos");
+    if (seed != NULL && (!json_is_integer(seed) || json_integer_value(seed) < 0))
+        return fail(L, cf->name, "chaos", "\"chaos\" must be a seed: a number, 0 or more");
+    if (seed != NULL && cf->ntests == 0)
+        return fail(L, cf->name, "chaos",
+                    "a fixture graded with \"chaos\" must list its \"tests\" (they must pass "
+                    "without chaos)");
+    cf->chaos = seed != NULL;
+    cf->chaos_seed = seed != NULL ? (unsigned long long)json_integer_value(seed) : 0;
+    return 0;
 }
 
 /* The length of a JSON array under `key` (0 when absent); -1 when it is not an array. */

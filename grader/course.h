@@ -48,6 +48,8 @@ struct course_fixture {
     size_t nmessage;
     const char **warnings; /* words each listed test's warnings must contain; NULL-terminated */
     size_t nwarnings;
+    int chaos; /* graded with --chaos chaos_seed; without it, the listed tests pass */
+    unsigned long long chaos_seed;
 };
 
 struct course {

@@ -10,10 +10,16 @@
 #include "learner.h"
 #include "replay.h"
 
+#include "chaos.h"
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#define CHAOS_CLOCK_SEEDS 1000000 /* a seed picked from the clock is below this: easy to type */
 
 const char extras_usage[] =
     "  --report FORMAT FILE  also write the results as FORMAT: gradescope (results.json),\n"
@@ -25,12 +31,28 @@ const char extras_usage[] =
     "  --valgrind        run the tests under valgrind memcheck (instead of ASan)\n"
     "  --replay FILE     send what a failing test sent (.grade/replay/EX/TEST.replay) to\n"
     "                    your program and the reference's, and show both answers\n"
+    "  --chaos [SEED]    chaos mode: the tests send in random pieces, with pauses, and\n"
+    "                    other clients come and go; SEED (a number) replays a run\n"
     "  --student-edition DIR  instructors: write the course without solutions/ into DIR, as a\n"
     "                    new git repository (a GitHub Classroom template)\n"
     "  --submissions DIR instructors: grade every submission (folder) in DIR, in parallel;\n"
     "                    -j N bounds the tests running at once over all of them; --out DIR\n"
     "                    (default DIR/../grades)\n"
     "  --gradescope-bundle FILE.zip  instructors: write the Gradescope autograder\n";
+
+/* A seed: a decimal number. Returns 0 and sets *out, or -1. */
+static int parse_seed(const char *v, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (v == NULL || *v < '0' || *v > '9')
+        return -1;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*end != '\0' || errno != 0)
+        return -1;
+    *out = n;
+    return 0;
+}
 
 static int parse_count(const char *opt, const char *v, unsigned *out)
 {
@@ -57,6 +79,20 @@ int extras_parse(struct extras *x, int argc, char **argv, int *argi)
         return x->diff = 1;
     if (strcmp(a, "--valgrind") == 0)
         return x->valgrind = 1;
+    /* --chaos, --chaos SEED or --chaos=SEED: a number right after --chaos is the seed. */
+    if (strcmp(a, "--chaos") == 0 || strncmp(a, "--chaos=", 8) == 0) {
+        x->chaos = 1;
+        if (a[7] == '=' && parse_seed(a + 8, &x->chaos_seed) != 0) {
+            fprintf(stderr, "grade: --chaos=SEED needs a number, not %s\n", a + 8);
+            return -1;
+        }
+        x->chaos_seeded = a[7] == '=';
+        if (a[7] == '\0' && parse_seed(v, &x->chaos_seed) == 0) {
+            x->chaos_seeded = 1;
+            (*argi)++;
+        }
+        return 1;
+    }
     int takes_value = strcmp(a, "--student-edition") == 0 || strcmp(a, "--submissions") == 0 ||
                       strcmp(a, "--out") == 0 || strcmp(a, "-j") == 0 ||
                       strcmp(a, "--gradescope-bundle") == 0 || strcmp(a, "--repeat") == 0 ||
@@ -95,6 +131,57 @@ int extras_parse(struct extras *x, int argc, char **argv, int *argi)
         x->report_path[x->nreports++] = argv[++*argi];
     }
     return 1;
+}
+
+int extras_chaos_setup(struct extras *x, int grading)
+{
+    const char *env = getenv(CHAOS_ENV);
+    char text[32];
+
+    if (!grading) {
+        unsetenv(CHAOS_ENV);
+        x->chaos = 0;
+        return 0;
+    }
+    if (!x->chaos_seeded && env != NULL && *env != '\0') {
+        if (parse_seed(env, &x->chaos_seed) != 0) {
+            fprintf(stderr, "grade: %s=%s: a chaos seed is a number\n", CHAOS_ENV, env);
+            return -1;
+        }
+        x->chaos = x->chaos_seeded = 1;
+    }
+    if (!x->chaos)
+        return 0;
+    if (!x->chaos_seeded) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        x->chaos_seed =
+            ((unsigned long long)ts.tv_sec * 1000003ull + (unsigned long long)ts.tv_nsec) %
+            CHAOS_CLOCK_SEEDS;
+        x->chaos_seeded = 1;
+    }
+    snprintf(text, sizeof text, "%llu", x->chaos_seed);
+    setenv(CHAOS_ENV, text, 1);
+    return 0;
+}
+
+void extras_chaos_replay(const struct extras *x, const char *tree, int fast, char *out,
+                         size_t outsz)
+{
+    char tree_opt[160] = "";
+
+    if (!x->chaos) {
+        snprintf(out, outsz, "%s", "");
+        return;
+    }
+    if (strcmp(tree, "solutions") == 0)
+        snprintf(tree_opt, sizeof tree_opt, " --solutions");
+    else if (strcmp(tree, "exercises") != 0)
+        snprintf(tree_opt, sizeof tree_opt, " --tree %s", tree);
+    snprintf(out, outsz, "./grader/grade --chaos %llu%s%s", x->chaos_seed, tree_opt,
+             x->valgrind ? " --valgrind"
+             : fast      ? " --fast"
+                         : "");
 }
 
 /* The exercise named by the first positional argument, or NULL. *bad when it names none. */

@@ -14,6 +14,8 @@
  *   --valgrind                   run the tests under valgrind memcheck
  *   --repeat N                   run each test N times and report the flaky ones
  *   --replay FILE                play a failing test's clients again (replay.h)
+ *   --chaos [SEED]               the tests cut their sends into pieces and bring background
+ *                                clients (tests/common/chaos.h); the seed replays a run
  */
 #ifndef EXTRAS_H
 #define EXTRAS_H
@@ -36,7 +38,10 @@ struct extras {
     int watch, diff, valgrind;
     unsigned repeat;         /* 0 or 1: once */
     const char *replay_path; /* --replay FILE */
-    int argc;                /* the whole command line, for --watch (set by extras_parse) */
+    int chaos;               /* --chaos, or HARNESS_CHAOS in the environment */
+    int chaos_seeded;        /* the seed was given (else extras_chaos_setup picks one) */
+    unsigned long long chaos_seed;
+    int argc; /* the whole command line, for --watch (set by extras_parse) */
     char **argv;
 };
 
@@ -46,6 +51,20 @@ extern const char extras_usage[];
 /* Looks at argv[*argi]: returns 1 when it is one of the options above (taking its value, so
  * *argi moves on), 0 when it is not, -1 when its value is missing or wrong (said why). */
 int extras_parse(struct extras *x, int argc, char **argv, int *argi);
+
+/*
+ * Chaos mode, before anything runs. When grading (`grading`), the seed is --chaos SEED, else
+ * HARNESS_CHAOS from the environment, else (plain --chaos) one picked from the clock; it goes
+ * into HARNESS_CHAOS, which the tests and every grader started from here inherit. Otherwise
+ * (--verify, --prove, ...) HARNESS_CHAOS is removed: those runs are never chaotic. Returns 0,
+ * or -1 when HARNESS_CHAOS holds no number (said why).
+ */
+int extras_chaos_setup(struct extras *x, int grading);
+
+/* The command that replays a run's chaos ("./grader/grade --chaos 12345 --solutions"), to
+ * which an exercise and a test are appended; "" without chaos mode. */
+void extras_chaos_replay(const struct extras *x, const char *tree, int fast, char *out,
+                         size_t outsz);
 
 /* Runs the command the options ask for instead of grading, if any: returns 1 and sets *status
  * when it did, 0 when the run is ordinary grading. */

@@ -3,6 +3,7 @@
  */
 #include "grade.h"
 
+#include "chaos.h"
 #include "failure.h"
 #include "learner.h"
 #include "util.h"
@@ -121,7 +122,8 @@ static int on_result(size_t i, struct test_result *tr, void *arg)
         if (i == g->first_job[e])
             open_exercise(g, e);
         report_test_line(g->out, g->st, mine);
-        failure_files(g->r, g->results[e].ex, g->tree, mine); /* its picture and replay */
+        report_replay_line(g->out, g->st, g->results[e].ex, mine); /* chaos mode: the seed */
+        failure_files(g->r, g->results[e].ex, g->tree, mine);      /* its picture and replay */
         fflush(g->out);
     }
     return 0;
@@ -254,6 +256,9 @@ int grade_write_json(const char *path, const char *tree, const struct exercise_r
     }
     json_t *root = json_pack("{s:s, s:I, s:I, s:o}", "tree", tree, "passed", (json_int_t)passed,
                              "failed", (json_int_t)failed, "exercises", exercises);
+    const char *seed = getenv(CHAOS_ENV); /* --chaos: the seed that replays this run */
+    if (root != NULL && seed != NULL && *seed != '\0')
+        json_object_set_new(root, "chaos_seed", json_string(seed));
     int rc = root != NULL ? json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS) : -1;
     json_decref(root);
     return rc == 0 ? 0 : -1;

@@ -40,7 +40,8 @@ int grade_exercises(const struct runner *r, const struct course_exercise *const 
 
 void grade_result_free(struct exercise_result *res);
 
-/* Writes a JSON report of the results (jansson). Returns 0 or -1. */
+/* Writes a JSON report of the results (jansson), with "chaos_seed" in chaos mode. Returns 0
+ * or -1. */
 int grade_write_json(const char *path, const char *tree, const struct exercise_result *results,
                      size_t n);
 

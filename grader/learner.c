@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,8 @@
 #include <sys/inotify.h>
 #endif
 
-#define WATCH_POLL_MS 500 /* polling interval where there is no inotify */
+#define WATCH_POLL_MS 500    /* polling interval where there is no inotify */
+#define LEARNER_WATCH_MAX 64 /* exercise folders inotify watches (a course has a few) */
 
 /* ---- progress --------------------------------------------------------------------------- */
 
@@ -169,11 +171,14 @@ void learner_run_test(const struct runner *r, const char *tree, const struct cou
 
 /* ---- --watch ---------------------------------------------------------------------------- */
 
-/* The newest modification time among the .c and .h files of exercises/DIR. */
-static time_t newest(const char *dir)
+/* A fingerprint of the .c and .h files of exercises/DIR: their names, sizes and modification
+ * times. Times are whole seconds (all that stat() promises everywhere), so a save in the same
+ * second as the one before is seen by its new size; only one that keeps the size exactly, in
+ * the same second, goes unnoticed. */
+static uint64_t fingerprint(const char *dir)
 {
     char path[600];
-    time_t best = 0;
+    uint64_t sum = 0;
     snprintf(path, sizeof path, "exercises/%s", dir);
     DIR *d = opendir(path);
     for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
@@ -183,29 +188,56 @@ static time_t newest(const char *dir)
         if (n < 3 || (strcmp(e->d_name + n - 2, ".c") != 0 && strcmp(e->d_name + n - 2, ".h") != 0))
             continue;
         snprintf(file, sizeof file, "%s/%s", path, e->d_name);
-        if (stat(file, &st) == 0 && st.st_mtime > best)
-            best = st.st_mtime;
+        if (stat(file, &st) != 0)
+            continue;
+        uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a of the name, then the size and time */
+        for (const char *p = e->d_name; *p != '\0'; p++)
+            h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+        h ^= (uint64_t)st.st_size * 0xc2b2ae3d27d4eb4full;
+        h ^= (uint64_t)st.st_mtime * 0x9e3779b97f4a7c15ull;
+        sum += h; /* a sum: the order readdir() gives does not matter */
     }
     if (d != NULL)
         closedir(d);
-    return best;
+    return sum;
 }
 
-/* Waits until a .c or .h file of an exercise is saved; returns that exercise. */
-static const struct course_exercise *wait_for_save(const struct course *c, time_t *seen)
+/* What watches the exercises' folders: inotify on Linux (unless LEARNER_WATCH_POLL_ENV is
+ * set), else nothing, and wait_for_save() polls. */
+struct watcher {
+    int fd; /* the inotify descriptor, or -1 */
+    int wd[LEARNER_WATCH_MAX];
+};
+
+/* Starts watching before the grading run, so that a save during the run counts too. */
+static void watch_begin(struct watcher *w, const struct course *c)
 {
+    const char *poll_env = getenv(LEARNER_WATCH_POLL_ENV);
+    w->fd = -1;
+    if (poll_env != NULL && *poll_env != '\0')
+        return;
 #ifdef __linux__
-    int fd = inotify_init1(IN_CLOEXEC);
-    int wd[64];
-    for (size_t i = 0; fd >= 0 && i < c->nexercises && i < 64; i++) {
+    w->fd = inotify_init1(IN_CLOEXEC);
+    for (size_t i = 0; w->fd >= 0 && i < c->nexercises && i < LEARNER_WATCH_MAX; i++) {
         char path[600];
         snprintf(path, sizeof path, "exercises/%s", c->exercises[i].dir);
-        wd[i] = inotify_add_watch(fd, path, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
+        w->wd[i] = inotify_add_watch(w->fd, path, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
     }
-    if (fd >= 0) {
+#else
+    (void)c;
+#endif
+}
+
+/* Waits until a .c or .h file of an exercise is saved; returns that exercise. Ends the watch
+ * `w` began. */
+static const struct course_exercise *wait_for_save(const struct course *c, struct watcher *w,
+                                                   uint64_t *seen)
+{
+#ifdef __linux__
+    if (w->fd >= 0) {
         char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
         for (;;) {
-            ssize_t len = read(fd, buf, sizeof buf);
+            ssize_t len = read(w->fd, buf, sizeof buf);
             if (len <= 0 && errno != EINTR)
                 break;
             for (char *p = buf; len > 0 && p < buf + len;) {
@@ -213,9 +245,9 @@ static const struct course_exercise *wait_for_save(const struct course *c, time_
                 size_t n = ev->len > 0 ? strlen(ev->name) : 0;
                 if (n > 2 &&
                     (strcmp(ev->name + n - 2, ".c") == 0 || strcmp(ev->name + n - 2, ".h") == 0)) {
-                    for (size_t i = 0; i < c->nexercises && i < 64; i++) {
-                        if (wd[i] == ev->wd) {
-                            close(fd);
+                    for (size_t i = 0; i < c->nexercises && i < LEARNER_WATCH_MAX; i++) {
+                        if (w->wd[i] == ev->wd) {
+                            close(w->fd);
                             return &c->exercises[i];
                         }
                     }
@@ -223,14 +255,14 @@ static const struct course_exercise *wait_for_save(const struct course *c, time_
                 p += sizeof *ev + ev->len;
             }
         }
-        close(fd);
+        close(w->fd); /* inotify failed: poll instead */
     }
 #endif
-    for (;;) { /* polling: the modification times of every exercise's files */
+    for (;;) { /* polling: the fingerprints of every exercise's files */
         for (size_t i = 0; i < c->nexercises; i++) {
-            time_t t = newest(c->exercises[i].dir);
-            if (t > seen[i]) {
-                seen[i] = t;
+            uint64_t now = fingerprint(c->exercises[i].dir);
+            if (now != seen[i]) {
+                seen[i] = now;
                 return &c->exercises[i];
             }
         }
@@ -245,12 +277,12 @@ int learner_watch(const struct course *c, const struct course_exercise *only, ch
     while (argv[argc] != NULL)
         argc++;
     char **cmd = calloc(argc + 2, sizeof *cmd);
-    time_t *seen = calloc(c->nexercises + 1, sizeof *seen);
+    uint64_t *seen = calloc(c->nexercises + 1, sizeof *seen);
     if (cmd == NULL || seen == NULL)
         util_oom();
     memcpy(cmd, argv, argc * sizeof *cmd);
     for (size_t i = 0; i < c->nexercises; i++)
-        seen[i] = newest(c->exercises[i].dir);
+        seen[i] = fingerprint(c->exercises[i].dir);
     /* First the exercise named, else the first one the progress file does not call done. */
     const struct course_exercise *ex = only;
     json_error_t jerr;
@@ -264,6 +296,8 @@ int learner_watch(const struct course *c, const struct course_exercise *only, ch
     if (ex == NULL)
         ex = &c->exercises[0];
     for (;;) {
+        struct watcher w;
+        watch_begin(&w, c);
         cmd[argc] = (char *)ex->id;
         struct proc_result res;
         if (proc_run(cmd, NULL, NULL, 0, &res) != 0)
@@ -271,14 +305,19 @@ int learner_watch(const struct course *c, const struct course_exercise *only, ch
         printf("\033[H\033[2J"); /* clear the screen */
         fputs(res.output, stdout);
         proc_result_free(&res);
+        /* While waiting, Ctrl-C (or SIGTERM) simply ends the watch: nothing runs that would
+         * need stopping. One that came since the run ended is acted on now, not lost. */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        if (proc_interrupted() != 0)
+            raise(proc_interrupted());
         printf("\nWatching exercises/ (Ctrl-C stops): save a file to grade its exercise again.\n");
         fflush(stdout);
-        signal(SIGINT, SIG_DFL); /* while waiting, Ctrl-C simply ends the watch */
-        const struct course_exercise *saved = wait_for_save(c, seen);
+        const struct course_exercise *saved = wait_for_save(c, &w, seen);
         proc_init();
         if (only == NULL || saved == only)
             ex = saved;
         for (size_t i = 0; i < c->nexercises; i++)
-            seen[i] = newest(c->exercises[i].dir);
+            seen[i] = fingerprint(c->exercises[i].dir);
     }
 }

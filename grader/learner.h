@@ -7,7 +7,9 @@
  *   --diff      your files beside the reference's, with diff -u (an exercise you name, or every
  *               exercise that passes);
  *   --watch     re-grades the exercise whose file you just saved: clears the screen, shows the
- *               progress and the first failure in full (inotify on Linux, polling elsewhere);
+ *               progress and the first failure in full (inotify on Linux, polling elsewhere, or
+ *               where GRADE_WATCH_POLL is set: file systems inotify does not see, such as some
+ *               network and container mounts);
  *   --repeat N  runs each test N times: a test that passes only sometimes is flaky, and fails.
  */
 #ifndef LEARNER_H
@@ -19,6 +21,7 @@
 
 #define LEARNER_PROGRESS_FILE ".grade/progress.json"
 #define LEARNER_FLAKY_PREFIX "flaky: "
+#define LEARNER_WATCH_POLL_ENV "GRADE_WATCH_POLL" /* set: --watch polls instead of inotify */
 
 /* Records the results in the progress file and prints the course's progress and next step. */
 void learner_progress(const struct course *c, const struct exercise_result *results, size_t n);

@@ -379,6 +379,8 @@ int main(int argc, char **argv)
     if (!list && needs != NULL && (status = edition_require_solutions(needs)) != 0)
         goto out;
     status = 2;
+    if (extras_chaos_setup(&xo, !list && !verify && !prove && !write_starters) != 0)
+        goto out;
     if (xo.valgrind) {
         if (asan) {
             fprintf(stderr, "grade: --valgrind and --asan cannot be combined\n");
@@ -487,6 +489,9 @@ int main(int argc, char **argv)
                        .repeat = xo.repeat,
                        .jobs = xo.jobs};
     struct report_style st = report_style_for(stdout, verbose);
+    char replay[256];
+    extras_chaos_replay(&xo, tree, fast, replay, sizeof replay);
+    st.replay = xo.chaos ? replay : NULL;
     struct exercise_result *results = calloc(course.nexercises + 1, sizeof *results);
     if (results == NULL)
         util_oom();
@@ -496,6 +501,10 @@ int main(int argc, char **argv)
            strcmp(tree, "exercises") == 0   ? "(your code)"
            : strcmp(tree, "solutions") == 0 ? "(the reference solutions)"
                                             : "");
+    if (xo.chaos)
+        printf("Chaos mode, seed %llu: sends are cut into random pieces, with pauses, and other\n"
+               "clients come and go. Replay this run: %s\n",
+               xo.chaos_seed, replay);
     const struct course_exercise **chosen = calloc(course.nexercises + 1, sizeof *chosen);
     if (chosen == NULL)
         util_oom();

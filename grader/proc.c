@@ -67,6 +67,11 @@ void proc_init(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+int proc_interrupted(void)
+{
+    return (int)interrupted;
+}
+
 /* Stops every child of the grader but `keep` (0: none), and reaps them: leftovers of a run
  * that were reparented here. Returns how many there were. Linux only (reads /proc); elsewhere
  * the process group kill is all there is. */

@@ -41,6 +41,10 @@ struct proc_limits {
  */
 void proc_init(void);
 
+/* The signal (SIGINT or SIGTERM) that arrived since proc_init() while no program ran, or 0.
+ * proc_run() acts on one that arrives while a program runs: it stops it and ends the grader. */
+int proc_interrupted(void);
+
 /*
  * Runs argv[0] (searched in PATH) with argv, in directory `cwd` (NULL: the current one), with
  * `env_add` (NULL-terminated "NAME=value" strings, may be NULL) added to the environment.

@@ -92,6 +92,13 @@ void report_test_line(FILE *out, const struct report_style *st, const struct tes
                        "              warning: ", st->verbose ? 0 : WARNING_LINES);
 }
 
+void report_replay_line(FILE *out, const struct report_style *st, const struct course_exercise *ex,
+                        const struct test_result *res)
+{
+    if (st->replay != NULL && res->verdict != VERDICT_PASS)
+        fprintf(out, "              replay with %s %s %s\n", st->replay, ex->id, res->name);
+}
+
 void report_build_error(FILE *out, const struct report_style *st, const char *log)
 {
     fprintf(out, "  %sbuild error%s: this exercise does not compile, so its tests cannot run.\n",
@@ -251,7 +258,9 @@ void report_failure(FILE *out, const struct report_style *st, const struct cours
         fprintf(out, "    ./%s/%s          # in one terminal\n", build_dir, program);
         fprintf(out, "    %s      # in another\n", t->repro);
     }
-    fprintf(out, "  Run just this test:\n    ./grader/grade %s %s\n", ex->id, res->name);
+    fprintf(out, "  Run just this test%s:\n    %s %s %s\n",
+            st->replay != NULL ? " (the same chaos: the seed replays it)" : "",
+            st->replay != NULL ? st->replay : "./grader/grade", ex->id, res->name);
     if (res->verdict == VERDICT_CRASH || res->verdict == VERDICT_TIMEOUT)
         fprintf(out, "    CK_FORK=no gdb --args ./%s/%s %s\n", build_dir, suite, res->name);
     /* failure.c wrote these (the grader runs from the repository root); say where they are. */

@@ -11,8 +11,10 @@
 #include <stdio.h>
 
 struct report_style {
-    int color;   /* ANSI colours (only on a terminal, and not with NO_COLOR) */
-    int verbose; /* full transcripts and output for every failure */
+    int color;          /* ANSI colours (only on a terminal, and not with NO_COLOR) */
+    int verbose;        /* full transcripts and output for every failure */
+    const char *replay; /* chaos mode: the command that replays a test (before EXERCISE TEST,
+                           as "./grader/grade --chaos 12345"), NULL otherwise */
 };
 
 /* Decides colour for `out` from isatty() and NO_COLOR. */
@@ -20,6 +22,10 @@ struct report_style report_style_for(FILE *out, int verbose);
 
 /* "  pass  test_name  0.02s  message" */
 void report_test_line(FILE *out, const struct report_style *st, const struct test_result *res);
+
+/* In chaos mode, under a test that did not pass: the command that replays it. */
+void report_replay_line(FILE *out, const struct report_style *st, const struct course_exercise *ex,
+                        const struct test_result *res);
 
 /* The exercise heading. */
 void report_exercise_heading(FILE *out, const struct report_style *st,

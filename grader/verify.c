@@ -186,6 +186,7 @@ int verify_course(const struct course *c, int verbose)
         check_fixtures(&k, c, 0);
         check_grader_cli(&k, c);
         check_failure_files(&k, c);
+        check_modes(&k, c);
         check_platforms(&k, c);
     }
 

@@ -23,26 +23,29 @@
 /* ---- the grader's self-tests ----------------------------------------------------------- */
 
 /* Runs this build's grader on some tests (all when `tests` is empty) of one exercise of a
- * tree, through its command line, and returns its JSON report (or NULL). `sanitized`: in the
- * ASan+UBSan build. */
-static json_t *grade_via_cli(struct checks *k, const char *tree, const char *ex_id,
-                             const char *const tests[], int sanitized, int *exit_status,
-                             char **output)
+ * tree, through its command line, with the options `opts` (NULL-terminated, may be NULL; with
+ * "--asan", in the ASan+UBSan build), and returns its JSON report (or NULL). */
+json_t *grade_via_cli(struct checks *k, const char *tree, const char *ex_id,
+                      const char *const tests[], char *const opts[], int *exit_status,
+                      char **output)
 {
     char grader[4600], json_path[256];
     struct proc_result res;
+    int sanitized = 0;
+    for (size_t i = 0; opts != NULL && opts[i] != NULL; i++)
+        sanitized |= strcmp(opts[i], "--asan") == 0;
     char *argv[64] = {grader,   "--build-dir", sanitized ? VERIFY_ASAN_DIR : VERIFY_BUILD_DIR,
                       "--tree", (char *)tree,  "--json",
                       json_path};
     size_t n = 7;
-    if (sanitized)
-        argv[n++] = "--asan";
-    argv[n++] = (char *)ex_id;
 
     snprintf(grader, sizeof grader, "%s/%s/grader/grader", k->root, VERIFY_BUILD_DIR);
     snprintf(json_path, sizeof json_path, "%s/%s-%s%s.json", k->tmp_dir, tree, ex_id,
              sanitized ? "-asan" : "");
     unlink(json_path); /* a report left by an earlier run must not pass for this one's */
+    for (size_t i = 0; opts != NULL && opts[i] != NULL && n < 40; i++)
+        argv[n++] = opts[i];
+    argv[n++] = (char *)ex_id;
     for (size_t i = 0; tests != NULL && tests[i] != NULL && n < 63; i++)
         argv[n++] = (char *)tests[i];
     argv[n] = NULL;
@@ -92,6 +95,52 @@ static void check_words(const char *name, json_t *t, const char *field, const ch
     }
 }
 
+/* Adds to `detail` each test of `report` whose verdict is not `want`; returns how many had it. */
+size_t verdicts_are(json_t *report, const char *want, char *detail, size_t detailsz)
+{
+    json_t *tests =
+        json_object_get(json_array_get(json_object_get(report, "exercises"), 0), "tests");
+    size_t got = 0;
+    for (size_t i = 0; i < json_array_size(tests); i++) {
+        json_t *t = json_array_get(tests, i);
+        const char *name = json_string_value(json_object_get(t, "name"));
+        const char *v = json_string_value(json_object_get(t, "verdict"));
+        if (v != NULL && verdict_is_one_of(v, want))
+            got++;
+        else
+            add_detail(detail, detailsz, "%s: %s, expected %s (%s)\n", name, v, want,
+                       json_string_value(json_object_get(t, "message")));
+    }
+    return got;
+}
+
+/* A fixture graded with "chaos": its bug is one only chaos mode reveals, so its listed tests
+ * must pass without chaos, and the chaos run must say its seed and how to replay a failure. */
+static void check_chaos_fixture(struct checks *k, const struct course_fixture *f, const char *tree,
+                                const char *output, char *detail, size_t detailsz)
+{
+    char seed_line[96], replay[256];
+    int status = -1;
+    char *calm_output = NULL;
+
+    snprintf(seed_line, sizeof seed_line, "Chaos mode, seed %llu:", f->chaos_seed);
+    snprintf(replay, sizeof replay, "replay with ./grader/grade --chaos %llu --tree %s %s %s",
+             f->chaos_seed, tree, f->exercise, f->tests[0]);
+    if (output == NULL || strstr(output, seed_line) == NULL || strstr(output, replay) == NULL)
+        add_detail(detail, detailsz, "the output does not say \"%s\" and \"%s\"\n", seed_line,
+                   replay);
+    json_t *calm = grade_via_cli(k, tree, f->exercise, f->tests, NULL, &status, &calm_output);
+    char calm_detail[4096] = "";
+    if (calm == NULL || status != 0 ||
+        verdicts_are(calm, "pass", calm_detail, sizeof calm_detail) != f->ntests)
+        add_detail(detail, detailsz,
+                   "without chaos the listed tests must pass (the bug is one only chaos "
+                   "reveals); exit status %d\n%s",
+                   status, calm_detail);
+    json_decref(calm);
+    free(calm_output);
+}
+
 /* What grading one fixture through the command line gave. */
 struct fixture_run {
     int status;     /* the grader's exit status, -1 when it did not exit */
@@ -112,14 +161,22 @@ struct fixture_runs {
 static void grade_fixture(struct checks *k, const struct course_fixture *f, int sanitized,
                           struct fixture_run *run)
 {
-    char tree[128];
+    char tree[128], seed[32];
     double start = now_s();
 
     memset(run, 0, sizeof *run);
     run->status = -1;
     snprintf(tree, sizeof tree, "fixture-%s", f->name);
-    run->report =
-        grade_via_cli(k, tree, f->exercise, f->tests, sanitized, &run->status, &run->output);
+    snprintf(seed, sizeof seed, "%llu", f->chaos_seed);
+    char *opts[] = {NULL, NULL, NULL, NULL};
+    size_t n = 0;
+    if (sanitized)
+        opts[n++] = "--asan";
+    if (f->chaos) {
+        opts[n++] = "--chaos";
+        opts[n++] = seed;
+    }
+    run->report = grade_via_cli(k, tree, f->exercise, f->tests, opts, &run->status, &run->output);
     run->seconds = now_s() - start;
 }
 
@@ -252,9 +309,16 @@ void check_fixtures(struct checks *k, const struct course *c, int sanitized)
             grade_fixture(k, f, sanitized, run);
         }
         int ok = fixture_ok(c, f, run, detail, sizeof detail);
-        check(k, ok, detail, "fixture %s%s (%s): %zu tests graded %s%s (%.0f s%s)", f->name,
+        if (f->chaos) { /* its bug is one only chaos reveals: graded calmly, it passes */
+            char tree[128];
+            snprintf(tree, sizeof tree, "fixture-%s", f->name);
+            size_t before = strlen(detail);
+            check_chaos_fixture(k, f, tree, run->output, detail, sizeof detail);
+            ok = ok && strlen(detail) == before;
+        }
+        check(k, ok, detail, "fixture %s%s (%s): %zu tests graded %s%s%s (%.0f s%s)", f->name,
               sanitized ? " under ASan+UBSan" : "", f->about != NULL ? f->about : "",
-              fixture_tests(c, f), f->verdict,
+              fixture_tests(c, f), f->verdict, f->chaos ? " under --chaos, and pass without" : "",
               f->nmessage + f->nwarnings > 0 ? ", saying what course.json expects" : "",
               run->seconds, beside);
         json_decref(run->report);
@@ -297,7 +361,7 @@ void check_grader_cli(struct checks *k, const struct course *c)
         char *output = NULL;
         const char *first[] = {c->exercises[0].data.tests[0].name, NULL};
         json_t *report =
-            grade_via_cli(k, "solutions", c->exercises[0].id, first, 0, &status, &output);
+            grade_via_cli(k, "solutions", c->exercises[0].id, first, NULL, &status, &output);
         json_t *t = json_array_get(
             json_object_get(json_array_get(json_object_get(report, "exercises"), 0), "tests"), 0);
         const char *v = json_string_value(json_object_get(t, "verdict"));

@@ -9,6 +9,7 @@
 #include "report.h"
 #include "runner.h"
 
+#include <jansson.h>
 #include <stddef.h>
 
 #define VERIFY_BUILD_DIR "build-verify" /* warnings as errors */
@@ -85,6 +86,18 @@ void run_demos(struct checks *k, const struct course *c, const char *build_dir, 
  * the fixtures that expect a message or warnings. */
 void check_fixtures(struct checks *k, const struct course *c, int sanitized);
 void check_grader_cli(struct checks *k, const struct course *c);
+/* Runs this build's grader on `tests` (NULL or empty: all) of exercise `ex_id` of `tree`, with
+ * the options `opts` (NULL-terminated, may be NULL); returns its JSON report (NULL if none),
+ * its exit status (-1 if it did not exit) and its output (the caller frees it). */
+json_t *grade_via_cli(struct checks *k, const char *tree, const char *ex_id,
+                      const char *const tests[], char *const opts[], int *exit_status,
+                      char **output);
+/* How many tests of a grader's JSON report got the verdict `want` (or one of "a|b"); each
+ * other test is named in `detail`. */
+size_t verdicts_are(json_t *report, const char *want, char *detail, size_t detailsz);
+
+/* verify_modes.c: --chaos, --watch (inotify and polling), --valgrind */
+void check_modes(struct checks *k, const struct course *c);
 
 /* verify_failure.c: a failing test's picture and replay */
 void check_failure_files(struct checks *k, const struct course *c);

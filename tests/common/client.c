@@ -6,6 +6,7 @@
 
 #include <event2/util.h>
 
+#include "chaos.h"
 #include "transcript.h"
 
 #include <arpa/inet.h>
@@ -13,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -77,6 +79,8 @@ int client_connect(struct client *c, uint16_t port)
     c->len = 0;
     c->eof = 0;
     c->err = 0;
+    c->chaos_rng = 0;
+    c->chaos_whole = 0;
     c->id = next_client_id++;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
@@ -99,6 +103,7 @@ int client_connect(struct client *c, uint16_t port)
     c->fd = fd;
     transcript_note("c%d: connected to 127.0.0.1:%u", c->id, port);
     transcript_event(TRANSCRIPT_CONNECT, c->id, port);
+    chaos_connected(port);
     return 0;
 }
 
@@ -106,9 +111,18 @@ int client_send(struct client *c, const void *buf, size_t len, int timeout_ms)
 {
     const char *p = buf;
     size_t sent = 0;
+    size_t piece = len; /* bytes left of the current write: all of them, unless in chaos mode */
     int64_t deadline = client_now_ms() + timeout_ms;
+    struct chaos_cut cut;
 
     transcript_bytes('>', c->id, buf, len);
+    bool cutting = chaos_active() && !c->chaos_whole && len > 0;
+    if (cutting) {
+        if (c->chaos_rng == 0)
+            c->chaos_rng = chaos_stream((uint64_t)c->id);
+        chaos_cut_begin(&cut, &c->chaos_rng, len);
+        piece = chaos_cut_next(&cut, len);
+    }
     while (sent < len) {
         struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
         int r = poll(&pfd, 1, remaining(deadline));
@@ -119,7 +133,7 @@ int client_send(struct client *c, const void *buf, size_t len, int timeout_ms)
             errno = r == 0 ? ETIMEDOUT : errno;
             return -1;
         }
-        ssize_t n = send(c->fd, p + sent, len - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, p + sent, piece, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 continue;
@@ -127,7 +141,14 @@ int client_send(struct client *c, const void *buf, size_t len, int timeout_ms)
             return -1;
         }
         sent += (size_t)n;
+        piece -= (size_t)n;
+        if (piece == 0 && sent < len) { /* chaos mode: the next piece, after a pause */
+            chaos_cut_pause(&cut);
+            piece = chaos_cut_next(&cut, len - sent);
+        }
     }
+    if (cutting)
+        chaos_cut_note(&cut, c->id);
     return 0;
 }
 
@@ -244,6 +265,14 @@ enum client_status client_wait_close(struct client *c, int timeout_ms)
             return CLIENT_EOF;
         if (st == CLIENT_TIMEOUT)
             return CLIENT_TIMEOUT;
+    }
+}
+
+void client_chaos_whole_sends(struct client *c, const char *why)
+{
+    if (chaos_active() && !c->chaos_whole) {
+        c->chaos_whole = 1;
+        transcript_note("chaos: c%d sends in one piece: %s", c->id, why);
     }
 }
 

@@ -7,7 +7,9 @@
  * byte sent and received is recorded in the transcript (transcript.h).
  *
  * Received bytes go through a small buffer inside the client, so line reads and exact-length
- * reads can be mixed freely, whatever chunks the kernel delivers.
+ * reads can be mixed freely, whatever chunks the kernel delivers. In chaos mode (chaos.h) each
+ * send is cut into random pieces with short pauses between them, and the first connection of a
+ * test brings background clients along.
  */
 #ifndef CLIENT_H
 #define CLIENT_H
@@ -24,8 +26,10 @@ struct client {
     int id;                    /* c1, c2, ... in the transcript */
     char buf[CLIENT_BUF_SIZE]; /* received, not yet consumed */
     size_t len;
-    int eof; /* the server closed (or reset) the connection */
-    int err; /* errno of the last failed receive, 0 if none */
+    int eof;            /* the server closed (or reset) the connection */
+    int err;            /* errno of the last failed receive, 0 if none */
+    uint64_t chaos_rng; /* chaos mode: this client's generator (0 until its first send) */
+    int chaos_whole;    /* chaos mode: send in one piece all the same */
 };
 
 /* The result of a wait, for failure messages. */
@@ -58,6 +62,13 @@ size_t client_wait_data(struct client *c, int timeout_ms);
 /* Waits until the server closes the connection. CLIENT_EOF on a close or a reset (err says
  * which), CLIENT_TIMEOUT if it stays open; bytes arriving meanwhile are buffered. */
 enum client_status client_wait_close(struct client *c, int timeout_ms);
+
+/*
+ * Chaos mode (chaos.h) leaves this client's sends in one piece, for a test that chaos would
+ * prove wrong about a correct server: one that may rightly hang up halfway through a send.
+ * `why` goes into the transcript. No effect outside chaos mode.
+ */
+void client_chaos_whole_sends(struct client *c, const char *why);
 
 /* Drops whatever has been received and not yet consumed. */
 void client_discard(struct client *c);

@@ -4,6 +4,7 @@
  */
 #include "harness.h"
 
+#include "chaos.h"
 #include "suite_data.h"
 #include "transcript.h"
 
@@ -30,6 +31,11 @@ void harness_register(const TTest *test)
     }
     registered = grown;
     registered[nregistered++] = test;
+}
+
+void harness_begin_test(const char *name)
+{
+    chaos_begin_test(name);
 }
 
 _Noreturn void harness_pass(void)

@@ -34,7 +34,12 @@
  * "name" in the suite's tests.json. */
 #define HARNESS_TEST(name)                                                                         \
     static void name##_fn(int _i CK_ATTRIBUTE_UNUSED);                                             \
-    static const TTest name##_ttest = {#name, name##_fn, __FILE__, __LINE__};                      \
+    static void name##_run(int _i)                                                                 \
+    {                                                                                              \
+        harness_begin_test(#name);                                                                 \
+        name##_fn(_i);                                                                             \
+    }                                                                                              \
+    static const TTest name##_ttest = {#name, name##_run, __FILE__, __LINE__};                     \
     __attribute__((constructor)) static void name##_register(void)                                 \
     {                                                                                              \
         harness_register(&name##_ttest);                                                           \
@@ -48,6 +53,10 @@
 
 /* Adds a test to the suite; HARNESS_TEST calls it. Aborts with a message when out of memory. */
 void harness_register(const TTest *test);
+
+/* Runs first in each test's own process, before its body (HARNESS_TEST calls it): sets up
+ * chaos mode (chaos.h) for the test named `name`. */
+void harness_begin_test(const char *name);
 
 /* Ends a passing test. Every test must call it last; a test that returns without it fails. */
 _Noreturn void harness_pass(void);

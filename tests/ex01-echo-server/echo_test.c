@@ -3,6 +3,7 @@
  */
 #include "echo_test.h"
 
+#include "chaos.h"
 #include "peer_socket.h"
 #include "transcript.h"
 
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/select.h>
 #include <stdio.h>
@@ -31,6 +33,11 @@ void echo_test_start(struct server_fixture *f, int idle_timeout_ms, int max_conn
 
 void echo_test_create(struct server_fixture *f, int idle_timeout_ms, int max_connections)
 {
+    /* Chaos mode: a test of the connection limit counts the clients it connects itself. A
+     * background client (chaos.h) would take a slot, and a correct server would refuse one of
+     * the test's own clients. */
+    if (max_connections > 0)
+        chaos_no_background_clients("a test of the connection limit counts every client");
     server_fixture_init(f, true);
     struct echo_server_config cfg = {
         .host = "127.0.0.1",
@@ -97,6 +104,11 @@ void echo_test_connect_small_window(struct server_fixture *f, struct client *c)
                   "could not connect to the server on 127.0.0.1:%u, the port echo_server_port() "
                   "reported: %s; expected a listening socket there",
                   f->port, strerror(errno));
+    /* Like every test client (client.c): each send leaves at once. With Nagle's algorithm a
+     * small write would wait for the acknowledgement of the one before, so bytes a test has
+     * sent might not have reached the server yet (chaos mode makes such small writes). */
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     transcript_note("c%d: connected to 127.0.0.1:%u with a small receive buffer", c->id, f->port);
 }
 
