@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,40 +121,9 @@ static int write_gradescope(FILE *f, const char *tree, const struct exercise_res
     return rc;
 }
 
-/* Writes at most `max` bytes of s, escaped for XML. */
-static void xml_escaped_n(FILE *f, const char *s, size_t max)
-{
-    const unsigned char *end = (const unsigned char *)s + strnlen(s, max);
-    for (const unsigned char *p = (const unsigned char *)s; p < end; p++) {
-        switch (*p) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\n':
-        case '\t':
-            fputc(*p, f);
-            break;
-        default:
-            if (*p < 0x20 || *p == 0x7f)
-                fprintf(f, "\\x%02x", *p); /* XML 1.0 cannot hold control characters */
-            else
-                fputc(*p, f);
-        }
-    }
-}
-
 static void xml_escaped(FILE *f, const char *s)
 {
-    xml_escaped_n(f, s, strlen(s));
+    util_put_xml(f, s, strlen(s), SIZE_MAX, 0);
 }
 
 static int write_junit(FILE *f, const char *tree, const struct exercise_result *results, size_t n)
@@ -190,7 +160,7 @@ static int write_junit(FILE *f, const char *tree, const struct exercise_result *
             fprintf(f, ">\n      <failure type=\"%s\" message=\"", verdict_name(tr->verdict));
             const char *msg =
                 is_hidden(er, tr) || tr->message == NULL ? EXPORT_HIDDEN_OUTPUT : tr->message;
-            xml_escaped_n(f, msg, strcspn(msg, "\n")); /* the first line */
+            util_put_xml(f, msg, strcspn(msg, "\n"), SIZE_MAX, 0); /* the first line */
             fprintf(f, "\">");
             xml_escaped(f, out);
             fprintf(f, "</failure>\n    </testcase>\n");

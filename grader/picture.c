@@ -106,45 +106,11 @@ int picture_parse_line(const char *line, size_t len, struct picture_record *rec)
     return 0;
 }
 
-/* Writes at most `max` characters of s (n bytes) for HTML and XML alike: markup characters as
- * entities, anything outside printable ASCII as \xNN (a student's bytes need not be UTF-8),
- * and a line break as a space when `oneline`. Adds "..." when it cut. */
+/* For HTML and XML alike: a student's bytes need not be UTF-8, so anything outside printable
+ * ASCII is shown as \xNN (util_put_xml). */
 static void put_escaped(FILE *f, const char *s, size_t n, size_t max, int oneline)
 {
-    size_t shown = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (shown >= max) {
-            fputs("...", f);
-            return;
-        }
-        shown++;
-        switch (c) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&#39;", f);
-            break;
-        case '\n':
-            fputs(oneline ? " " : "\n", f);
-            break;
-        default:
-            if (c < 0x20 || c >= 0x7f)
-                fprintf(f, "\\x%02x", c);
-            else
-                fputc(c, f);
-        }
-    }
+    util_put_xml(f, s, n, max, UTIL_XML_ASCII | (oneline ? UTIL_XML_ONELINE : 0));
 }
 
 static void put_text(FILE *f, const char *s, size_t max)

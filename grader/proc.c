@@ -253,6 +253,58 @@ int proc_run(char *const argv[], const char *cwd, char *const env_add[], double 
     return proc_run_limited(argv, cwd, env_add, timeout_s, NULL, res);
 }
 
+/* In a child just forked to run a program: its own process group, stdin from /dev/null,
+ * stdout and stderr into the pipe fds (both ends closed here), env_add added, and the default
+ * action for the signals the grader catches or ignores: a program must not inherit an ignored
+ * SIGPIPE it did not ask for. */
+static void child_setup(const int fds[2], char *const env_add[])
+{
+    setpgid(0, 0);
+    dup2(fds[1], STDOUT_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) {
+        dup2(devnull, STDIN_FILENO);
+        close(devnull);
+    }
+    for (size_t i = 0; env_add != NULL && env_add[i] != NULL; i++)
+        putenv(env_add[i]);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+}
+
+pid_t proc_spawn(char *const argv[], const char *cwd, char *const env_add[], int *out_fd)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        child_setup(fds, env_add);
+        if (cwd != NULL && chdir(cwd) != 0) {
+            fprintf(stderr, "cannot enter %s: %s\n", cwd, strerror(errno));
+            _exit(127);
+        }
+        execvp(argv[0], argv);
+        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    setpgid(pid, pid); /* also here, so a kill right away cannot miss the group */
+    close(fds[1]);
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    *out_fd = fds[0];
+    return pid;
+}
+
 int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[], double timeout_s,
                      const struct proc_limits *limits, struct proc_result *res)
 {
@@ -286,20 +338,7 @@ int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[],
         return 0;
     }
     if (pid == 0) {
-        setpgid(0, 0);
-        dup2(fds[1], STDOUT_FILENO);
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) {
-            dup2(devnull, STDIN_FILENO);
-            close(devnull);
-        }
-        for (size_t i = 0; env_add != NULL && env_add[i] != NULL; i++)
-            putenv(env_add[i]);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
+        child_setup(fds, env_add);
         if (cgroup[0] != '\0') {
             char procs[300], self[16];
             snprintf(procs, sizeof procs, "%s/cgroup.procs", cgroup);

@@ -8,6 +8,7 @@
 #define PROC_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define PROC_OUTPUT_MAX (1024 * 1024) /* bytes of output kept; the rest is counted, not stored */
 
@@ -61,6 +62,14 @@ int proc_run(char *const argv[], const char *cwd, char *const env_add[], double 
  * processes stopped that way is in res->leftovers. */
 int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[], double timeout_s,
                      const struct proc_limits *limits, struct proc_result *res);
+
+/*
+ * Starts argv[0] (searched in PATH) without waiting for it: in its own process group, in `cwd`
+ * (NULL: here), with `env_add` added (as proc_run), stdin from /dev/null, and its stdout and
+ * stderr on a pipe whose read end (close-on-exec) goes to *out_fd. Returns the pid, or -1.
+ * The caller reads the pipe, stops the group (kill(-pid, ...)) and reaps the pid.
+ */
+pid_t proc_spawn(char *const argv[], const char *cwd, char *const env_add[], int *out_fd);
 
 /*
  * Runs job(i, arg, fd) for i = 0 .. n-1, each in a worker process of its own, at most `jobs` at

@@ -440,42 +440,10 @@ static int connect_to(unsigned port)
  * read end of its stdout+stderr, or -1. */
 static pid_t start_program(const char *path, const char *dir, int *out_fd)
 {
-    int fds[2];
-    if (pipe(fds) != 0)
-        return -1;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        setpgid(0, 0);
-        dup2(fds[1], STDOUT_FILENO);
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) {
-            dup2(devnull, STDIN_FILENO);
-            close(devnull);
-        }
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGPIPE, SIG_DFL);
-        if (chdir(dir) != 0)
-            _exit(127);
-        char *argv[] = {(char *)path, "--port", "0", NULL};
-        execv(path, argv);
-        fprintf(stderr, "cannot run %s: %s\n", path, strerror(errno));
-        _exit(127);
-    }
-    setpgid(pid, pid);
-    close(fds[1]);
-    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-    fcntl(fds[0], F_SETFL, O_NONBLOCK);
-    *out_fd = fds[0];
+    char *argv[] = {(char *)path, "--port", "0", NULL};
+    pid_t pid = proc_spawn(argv, dir, NULL, out_fd);
+    if (pid > 0)
+        fcntl(*out_fd, F_SETFL, O_NONBLOCK);
     return pid;
 }
 

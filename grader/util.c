@@ -80,3 +80,42 @@ int util_is_file(const char *path)
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
+
+void util_put_xml(FILE *f, const char *s, size_t n, size_t max, int flags)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (i >= max) {
+            fputs("...", f);
+            return;
+        }
+        switch (c) {
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
+        case '\n':
+            fputs(flags & UTIL_XML_ONELINE ? " " : "\n", f);
+            break;
+        case '\t':
+            fputc(c, f);
+            break;
+        default:
+            if (c < 0x20 || c == 0x7f || (c > 0x7f && (flags & UTIL_XML_ASCII)))
+                fprintf(f, "\\x%02x", c);
+            else
+                fputc(c, f);
+        }
+    }
+}

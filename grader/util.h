@@ -5,6 +5,7 @@
 #define UTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Time limits, in seconds, of the processes the grader starts. Sanitized runs get
  * SANITIZER_SLOWDOWN times as long. */
@@ -41,6 +42,13 @@ char *xstrdup(const char *s);
 
 /* The whole file as a NUL-terminated string (free it), or NULL if it cannot be read. */
 char *util_read_file(const char *path);
+
+#define UTIL_XML_ONELINE 1 /* a line break becomes a space */
+#define UTIL_XML_ASCII 2   /* bytes above 0x7e become \xNN too (the text need not be UTF-8) */
+/* Writes the n bytes of s for XML and HTML alike: markup characters as entities, control
+ * characters (which XML 1.0 cannot hold) as \xNN, at most `max` bytes of s, then "..." if it
+ * cut. `flags`: UTIL_XML_ONELINE, UTIL_XML_ASCII. */
+void util_put_xml(FILE *f, const char *s, size_t n, size_t max, int flags);
 
 /* 1 when the path exists as a directory / as a regular file. */
 int util_is_dir(const char *path);

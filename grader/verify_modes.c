@@ -95,33 +95,11 @@ static int watch_wait(struct watch_run *w, const char *needle, int count, int ms
  * output on a pipe and `env` added. Returns 0 or -1. */
 static int watch_start(struct watch_run *w, const char *dir, char *const argv[], char *env)
 {
-    int fds[2];
+    char *env_add[] = {env, NULL};
     w->len = 0;
     w->text[0] = '\0';
-    if (pipe(fds) != 0)
-        return -1;
-    fflush(NULL);
-    w->pid = fork();
-    if (w->pid == 0) {
-        setpgid(0, 0);
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        if (env != NULL)
-            putenv(env);
-        if (chdir(dir) == 0)
-            execv(argv[0], argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    w->out = fds[0];
-    if (w->pid < 0) {
-        close(w->out);
-        return -1;
-    }
-    setpgid(w->pid, w->pid);
-    return 0;
+    w->pid = proc_spawn(argv, dir, env_add, &w->out);
+    return w->pid > 0 ? 0 : -1;
 }
 
 /* Ctrl-C, as a terminal sends it: SIGINT to the whole group. Returns the seconds it took to

@@ -201,25 +201,10 @@ static void vg_read(struct vg_server *s, int ms)
 /* Starts argv with its output on a pipe, and waits for "listening on HOST:PORT". */
 static int vg_start(struct vg_server *s, char *const argv[], char *const env[])
 {
-    int fds[2];
     memset(s, 0, sizeof *s);
-    if (pipe(fds) != 0)
+    s->pid = proc_spawn(argv, NULL, env, &s->out);
+    if (s->pid < 0)
         return -1;
-    fflush(NULL);
-    s->pid = fork();
-    if (s->pid == 0) {
-        setpgid(0, 0);
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        for (size_t i = 0; env != NULL && env[i] != NULL; i++)
-            putenv(env[i]);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    s->out = fds[0];
     for (double end = now_s() + REL_START_S; s->port == 0 && now_s() < end;) {
         vg_read(s, 200);
         const char *l = strstr(s->text, "listening on ");
