@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 struct log_capture {
     FILE *stream; /* write end, handed to the server */
     int read_fd;
+    int stop_fd[2]; /* log_capture_free() writes here: the reader drains the pipe and ends */
     pthread_t reader;
     pthread_mutex_t lock;
     pthread_cond_t grew;
@@ -25,25 +27,52 @@ struct log_capture {
     size_t len;
 };
 
+/* Appends n bytes read from the pipe (beyond LOG_CAPTURE_MAX they are dropped). */
+static void append(struct log_capture *lc, const char *chunk, size_t n)
+{
+    pthread_mutex_lock(&lc->lock);
+    size_t room = LOG_CAPTURE_MAX - lc->len;
+    size_t take = n < room ? n : room;
+    memcpy(lc->text + lc->len, chunk, take);
+    lc->len += take;
+    lc->text[lc->len] = '\0';
+    pthread_cond_broadcast(&lc->grew);
+    pthread_mutex_unlock(&lc->lock);
+}
+
+/* Reads the pipe until EOF or until log_capture_free() says stop. Not only EOF: a process the
+ * server forked (and left running) holds a copy of the write end, and the EOF would never
+ * come. On stop, what is in the pipe already is read (up to LOG_CAPTURE_MAX), then no more. */
 static void *reader_main(void *arg)
 {
     struct log_capture *lc = arg;
     char chunk[4096];
+    struct pollfd pfd[2] = {{.fd = lc->read_fd, .events = POLLIN},
+                            {.fd = lc->stop_fd[0], .events = POLLIN}};
 
     for (;;) {
-        ssize_t n = read(lc->read_fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
             break;
-        pthread_mutex_lock(&lc->lock);
-        size_t room = LOG_CAPTURE_MAX - lc->len;
-        size_t take = (size_t)n < room ? (size_t)n : room;
-        memcpy(lc->text + lc->len, chunk, take);
-        lc->len += take;
-        lc->text[lc->len] = '\0';
-        pthread_cond_broadcast(&lc->grew);
-        pthread_mutex_unlock(&lc->lock);
+        }
+        if (pfd[0].revents != 0) {
+            ssize_t n = read(lc->read_fd, chunk, sizeof chunk);
+            if (n > 0)
+                append(lc, chunk, (size_t)n);
+            else if (n == 0 || errno != EINTR)
+                break; /* EOF: every writer is gone */
+            continue;  /* what has arrived goes before a stop */
+        }
+        if (pfd[1].revents != 0) {
+            fcntl(lc->read_fd, F_SETFL, O_NONBLOCK);
+            ssize_t n;
+            for (size_t drained = 0;
+                 drained < LOG_CAPTURE_MAX && (n = read(lc->read_fd, chunk, sizeof chunk)) > 0;
+                 drained += (size_t)n)
+                append(lc, chunk, (size_t)n);
+            break;
+        }
     }
     return NULL;
 }
@@ -56,8 +85,14 @@ struct log_capture *log_capture_new(void)
     if (lc == NULL)
         return NULL;
     lc->text = calloc(1, LOG_CAPTURE_MAX + 1);
+    lc->stop_fd[0] = lc->stop_fd[1] = -1;
     if (lc->text == NULL || pipe(fds) != 0)
         goto err;
+    if (pipe(lc->stop_fd) != 0) {
+        close(fds[0]);
+        close(fds[1]);
+        goto err;
+    }
     lc->read_fd = fds[0];
     lc->stream = fdopen(fds[1], "w");
     if (lc->stream == NULL) {
@@ -75,6 +110,10 @@ struct log_capture *log_capture_new(void)
     }
     return lc;
 err:
+    if (lc->stop_fd[0] >= 0) {
+        close(lc->stop_fd[0]);
+        close(lc->stop_fd[1]);
+    }
     free(lc->text);
     free(lc);
     return NULL;
@@ -192,9 +231,13 @@ void log_capture_free(struct log_capture *lc)
 {
     if (lc == NULL)
         return;
-    fclose(lc->stream); /* the reader sees EOF */
+    fclose(lc->stream); /* the reader sees EOF, unless a forked process holds a copy: */
+    while (write(lc->stop_fd[1], "", 1) < 0 && errno == EINTR)
+        continue; /* so it is told to stop as well */
     pthread_join(lc->reader, NULL);
     close(lc->read_fd);
+    close(lc->stop_fd[0]);
+    close(lc->stop_fd[1]);
     pthread_cond_destroy(&lc->grew);
     pthread_mutex_destroy(&lc->lock);
     free(lc->text);
