@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define DRAIN_MS 500 /* after the program exits, how long its pipes may still deliver */
+
 static void append(char *buf, size_t *len, const char *data, size_t n)
 {
     size_t room = SERVER_PROCESS_OUTPUT_MAX - 1 - *len;
@@ -151,8 +153,16 @@ int server_process_wait(struct server_process *sp, int timeout_ms)
         pid_t r = waitpid(sp->pid, &status, WNOHANG);
         if (r == sp->pid) {
             sp->pid = -1;
-            while (sp->out_fd >= 0 || sp->err_fd >= 0)
-                collect(sp, 100);
+            /* Its last output: until both pipes close, but no longer than DRAIN_MS, since a
+             * process it started and left running may hold them open for ever. */
+            int64_t drain_until = client_now_ms() + DRAIN_MS;
+            while ((sp->out_fd >= 0 || sp->err_fd >= 0) && client_now_ms() < drain_until)
+                collect(sp, 50);
+            if (sp->out_fd >= 0)
+                close(sp->out_fd);
+            if (sp->err_fd >= 0)
+                close(sp->err_fd);
+            sp->out_fd = sp->err_fd = -1;
             return status;
         }
         int64_t left = deadline - client_now_ms();
