@@ -424,9 +424,13 @@ int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[],
         struct timespec pause = {0, 2 * 1000000L};
         nanosleep(&pause, NULL);
     }
-    stop_leftovers(0);
-    if (cgroup[0] != '\0')
-        cgroup_kill_and_remove(cgroup);
+    /* A process it started may have let go of the output and still be running (one that
+     * escaped its group, holding other pipes): a leftover all the same. */
+    res->leftovers = stop_leftovers(0);
+    if (cgroup[0] != '\0') {
+        int more = cgroup_kill_and_remove(cgroup);
+        res->leftovers = more > res->leftovers ? more : res->leftovers;
+    }
 done:
     running_group = 0;
     if (open_fd >= 0)
