@@ -356,10 +356,12 @@ void runner_run_test(const struct runner *r, const char *tree, const struct cour
         char *msg = malloc(strlen(res->message) + 200);
         if (msg == NULL)
             util_oom();
+        int passed = res->verdict == VERDICT_PASS;
         sprintf(msg,
-                "%s; and %d process%s started during the test kept running after it (the "
-                "grader stopped %s): a server must not leave processes behind",
-                res->message, proc.leftovers, proc.leftovers == 1 ? "" : "es",
+                "%s%s%d process%s started during the test kept running after it (the grader "
+                "stopped %s): a server must not leave processes behind",
+                passed ? "the test's checks passed, but " : res->message, passed ? "" : "; and ",
+                proc.leftovers, proc.leftovers == 1 ? "" : "es",
                 proc.leftovers == 1 ? "it" : "them");
         free(res->message);
         res->message = msg;
