@@ -44,13 +44,6 @@ static void batch_on_interrupt(int sig)
     batch_interrupted = sig;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -485,14 +478,14 @@ int batch_grade(const struct course *c, const char *subs, const char *out_dir, u
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
-    double start = now_s();
+    double start = util_now_s();
     size_t next = 0, running = 0, finished = 0;
     while (finished < n) {
         while (!batch_interrupted && running < jobs && next < n) {
             struct job *jb = &job[next];
             jb->name = names[next];
             fflush(NULL);
-            jb->started = now_s();
+            jb->started = util_now_s();
             jb->pid = fork();
             if (jb->pid == 0)
                 worker(c, root, grader, subs_abs, jb->name, scratch, out_abs, fast, only,
@@ -513,7 +506,7 @@ int batch_grade(const struct course *c, const char *subs, const char *out_dir, u
             if (job[j].pid == w && !job[j].done) {
                 job[j].done = 1;
                 job[j].status = st;
-                job[j].seconds = now_s() - job[j].started;
+                job[j].seconds = util_now_s() - job[j].started;
                 running--;
                 finished++;
                 printf("  %-24s %s (%.0f s)\n", job[j].name,
@@ -526,7 +519,7 @@ int batch_grade(const struct course *c, const char *subs, const char *out_dir, u
         }
         if (w > 0)
             continue; /* a worker, or an orphan reparented to us: reaped either way */
-        double now = now_s();
+        double now = util_now_s();
         for (size_t j = 0; j < next; j++) {
             struct job *jb = &job[j];
             if (jb->done || jb->pid <= 0)
@@ -543,7 +536,7 @@ int batch_grade(const struct course *c, const char *subs, const char *out_dir, u
         struct timespec pause = {0, 100 * 1000000L};
         nanosleep(&pause, NULL);
     }
-    double seconds = now_s() - start;
+    double seconds = util_now_s() - start;
     stop_orphans();
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

@@ -230,13 +230,6 @@ static void apply_limits(const struct proc_limits *l)
 #undef PROC_SET
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void append(struct proc_result *res, const char *data, size_t n)
 {
     size_t room = PROC_OUTPUT_MAX - res->output_len;
@@ -276,6 +269,19 @@ static void child_setup(const int fds[2], char *const env_add[])
     signal(SIGPIPE, SIG_DFL);
 }
 
+/* In the child, last: enters cwd (NULL: stays) and runs argv; says why on stderr if it
+ * cannot, with exit status 127 as a shell would. */
+static _Noreturn void child_exec(char *const argv[], const char *cwd)
+{
+    if (cwd != NULL && chdir(cwd) != 0) {
+        fprintf(stderr, "cannot enter %s: %s\n", cwd, strerror(errno));
+        _exit(127);
+    }
+    execvp(argv[0], argv);
+    fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
 pid_t proc_spawn(char *const argv[], const char *cwd, char *const env_add[], int *out_fd)
 {
     int fds[2];
@@ -290,13 +296,7 @@ pid_t proc_spawn(char *const argv[], const char *cwd, char *const env_add[], int
     }
     if (pid == 0) {
         child_setup(fds, env_add);
-        if (cwd != NULL && chdir(cwd) != 0) {
-            fprintf(stderr, "cannot enter %s: %s\n", cwd, strerror(errno));
-            _exit(127);
-        }
-        execvp(argv[0], argv);
-        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
+        child_exec(argv, cwd);
     }
     setpgid(pid, pid); /* also here, so a kill right away cannot miss the group */
     close(fds[1]);
@@ -326,7 +326,7 @@ int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[],
     if (limits != NULL && limits->nproc > 0 &&
         cgroup_make(limits->nproc, cgroup, sizeof cgroup) != 0 && geteuid() != 0)
         nproc_limit = user_tasks() + limits->nproc;
-    double start = now_s();
+    double start = util_now_s();
     pid_t pid = fork();
     if (pid < 0) {
         if (cgroup[0] != '\0')
@@ -351,13 +351,7 @@ int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[],
             struct rlimit r = {nproc_limit, nproc_limit};
             setrlimit(RLIMIT_NPROC, &r);
         }
-        if (cwd != NULL && chdir(cwd) != 0) {
-            fprintf(stderr, "cannot enter %s: %s\n", cwd, strerror(errno));
-            _exit(127);
-        }
-        execvp(argv[0], argv);
-        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
+        child_exec(argv, cwd);
     }
     setpgid(pid, pid); /* also here, so a kill right away cannot miss the group */
     running_group = pid;
@@ -369,7 +363,7 @@ int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[],
     int open_fd = fds[0], exited = 0;
     double drain_until = 0;
     while (open_fd >= 0) {
-        double now = now_s();
+        double now = util_now_s();
         if (interrupted)
             break;
         if (timeout_s > 0 && now >= start + timeout_s) {
@@ -414,7 +408,7 @@ int proc_run_limited(char *const argv[], const char *cwd, char *const env_add[],
             break;
         if (w < 0 && errno != EINTR)
             break;
-        if (interrupted || res->timed_out || (timeout_s > 0 && now_s() > start + timeout_s)) {
+        if (interrupted || res->timed_out || (timeout_s > 0 && util_now_s() > start + timeout_s)) {
             res->timed_out = 1;
             kill(-pid, SIGKILL);
             kill(pid, SIGKILL);
@@ -435,7 +429,7 @@ done:
     running_group = 0;
     if (open_fd >= 0)
         close(open_fd);
-    res->seconds = now_s() - start;
+    res->seconds = util_now_s() - start;
     if (interrupted) {
         /* The user stopped the grader: nothing may be left running. */
         if (!in_worker)
@@ -562,7 +556,7 @@ void proc_parallel(size_t n, unsigned jobs, void (*job)(size_t i, void *arg, int
         if ((interrupted || cancelled) && running > 0) {
             /* Each worker stops its own run (SIGTERM is like Ctrl-C for it); one that does not
              * within a few seconds is killed, and what it ran is reparented here. */
-            double now = now_s();
+            double now = util_now_s();
             if (stop_sent == 0)
                 stop_sent = now;
             for (size_t s = 0; s < jobs; s++)

@@ -86,9 +86,7 @@ static void replay_interrupt_cb(int sig)
 
 static double now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+    return util_now_s() * 1000.0;
 }
 
 /* ---- the file ------------------------------------------------------------------------- */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 char *const util_sanitizer_env[] = {SANITIZER_ASAN_OPTIONS, SANITIZER_UBSAN_OPTIONS, NULL};
 
@@ -118,4 +119,11 @@ void util_put_xml(FILE *f, const char *s, size_t n, size_t max, int flags)
                 fputc(c, f);
         }
     }
+}
+
+double util_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -43,6 +43,9 @@ char *xstrdup(const char *s);
 /* The whole file as a NUL-terminated string (free it), or NULL if it cannot be read. */
 char *util_read_file(const char *path);
 
+/* Seconds on the monotonic clock: for timing and deadlines, never for dates. */
+double util_now_s(void);
+
 #define UTIL_XML_ONELINE 1 /* a line break becomes a space */
 #define UTIL_XML_ASCII 2   /* bytes above 0x7e become \xNN too (the text need not be UTF-8) */
 /* Writes the n bytes of s for XML and HTML alike: markup characters as entities, control

@@ -24,20 +24,13 @@
 #include <time.h>
 #include <unistd.h>
 
-double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Each heading says how long the verification has run, so a slow part shows. */
 void section(struct checks *k, const char *title)
 {
     if (k->started == 0)
-        k->started = now_s();
+        k->started = util_now_s();
     printf("\n%s%s%s (at %.0f s)\n", report_bold(&k->st), title, report_reset(&k->st),
-           now_s() - k->started);
+           util_now_s() - k->started);
     fflush(stdout);
 }
 
@@ -136,7 +129,7 @@ int ends_with(const char *s, const char *suffix)
 
 int verify_course(const struct course *c, int verbose)
 {
-    struct checks k = {.verbose = verbose, .started = now_s()};
+    struct checks k = {.verbose = verbose, .started = util_now_s()};
     k.st = report_style_for(stdout, verbose);
     snprintf(k.tmp_dir, sizeof k.tmp_dir, "/tmp/grade-verify-XXXXXX");
     if (getcwd(k.root, sizeof k.root) == NULL || mkdtemp(k.tmp_dir) == NULL) {
@@ -212,6 +205,6 @@ int verify_course(const struct course *c, int verbose)
 
     printf("\n%s (%.0f s)\n%d passed, %d failed\n",
            k.failed == 0 ? "The course verifies." : "The course does NOT verify: see FAIL above.",
-           now_s() - k.started, k.passed, k.failed);
+           util_now_s() - k.started, k.passed, k.failed);
     return k.failed == 0 ? 0 : 1;
 }

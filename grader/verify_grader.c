@@ -162,7 +162,7 @@ static void grade_fixture(struct checks *k, const struct course_fixture *f, int 
                           struct fixture_run *run)
 {
     char tree[128], seed[32];
-    double start = now_s();
+    double start = util_now_s();
 
     memset(run, 0, sizeof *run);
     run->status = -1;
@@ -177,7 +177,7 @@ static void grade_fixture(struct checks *k, const struct course_fixture *f, int 
         opts[n++] = seed;
     }
     run->report = grade_via_cli(k, tree, f->exercise, f->tests, opts, &run->status, &run->output);
-    run->seconds = now_s() - start;
+    run->seconds = util_now_s() - start;
 }
 
 /* In a worker: grades fixture i, and sends back the exit status, the time and the output (the

@@ -26,9 +26,6 @@ struct checks {
     double started; /* monotonic seconds when the verification began */
 };
 
-/* Monotonic seconds, for the times the checks print. */
-double now_s(void);
-
 /* Prints a section heading. */
 void section(struct checks *k, const char *title);
 

@@ -36,7 +36,7 @@ static void check_chaos_solutions(struct checks *k, const struct course_exercise
     int status = -1;
     char *output = NULL, detail[8192] = "";
     char *opts[] = {"--chaos", MODES_CHAOS_SEED, NULL};
-    double start = now_s();
+    double start = util_now_s();
 
     json_t *report = grade_via_cli(k, "solutions", ex->id, NULL, opts, &status, &output);
     size_t passed = verdicts_are(report, "pass", detail, sizeof detail);
@@ -50,7 +50,7 @@ static void check_chaos_solutions(struct checks *k, const struct course_exercise
     check(k, detail[0] == '\0', detail,
           "--chaos " MODES_CHAOS_SEED ": %s's solutions pass every test, sends cut into pieces "
           "and other clients coming and going; the seed is shown (%.0f s)",
-          ex->id, now_s() - start);
+          ex->id, util_now_s() - start);
     json_decref(report);
     free(output);
 }
@@ -77,8 +77,8 @@ static int occurrences(const struct watch_run *w, const char *needle)
  * Returns 1 when it has. */
 static int watch_wait(struct watch_run *w, const char *needle, int count, int ms)
 {
-    double end = now_s() + ms / 1000.0;
-    while (occurrences(w, needle) < count && now_s() < end) {
+    double end = util_now_s() + ms / 1000.0;
+    while (occurrences(w, needle) < count && util_now_s() < end) {
         struct pollfd p = {.fd = w->out, .events = POLLIN};
         if (poll(&p, 1, 100) <= 0)
             continue;
@@ -107,12 +107,12 @@ static int watch_start(struct watch_run *w, const char *dir, char *const argv[],
  * process of its group outlived it. */
 static double watch_interrupt(struct watch_run *w, int *status, int *left)
 {
-    double start = now_s();
+    double start = util_now_s();
     *status = 0;
     kill(-w->pid, SIGINT);
-    while (now_s() - start < MODES_WATCH_STOP_MS / 1000.0) {
+    while (util_now_s() - start < MODES_WATCH_STOP_MS / 1000.0) {
         if (waitpid(w->pid, status, WNOHANG) == w->pid) {
-            double took = now_s() - start;
+            double took = util_now_s() - start;
             *left = kill(-w->pid, 0) == 0;
             kill(-w->pid, SIGKILL);
             close(w->out);
@@ -152,7 +152,7 @@ static void check_watch(struct checks *k, const char *dir, const struct course_e
     snprintf(saved, sizeof saved, "%s/exercises/%s/main.c", dir, ex->dir);
     char *argv[] = {grader,           "--build-dir", build,          "--tree",
                     MODES_WATCH_TREE, "--watch",     (char *)ex->id, NULL};
-    double start = now_s();
+    double start = util_now_s();
 
     if (watch_start(w, dir, argv, env) != 0) {
         check(k, 0, strerror(errno), "--watch (%s) starts", how);
@@ -183,7 +183,7 @@ static void check_watch(struct checks *k, const char *dir, const struct course_e
     check(k, detail[0] == '\0', detail,
           "--watch (%s): graded once, graded again when a file was saved, ended by Ctrl-C in "
           "%.1f s (%.0f s in all)",
-          how, took, now_s() - start);
+          how, took, util_now_s() - start);
     free(w);
 }
 
@@ -223,7 +223,7 @@ static void check_valgrind(struct checks *k, const struct course_exercise *ex)
     char detail[8192] = "";
     int status = -1;
     char *output = NULL;
-    double start = now_s();
+    double start = util_now_s();
 
     if (course_find_test(ex, leaky) == NULL || course_find_test(ex, clean) == NULL) {
         check(k, 0, NULL, "--valgrind: %s has the tests %s and %s", ex->id, leaky, clean);
@@ -252,7 +252,7 @@ static void check_valgrind(struct checks *k, const struct course_exercise *ex)
     check(k, detail[0] == '\0', detail,
           "--valgrind: the leak fixture's report lands on %s, which a client connected to; %s "
           "passes (%.0f s)",
-          leaky, clean, now_s() - start);
+          leaky, clean, util_now_s() - start);
     json_decref(report);
     free(output);
 }

@@ -171,7 +171,7 @@ static void check_edition(struct checks *k, const struct course *hidden_course,
              ex->id, ex->data.tests[0].name, ex->data.tests[2].name, ex->id, k->root, ex->dir,
              k->root, ex->dir, ex->dir, ex->id, ex->data.tests[0].name, ex->data.tests[1].name,
              ex->data.tests[2].name, ex->id, ex->id);
-    double started = now_s();
+    double started = util_now_s();
     shell(script, dir, NULL, 1200, NULL);
     const char *want[] = {"1", "2", "2", "0", "0", "2", "0"};
     const char *what[] = {"the starter fails (exit 1)",
@@ -229,7 +229,7 @@ static void check_edition(struct checks *k, const struct course *hidden_course,
           "the student edition configures without solutions/: %s's starter fails cleanly, "
           "--solutions/--verify/--diff stop with one line, hint works, progress is recorded, the "
           "solution passes, --replay says the reference is not included (%.0f s)",
-          ex->id, now_s() - started);
+          ex->id, util_now_s() - started);
 
     /* The workflow's grading step, run here as GitHub would (packages already installed). */
     detail[0] = '\0';
@@ -393,7 +393,7 @@ static void check_bundle(struct checks *k, const struct course *c)
              "cp %s/solutions/%s/*.c %s/solutions/%s/*.h $r/submission/; "
              "GRADE_OPTIONS=--fast ./run_autograder >/dev/null",
              root, k->root, VERIFY_BUILD_DIR, root, ex->id, k->root, ex->dir, k->root, ex->dir);
-    double started = now_s();
+    double started = util_now_s();
     int st = shell(script, k->root, (char *[]){env_root, NULL}, 1800, &out);
     char p[400];
     snprintf(p, sizeof p, "%s/results/results.json", root);
@@ -410,7 +410,7 @@ static void check_bundle(struct checks *k, const struct course *c)
     check(k, detail[0] == '\0', detail,
           "--gradescope-bundle: setup.sh and run_autograder run in a Gradescope-like root; a "
           "correct %s scores full marks in results.json (%.0f s)",
-          ex->id, now_s() - started);
+          ex->id, util_now_s() - started);
 }
 
 void check_platforms(struct checks *k, const struct course *c)

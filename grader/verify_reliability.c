@@ -205,7 +205,7 @@ static int vg_start(struct vg_server *s, char *const argv[], char *const env[])
     s->pid = proc_spawn(argv, NULL, env, &s->out);
     if (s->pid < 0)
         return -1;
-    for (double end = now_s() + REL_START_S; s->port == 0 && now_s() < end;) {
+    for (double end = util_now_s() + REL_START_S; s->port == 0 && util_now_s() < end;) {
         vg_read(s, 200);
         const char *l = strstr(s->text, "listening on ");
         const char *colon = l != NULL ? strchr(l, '\n') : NULL;
@@ -223,7 +223,7 @@ static int vg_stop(struct vg_server *s)
 {
     int status = 0;
     kill(s->pid, SIGTERM);
-    for (double end = now_s() + REL_STOP_S; now_s() < end;) {
+    for (double end = util_now_s() + REL_STOP_S; util_now_s() < end;) {
         vg_read(s, 100);
         if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
             vg_read(s, 100);
@@ -371,7 +371,7 @@ static void check_under_valgrind(struct checks *k, const char *tool, const char 
         argv[n++] = (char *)extra[i];
     argv[n] = NULL;
 
-    double start = now_s();
+    double start = util_now_s();
     int started = vg_start(s, argv, NULL) == 0;
     int failed = started ? exercise_server(which, s->port, rounds) : rounds;
     int status = vg_stop(s);
@@ -380,7 +380,7 @@ static void check_under_valgrind(struct checks *k, const char *tool, const char 
     check(k, started && failed == 0 && status == 0, s->text,
           "%s under %s: %d requests, SIGTERM, exit status %d; %.*s (%.0f s)", program, tool,
           rounds - failed, status, summary != NULL && eol != NULL ? (int)(eol - summary) : 20,
-          summary != NULL ? summary : "no valgrind summary", now_s() - start);
+          summary != NULL ? summary : "no valgrind summary", util_now_s() - start);
     free(s);
 }
 
